@@ -1,0 +1,1 @@
+"""Device protocol code: bus, register maps, drivers and simulators. Never imports labctl."""

@@ -1,0 +1,1 @@
+"""Shared Modbus machinery: codecs, register maps, read planning, the bus and its wire adapter."""

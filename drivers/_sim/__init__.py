@@ -1,0 +1,1 @@
+"""Simulator machinery shared by device families: physics helpers, servers, fault injection."""
