@@ -73,7 +73,9 @@ class Codec:
     def decode(self, words: Sequence[int]) -> float:
         """Register words -> raw number."""
         if len(words) != self.words or any(not 0 <= w <= 0xFFFF for w in words):
-            raise FramingError(f"{self.kind.name} needs {self.words} words in 0..65535, got {words}")
+            raise FramingError(
+                f"{self.kind.name} needs {self.words} words in 0..65535, got {words}"
+            )
         ordered = list(words)
         if self.order is WordOrder.CDAB and len(ordered) == 2:
             ordered.reverse()

@@ -9,6 +9,7 @@ golden-vector tests pin it, so the three cannot disagree on address, sign, word 
 from __future__ import annotations
 
 import enum
+import itertools
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
@@ -75,9 +76,8 @@ class Register:
     def to_raw(self, value: float) -> float:
         """Engineering value -> raw number, after checking limits and the raw type's range."""
         if self.limits is not None and not self.limits[0] <= value <= self.limits[1]:
-            raise ConfigurationError(
-                f"{self.name}: {value} {self.unit} outside limits {self.limits[0]}..{self.limits[1]}"
-            )
+            low, high = self.limits
+            raise ConfigurationError(f"{self.name}: {value} {self.unit} outside {low}..{high}")
         raw: float = value / self.resolution
         if not self.codec.is_float:
             raw = round(raw)
@@ -111,9 +111,10 @@ class RegisterMap:
                 raise ConfigurationError(f"duplicate register name {reg.name!r}")
             self._by_name[reg.name] = reg
         for table in Table:
-            regs = sorted((r for r in self._by_name.values() if r.table is table),
-                          key=lambda r: r.address)
-            for a, b in zip(regs, regs[1:], strict=False):
+            regs = sorted(
+                (r for r in self._by_name.values() if r.table is table), key=lambda r: r.address
+            )
+            for a, b in itertools.pairwise(regs):
                 if b.address < a.end:
                     raise ConfigurationError(
                         f"{a.name} ({a.address}..{a.end - 1}) overlaps {b.name} at {b.address}"
