@@ -71,7 +71,7 @@ class Register:
     @property
     def resolution(self) -> float:
         """Smallest engineering step."""
-        return self.scale / 10**self.decimals
+        return self.scale / float(10**self.decimals)
 
     def to_raw(self, value: float) -> float:
         """Engineering value -> raw number, after checking limits and the raw type's range."""
