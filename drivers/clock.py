@@ -44,16 +44,20 @@ class Clock(Protocol):
 class ScaledClock:
     """Clock time runs ``speed`` times faster than the wall; speed 1 is real time.
 
-    Two processes that make a scaled clock with the same speed agree on durations, which is
-    all the daemon and a simulator in another process need.
+    Processes that make a scaled clock with the same ``speed`` and ``epoch`` (a Unix time
+    shared through their config) agree on ``wall()``, so a daemon restarted during an
+    accelerated run measures how long it was down in simulated time. Without an epoch, the
+    clock's creation is the epoch. At speed 1, ``wall()`` is ``time.time()``.
     """
 
-    def __init__(self, speed: float = 1.0) -> None:
+    def __init__(self, speed: float = 1.0, *, epoch: float | None = None) -> None:
         if speed <= 0:
             raise ValueError(f"clock speed must be positive, got {speed}")
         self._speed = speed
         self._mono0 = time.monotonic()
-        self._wall0 = time.time()
+        real_now = time.time()
+        self._epoch = real_now if epoch is None else epoch
+        self._wall0 = self._epoch + (real_now - self._epoch) * speed
 
     @property
     def speed(self) -> float:

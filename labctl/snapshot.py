@@ -1,0 +1,33 @@
+"""Immutable per-tick snapshots of each kiln: what the UI, CLI, telemetry and demo show."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class KilnSnapshot:
+    """One kiln at one control tick. Replaced, never mutated."""
+
+    kiln: str
+    at: float  # clock seconds
+    wall: float  # Unix time in clock seconds
+    link: str  # ok / degraded / lost
+    state: str  # idle / running / held / final_hold / ended
+    run_id: int | None = None
+    profile: str | None = None
+    mode: str | None = None
+    segment: str = ""
+    setpoint_c: float | None = None
+    pv_c: float | None = None
+    working_sp_c: float | None = None
+    output_pct: float | None = None
+    eta_s: float | None = None
+    holdback_s: float = 0.0
+    outcome: str | None = None
+    safe: bool = True  # False while heat-off could not be confirmed on the device
+    alarms: tuple[str, ...] = ()
+
+    def as_dict(self) -> dict[str, object]:
+        return dataclasses.asdict(self)
