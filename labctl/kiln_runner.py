@@ -1,0 +1,300 @@
+"""The control loop of one kiln: the only code that writes to its controller.
+
+Every tick: read the controller, evaluate the interlocks, then (only if nothing tripped) let
+the burnout program decide the setpoint and apply it through the execution mode, persist the
+run, and publish an immutable snapshot. Commands arrive on a bounded queue and are executed
+between ticks, so nothing else ever touches the device.
+
+Any trip runs :meth:`KilnRunner._shutdown`: idempotent, heat off on the device first, then the
+honest outcome ``faulted: <reason>`` persisted. If heat-off cannot be confirmed (the device is
+unreachable) the runner keeps retrying every tick and says so; the device-side lease (program
+on the controller, or the armed comms-loss fallback) is what protects the kiln meanwhile.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable
+
+from drivers.capabilities import ControllerReading, TemperatureController
+from drivers.clock import Clock
+from drivers.errors import DriverError
+from labctl.commands import CommandRefused
+from labctl.interlocks import InterlockState, Observation, evaluate
+from labctl.kiln_run import ActiveRun, RunSettings, new_run, resume_run
+from labctl.modes import ExecutionMode, make_mode
+from labctl.program.segments import Schedule
+from labctl.runstore import RunStore
+from labctl.snapshot import KilnSnapshot
+
+log = logging.getLogger(__name__)
+
+SAFE_STATE_TIMEOUT_S = 5.0
+COMMAND_QUEUE = 16
+
+Action = Callable[[], Awaitable[dict[str, object]]]
+
+
+class KilnRunner:
+    """Owns one kiln's controller, its active run and its control loop."""
+
+    def __init__(
+        self,
+        *,
+        settings: RunSettings,
+        controller: TemperatureController,
+        link_health: Callable[[], str],
+        clock: Clock,
+        store: RunStore,
+        publish: Callable[[KilnSnapshot], None],
+    ) -> None:
+        self.name = settings.kiln
+        self._settings = settings
+        self._controller = controller
+        self._link_health = link_health
+        self._clock = clock
+        self._store = store
+        self._publish = publish
+        self._run: ActiveRun | None = None
+        self._mode: ExecutionMode | None = None
+        self._reading: ControllerReading | None = None
+        self._unsafe = False
+        self._connected = False
+        self._commands: asyncio.Queue[tuple[Action, asyncio.Future[dict[str, object]]]] = (
+            asyncio.Queue(COMMAND_QUEUE)
+        )
+        self.ticks = 0
+        self.snapshot = KilnSnapshot(
+            kiln=self.name, at=clock.now(), wall=clock.wall(), link="lost", state="idle"
+        )
+
+    # ----------------------------------------------------------------- commands
+    async def submit(self, action: Action) -> dict[str, object]:
+        """Queue ``action`` to run between ticks; its CommandRefused reaches the caller."""
+        future: asyncio.Future[dict[str, object]] = asyncio.get_running_loop().create_future()
+        try:
+            self._commands.put_nowait((action, future))
+        except asyncio.QueueFull:
+            raise CommandRefused(f"{self.name} is busy; try again in a moment") from None
+        return await future
+
+    async def start(self, schedule: Schedule, profile_json: str, by: str) -> dict[str, object]:
+        if self._run is not None:
+            raise CommandRefused(f"{self.name} already runs {self._run.profile} (run {self._run.id})")
+        if not self._connected or self._reading is None:
+            raise CommandRefused(f"{self.name}: controller not reachable; check its link")
+        if self._unsafe:
+            raise CommandRefused(f"{self.name}: heat-off not yet confirmed after the last fault")
+        if schedule.max_temp_c > self._settings.max_temp_c:
+            raise CommandRefused(
+                f"{schedule.name} goes to {schedule.max_temp_c:.0f} °C but {self.name} is "
+                f"limited to {self._settings.max_temp_c:.0f} °C"
+            )
+        mode = make_mode(self._settings.mode, self._controller, self._settings)
+        run = await new_run(
+            settings=self._settings, schedule=schedule, profile_json=profile_json, by=by,
+            pv_c=self._reading.pv_c, store=self._store, clock=self._clock,
+        )
+        try:
+            await mode.begin(schedule, run.setpoint_c)
+        except (DriverError, CommandRefused) as err:
+            self._run, self._mode = run, mode
+            await self._shutdown(f"could not start on the controller: {err}")
+            raise CommandRefused(f"{self.name}: could not start: {err}") from err
+        self._run, self._mode = run, mode
+        log.info("%s: run %d started by %s: %s (%s mode)", self.name, run.id, by, run.profile,
+                 mode.name)
+        return {"run_id": run.id, "profile": run.profile, "mode": mode.name}
+
+    async def hold(self, by: str) -> dict[str, object]:
+        run, mode = self._require_run("hold")
+        run.hold(by)
+        await mode.hold()
+        await run.persist(self._store, self._clock, event=f"held by {by}")
+        return {"run_id": run.id, "state": run.state}
+
+    async def resume(self, by: str) -> dict[str, object]:
+        run, mode = self._require_run("resume")
+        run.resume(by)
+        await mode.resume()
+        await run.persist(self._store, self._clock, event=f"resumed by {by}")
+        return {"run_id": run.id, "state": run.state}
+
+    async def abort(self, by: str, reason: str) -> dict[str, object]:
+        run, _ = self._require_run("abort")
+        outcome = await self._end_with_heat_off(lambda: run.abort(by, reason))
+        return {"run_id": run.id, "outcome": outcome}
+
+    async def take_flask(self, by: str) -> dict[str, object]:
+        run, _ = self._require_run("take the flask")
+        outcome = await self._end_with_heat_off(lambda: run.complete(by))
+        return {"run_id": run.id, "outcome": outcome}
+
+    def _require_run(self, what: str) -> tuple[ActiveRun, ExecutionMode]:
+        if self._run is None or self._mode is None:
+            raise CommandRefused(f"cannot {what}: no burnout is running on {self.name}")
+        return self._run, self._mode
+
+    # ---------------------------------------------------------------- the loop
+    async def run(self) -> None:
+        """The control task: connect, recover a persisted run, then tick forever."""
+        await self._recover()
+        next_tick = self._clock.now()
+        while True:
+            next_tick += self._settings.tick_s
+            now = self._clock.now()
+            if next_tick < now:  # overrun: skip missed ticks rather than bursting
+                next_tick = now
+            await self._clock.sleep_until(next_tick)
+            await self._drain_commands()
+            await self._tick()
+            self.ticks += 1
+
+    async def _drain_commands(self) -> None:
+        while not self._commands.empty():
+            action, future = self._commands.get_nowait()
+            try:
+                future.set_result(await action())
+            except CommandRefused as refused:
+                future.set_exception(refused)
+
+    async def _read(self) -> ControllerReading | None:
+        try:
+            if not self._connected:
+                await self._controller.connect()
+                self._connected = True
+                log.info("%s: controller connected", self.name)
+            reading = await self._controller.read()
+        except DriverError as err:
+            if self._connected or self._reading is not None:
+                log.warning("%s: no reading from controller: %s", self.name, err)
+            self._reading = None
+            return None
+        self._reading = reading
+        return reading
+
+    async def _tick(self) -> None:
+        reading = await self._read()
+        if self._unsafe:
+            await self._confirm_safe()
+        run, mode = self._run, self._mode
+        if run is not None and mode is not None:
+            trip = self._check_interlocks(run, reading)
+            if trip is not None:
+                await self._shutdown(trip)
+            else:
+                problem = await run.step(reading, mode, self._clock)
+                if problem is not None:
+                    await self._shutdown(problem)
+                elif run.ended:
+                    await self._finish()
+                else:
+                    await run.persist_if_due(self._store, self._clock)
+        self._publish_snapshot()
+
+    def _check_interlocks(self, run: ActiveRun, reading: ControllerReading | None) -> str | None:
+        now = self._clock.now()
+        obs = None
+        if reading is not None:
+            obs = Observation(
+                at=reading.at, pv_c=reading.pv_c, output_pct=reading.output_pct,
+                setpoint_c=run.setpoint_c, sensor_break=reading.sensor_break,
+                pv_over_range=reading.pv_over_range,
+            )
+        state: InterlockState = run.interlocks
+        run.interlocks, trip = evaluate(self._settings.interlocks, state, obs, now)
+        return None if trip is None else trip.reason
+
+    # ------------------------------------------------------------ safe endings
+    async def _shutdown(self, reason: str) -> None:
+        """Trip: heat off first, then the run ends as faulted. Idempotent."""
+        run = self._run
+        if run is not None and not run.ended:
+            log.error("%s: FAULT: %s; driving the kiln to its safe state", self.name, reason)
+            run.fault(reason)
+        await self._heat_off()
+        await self._finish()
+
+    async def _end_with_heat_off(self, end: Callable[[], None]) -> str:
+        run, _ = self._require_run("end")
+        end()
+        await self._heat_off()
+        await self._finish()
+        return str(run.outcome)
+
+    async def _heat_off(self) -> None:
+        try:
+            async with asyncio.timeout(SAFE_STATE_TIMEOUT_S):
+                await self._controller.safe_state()
+        except (DriverError, TimeoutError) as err:
+            if not self._unsafe:
+                log.critical(
+                    "%s: could not confirm heat off (%s); retrying every tick, the controller's "
+                    "own fallback is the protection until then", self.name, err or "timeout",
+                )
+            self._unsafe = True
+        else:
+            if self._unsafe:
+                log.warning("%s: heat off confirmed on the controller", self.name)
+            self._unsafe = False
+
+    async def _confirm_safe(self) -> None:
+        if self._run is None or self._run.ended:
+            await self._heat_off()
+
+    async def _finish(self) -> None:
+        run = self._run
+        if run is None:
+            return
+        await run.persist(self._store, self._clock, event=f"ended: {run.outcome}")
+        await run.record_outcome(self._store, self._clock)
+        log.info("%s: run %d ended: %s", self.name, run.id, run.outcome)
+        self._last_outcome = str(run.outcome)
+        self._run, self._mode = None, None
+
+    async def _recover(self) -> None:
+        """After a restart: resume a persisted run within limits, else end it as interrupted."""
+        stored = await self._store.active_run(self.name)
+        while await self._read() is None:
+            await self._clock.sleep(self._settings.tick_s)
+            if stored is None:
+                self._publish_snapshot()
+                return
+        if stored is None:
+            return
+        mode = make_mode(self._settings.mode, self._controller, self._settings)
+        run = resume_run(stored, self._settings, self._reading, self._clock)
+        self._run, self._mode = run, mode
+        if run.ended:
+            log.warning("%s: run %d %s", self.name, run.id, run.outcome)
+            await self._heat_off()
+            await self._finish()
+            return
+        try:
+            await mode.reattach(run.schedule, run.setpoint_c, self._reading)
+        except (DriverError, CommandRefused) as err:
+            run.interrupt(f"could not re-attach to the controller after restart: {err}")
+            await self._heat_off()
+            await self._finish()
+            return
+        log.warning("%s: resumed run %d after a restart at %s", self.name, run.id, run.segment)
+        await run.persist(self._store, self._clock, event="resumed after daemon restart")
+
+    def _publish_snapshot(self) -> None:
+        reading, run = self._reading, self._run
+        self.snapshot = KilnSnapshot(
+            kiln=self.name, at=self._clock.now(), wall=self._clock.wall(),
+            link=self._link_health(), state=run.state if run else "idle",
+            run_id=run.id if run else None, profile=run.profile if run else None,
+            mode=self._settings.mode, segment=run.segment if run else "",
+            setpoint_c=run.setpoint_c if run else None,
+            pv_c=reading.pv_c if reading else None,
+            working_sp_c=reading.working_sp_c if reading else None,
+            output_pct=reading.output_pct if reading else None,
+            eta_s=run.eta_s if run else None, holdback_s=run.holdback_s if run else 0.0,
+            outcome=getattr(self, "_last_outcome", None), safe=not self._unsafe,
+        )
+        with contextlib.suppress(Exception):
+            self._publish(self.snapshot)
