@@ -14,7 +14,6 @@ on the controller, or the armed comms-loss fallback) is what protects the kiln m
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 
@@ -62,6 +61,7 @@ class KilnRunner:
         self._reading: ControllerReading | None = None
         self._unsafe = False
         self._connected = False
+        self._last_outcome: str | None = None
         self._commands: asyncio.Queue[tuple[Action, asyncio.Future[dict[str, object]]]] = (
             asyncio.Queue(COMMAND_QUEUE)
         )
@@ -113,14 +113,14 @@ class KilnRunner:
         run.hold(by)
         await mode.hold()
         await run.persist(self._store, self._clock, event=f"held by {by}")
-        return {"run_id": run.id, "state": run.state}
+        return {"run_id": run.id, "state": run.phase}
 
     async def resume(self, by: str) -> dict[str, object]:
         run, mode = self._require_run("resume")
         run.resume(by)
         await mode.resume()
         await run.persist(self._store, self._clock, event=f"resumed by {by}")
-        return {"run_id": run.id, "state": run.state}
+        return {"run_id": run.id, "state": run.phase}
 
     async def abort(self, by: str, reason: str) -> dict[str, object]:
         run, _ = self._require_run("abort")
@@ -204,7 +204,7 @@ class KilnRunner:
                 pv_over_range=reading.pv_over_range,
             )
         state: InterlockState = run.interlocks
-        run.interlocks, trip = evaluate(self._settings.interlocks, state, obs, now)
+        run.interlocks, trip = evaluate(run.limits, state, obs, now)
         return None if trip is None else trip.reason
 
     # ------------------------------------------------------------ safe endings
@@ -286,7 +286,7 @@ class KilnRunner:
         reading, run = self._reading, self._run
         self.snapshot = KilnSnapshot(
             kiln=self.name, at=self._clock.now(), wall=self._clock.wall(),
-            link=self._link_health(), state=run.state if run else "idle",
+            link=self._link_health(), state=run.phase if run else "idle",
             run_id=run.id if run else None, profile=run.profile if run else None,
             mode=self._settings.mode, segment=run.segment if run else "",
             setpoint_c=run.setpoint_c if run else None,
@@ -294,7 +294,6 @@ class KilnRunner:
             working_sp_c=reading.working_sp_c if reading else None,
             output_pct=reading.output_pct if reading else None,
             eta_s=run.eta_s if run else None, holdback_s=run.holdback_s if run else 0.0,
-            outcome=getattr(self, "_last_outcome", None), safe=not self._unsafe,
+            outcome=self._last_outcome, safe=not self._unsafe,
         )
-        with contextlib.suppress(Exception):
-            self._publish(self.snapshot)
+        self._publish(self.snapshot)

@@ -1,12 +1,11 @@
 """The persisted runs of every kiln, in SQLite, written from one thread off the event loop.
 
 WAL mode with ``synchronous=FULL``: a commit that returned survives a crash or a power cut on
-storage that honours fsync. One worker thread owns the connection and runs every call; the
-event loop only awaits. Each write is one transaction, so a crash anywhere leaves the state
-before or after it. ``runs`` keeps the profile as loaded (a resumed run uses the same program
-even if the file changed), the latest state snapshot and the outcome. At most one run per kiln
-is active; an ended run never changes, so an outcome is never replaced. ``run_events`` is
-append-only and runs are never deleted (triggers refuse it).
+storage that honours fsync. One worker thread owns the connection and runs every call. Each
+write is one transaction, so a crash anywhere leaves the state before or after it. ``runs``
+keeps the profile as loaded (a resumed run uses the same program even if the file changed),
+the latest state snapshot and the outcome. At most one run per kiln is active; an ended run
+never changes, so an outcome is never replaced; triggers keep ``run_events`` append-only.
 """
 
 from __future__ import annotations

@@ -1,0 +1,150 @@
+"""The composition root: builds buses, drivers and kiln runners from the site config and runs
+them in one TaskGroup, with the command socket and the systemd watchdog."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from drivers._modbus.bus import ModbusBus
+from drivers._modbus.pymodbus_wire import PymodbusWire
+from drivers._modbus.transport import SerialLine, TcpEndpoint
+from drivers.clock import Clock, ScaledClock
+from drivers.eurotherm3200 import MAP as EUROTHERM3200_MAP
+from drivers.eurotherm3200 import IDENTITY as EUROTHERM3200_IDENTITY
+from drivers.eurotherm3200 import Eurotherm3200
+from labctl.commands import CommandRegistry
+from labctl.config import SiteConfig, load_site
+from labctl.control_socket import ControlSocket
+from labctl.errors import LabctlError
+from labctl.kiln_commands import register_kiln_commands
+from labctl.kiln_runner import KilnRunner
+from labctl.kiln_settings import RunSettings
+from labctl.runstore import RunStore
+from labctl.snapshot import KilnSnapshot
+from labctl.watchdog import notify, watchdog_interval_s, watchdog_loop
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Lab:
+    """Everything the daemon runs, built from one site config."""
+
+    site: SiteConfig
+    clock: Clock
+    store: RunStore
+    buses: dict[str, ModbusBus] = field(default_factory=dict)
+    runners: dict[str, KilnRunner] = field(default_factory=dict)
+    registry: CommandRegistry = field(default_factory=CommandRegistry)
+    listeners: list[Callable[[KilnSnapshot], None]] = field(default_factory=list)
+
+    def publish(self, snapshot: KilnSnapshot) -> None:
+        for listener in self.listeners:
+            try:
+                listener(snapshot)
+            except Exception:
+                log.exception("snapshot listener failed")
+
+
+def _settings(site: SiteConfig, name: str) -> RunSettings:
+    kiln = site.kilns[name]
+    return RunSettings(
+        kiln=name,
+        mode=kiln.mode,
+        tick_s=site.lab.tick_s,
+        max_temp_c=kiln.max_temp_c,
+        fallback_sp_c=kiln.fallback_sp_c,
+        interlocks=kiln.interlocks.limits(kiln.max_temp_c),
+        resume_max_gap_s=kiln.resume.max_gap_min * 60.0,
+        resume_max_drop_c=kiln.resume.max_drop_c,
+    )
+
+
+async def build_lab(site: SiteConfig, clock: Clock) -> Lab:
+    """Open the run store and wire buses, drivers and runners (nothing runs yet)."""
+    site.state_dir.mkdir(parents=True, exist_ok=True, mode=0o750)
+    lab = Lab(site=site, clock=clock, store=await RunStore.open(site.state_dir / "runs.sqlite"))
+    for name, bus_cfg in site.buses.items():
+        endpoint: TcpEndpoint | SerialLine
+        if bus_cfg.kind == "tcp":
+            endpoint = TcpEndpoint(host=bus_cfg.host, port=bus_cfg.port)
+        else:
+            endpoint = SerialLine(port=bus_cfg.port, baudrate=bus_cfg.baudrate,
+                                  parity=bus_cfg.parity, stopbits=bus_cfg.stopbits)
+        wire = PymodbusWire(endpoint, timeout_s=bus_cfg.timeout_s)
+        lab.buses[name] = ModbusBus(wire, name=name, clock=clock, timeout_s=bus_cfg.timeout_s)
+    for name, kiln in site.kilns.items():
+        dev_cfg = site.devices[kiln.controller]
+        device = lab.buses[dev_cfg.bus].device(
+            name=kiln.controller, unit=dev_cfg.unit, regmap=EUROTHERM3200_MAP,
+            max_block=dev_cfg.max_block_registers, max_fill=dev_cfg.max_fill_registers,
+            identity=EUROTHERM3200_IDENTITY,
+        )
+        lab.runners[name] = KilnRunner(
+            settings=_settings(site, name), controller=Eurotherm3200(device),
+            link_health=lambda d=device: str(d.health.value), clock=clock, store=lab.store,
+            publish=lab.publish,
+        )
+    register_kiln_commands(lab.registry, lab.runners, site.profiles_dir, lab.store)
+    return lab
+
+
+async def run_lab(lab: Lab, *, ready: asyncio.Event | None = None) -> None:
+    """Run every bus and kiln loop until cancelled; the command socket and watchdog too."""
+    sock = ControlSocket(lab.site.state_dir / "labctl.sock", lab.registry)
+    await sock.start()
+    try:
+        async with asyncio.TaskGroup() as tg:
+            for name, bus in lab.buses.items():
+                tg.create_task(bus.run(), name=f"bus[{name}]")
+            for name, runner in lab.runners.items():
+                tg.create_task(runner.run(), name=f"kiln[{name}].control")
+            interval = watchdog_interval_s()
+            if interval is not None:
+                progress = [lambda r=r: r.ticks for r in lab.runners.values()]
+                tg.create_task(watchdog_loop(progress, interval), name="systemd.watchdog")
+            notify("READY=1")
+            log.info("labctl running: %d kiln(s), %d bus(es)", len(lab.runners), len(lab.buses))
+            if ready is not None:
+                ready.set()
+    finally:
+        notify("STOPPING=1")
+        await sock.close()
+        for bus in lab.buses.values():
+            await bus.close()
+        await lab.store.close()
+
+
+@contextlib.contextmanager
+def _stop_on_signals(task: asyncio.Task[None]) -> Iterator[None]:
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, task.cancel)
+    try:
+        yield
+    finally:
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.remove_signal_handler(sig)
+
+
+async def run_daemon_from_config(path: Path) -> int:
+    """``labctl run``: refuse to start on a bad config, else run until SIGTERM."""
+    try:
+        site = load_site(path)
+    except LabctlError as err:
+        log.error("not starting: %s", err)
+        return 2
+    clock = ScaledClock(site.lab.clock_speed, epoch=site.lab.clock_epoch)
+    lab = await build_lab(site, clock)
+    task = asyncio.current_task()
+    assert task is not None
+    with _stop_on_signals(task), contextlib.suppress(asyncio.CancelledError):
+        await run_lab(lab)
+    log.info("labctl stopped")
+    return 0

@@ -1,0 +1,172 @@
+"""The ``labctl`` command line."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import sys
+from pathlib import Path
+
+from labctl.control_socket import send_command
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+
+
+def _setup_logging(verbose: bool) -> None:
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.INFO,
+        format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    from labctl.app import run_daemon_from_config  # noqa: PLC0415 - keeps `labctl --help` fast
+
+    return asyncio.run(run_daemon_from_config(Path(args.config)))
+
+
+def _cmd_sim(args: argparse.Namespace) -> int:
+    from labctl.sim_command import run_rig  # noqa: PLC0415
+
+    return asyncio.run(run_rig(Path(args.config)))
+
+
+def _cmd_demo(args: argparse.Namespace) -> int:
+    from labctl.demo import run_demo  # noqa: PLC0415
+
+    return asyncio.run(
+        run_demo(mode=args.mode, speed=args.speed, profile=args.profile, flask=args.flask)
+    )
+
+
+def _cmd_profiles_check(args: argparse.Namespace) -> int:
+    from labctl.profiles.loader import check_profiles  # noqa: PLC0415
+
+    paths = [Path(p) for p in args.paths] or [Path("profiles")]
+    errors = check_profiles(paths)
+    for error in errors:
+        print(f"error: {error}", file=sys.stderr)
+    if errors:
+        print(f"{len(errors)} problem(s) found", file=sys.stderr)
+        return EXIT_FAILED
+    print("all profiles valid")
+    return EXIT_OK
+
+
+def _socket_path(args: argparse.Namespace) -> Path:
+    from labctl.config import load_site  # noqa: PLC0415
+
+    site = load_site(Path(args.config))
+    return site.state_dir / "labctl.sock"
+
+
+def _cmd_send(args: argparse.Namespace, cmd: str, payload: dict[str, object]) -> int:
+    reply = asyncio.run(send_command(_socket_path(args), cmd, payload))
+    if not reply.get("ok"):
+        print(f"refused: {reply.get('error')}", file=sys.stderr)
+        return EXIT_FAILED
+    print(json.dumps(reply.get("result"), indent=2, default=str))
+    return EXIT_OK
+
+
+def _cmd_status(args: argparse.Namespace) -> int:
+    reply = asyncio.run(send_command(_socket_path(args), "status", {}))
+    if not reply.get("ok"):
+        print(f"labctl daemon: {reply.get('error')}", file=sys.stderr)
+        return EXIT_FAILED
+    result = reply.get("result")
+    kilns = result.get("kilns", []) if isinstance(result, dict) else []
+    for kiln in kilns:
+        print(_status_line(kiln))
+    return EXIT_OK
+
+
+def _status_line(k: dict[str, object]) -> str:
+    def temp(key: str) -> str:
+        value = k.get(key)
+        return f"{value:.1f} °C" if isinstance(value, float | int) else "—"
+
+    parts = [f"{k['kiln']}: {k['state']}", f"link {k['link']}", f"PV {temp('pv_c')}"]
+    if k.get("run_id") is not None:
+        parts += [f"run {k['run_id']} {k['profile']}", str(k["segment"]), f"SP {temp('setpoint_c')}"]
+    if k.get("outcome"):
+        parts.append(f"last run: {k['outcome']}")
+    if not k.get("safe", True):
+        parts.append("HEAT-OFF NOT CONFIRMED")
+    return " | ".join(parts)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser for every subcommand."""
+    parser = argparse.ArgumentParser(prog="labctl", description=__doc__)
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    demo = sub.add_parser("demo", help="simulated kiln over loopback Modbus TCP, accelerated")
+    demo.add_argument("--mode", choices=["stream", "programmer"], default="stream")
+    demo.add_argument("--speed", type=float, default=1200.0, help="simulated seconds per second")
+    demo.add_argument("--profile", default="gypsum-wax-large")
+    demo.add_argument("--flask", choices=["small", "large"], default="large")
+    demo.set_defaults(func=_cmd_demo)
+
+    run = sub.add_parser("run", help="run the daemon")
+    run.add_argument("--config", required=True)
+    run.set_defaults(func=_cmd_run)
+
+    sim = sub.add_parser("sim", help="run device simulators for a test rig")
+    sim.add_argument("--config", required=True)
+    sim.set_defaults(func=_cmd_sim)
+
+    profiles = sub.add_parser("profiles", help="burnout and alloy profiles")
+    psub = profiles.add_subparsers(dest="profiles_command", required=True)
+    check = psub.add_parser("check", help="validate profile files")
+    check.add_argument("paths", nargs="*", help="files or folders (default: profiles/)")
+    check.set_defaults(func=_cmd_profiles_check)
+
+    status = sub.add_parser("status", help="what every kiln is doing")
+    status.add_argument("--config", required=True)
+    status.set_defaults(func=_cmd_status)
+
+    for name, help_text in [
+        ("start", "start a burnout"),
+        ("hold", "hold the program"),
+        ("resume", "resume a held program"),
+        ("abort", "abort the run (heat off)"),
+        ("take-flask", "the flask was taken: complete the run"),
+    ]:
+        cmd = sub.add_parser(name, help=help_text)
+        cmd.add_argument("--config", required=True)
+        cmd.add_argument("kiln")
+        if name == "start":
+            cmd.add_argument("profile")
+        if name == "abort":
+            cmd.add_argument("--reason", default="")
+        cmd.set_defaults(func=_cmd_kiln_command, wire_name=name.replace("-", "_"))
+    return parser
+
+
+def _cmd_kiln_command(args: argparse.Namespace) -> int:
+    payload: dict[str, object] = {"kiln": args.kiln}
+    if args.wire_name == "start":
+        payload["profile"] = args.profile
+    if args.wire_name == "abort":
+        payload["reason"] = args.reason
+    return _cmd_send(args, args.wire_name, payload)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``labctl`` command."""
+    args = build_parser().parse_args(argv)
+    _setup_logging(args.verbose)
+    try:
+        code: int = args.func(args)
+    except KeyboardInterrupt:
+        return EXIT_FAILED
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())
