@@ -1,0 +1,220 @@
+"""HIL fixtures: a simulated kiln served over real loopback Modbus TCP (or an RTU pty) in the
+test process, and the real daemon (`labctl run`) in a subprocess talking to it.
+
+The simulator lives in the test process so the test can inject faults through its backdoor and
+watch the device's own state (output, fallback) while the daemon is killed and restarted.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import signal
+import sys
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import AsyncExitStack
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+from drivers.clock import ScaledClock
+from drivers.eurotherm3200.sim import Eurotherm3200Sim, SimOptions
+from labctl.control_socket import send_command
+
+SPEED = 1000.0  # simulated seconds per wall second
+TICK_S = 5.0  # control period, simulated seconds
+
+# A short schedule (about 2.5 simulated hours) so each HIL run takes seconds.
+TEST_PROFILE = """
+schema_version = 1
+name = "hil-short"
+description = "short schedule for HIL tests"
+investment = "gypsum"
+pattern = "wax"
+flask = "small"
+max_temp_c = 700
+casting_temp_c = 450
+holdback_band_c = 30
+holdback_limit_min = 30
+soak_band_c = 20
+[[segments]]
+kind = "ramp"
+target_c = 300
+rate_c_per_h = 450
+[[segments]]
+kind = "hold"
+hold_min = 20
+[[segments]]
+kind = "ramp"
+target_c = 500
+rate_c_per_h = 400
+[[segments]]
+kind = "hold"
+hold_min = 20
+[[segments]]
+kind = "cool"
+target_c = 450
+rate_c_per_h = 200
+[[segments]]
+kind = "hold"
+hold_min = 10
+[[segments]]
+kind = "final_hold"
+"""
+
+SITE = """
+[lab]
+name = "hil"
+state_dir = "{state}"
+tick_s = {tick}
+clock_speed = {speed}
+clock_epoch = {epoch}
+profiles_dir = "{profiles}"
+
+[buses.link]
+{bus}
+timeout_s = 0.3
+
+[devices.kiln1_tc]
+family = "eurotherm3200"
+bus = "link"
+unit = 1
+
+[kilns.kiln1]
+controller = "kiln1_tc"
+mode = "{mode}"
+max_temp_c = 800
+
+[kilns.kiln1.interlocks]
+stale_after_s = 60
+stall_grace_min = 10
+stall_window_min = 10
+stall_min_rate_c_per_h = 20
+runaway_window_min = 5
+runaway_rise_c = 15
+
+[kilns.kiln1.resume]
+max_gap_min = {max_gap_min}
+max_drop_c = 60
+"""
+
+
+@dataclass
+class Rig:
+    """A simulated kiln plus a daemon subprocess, and helpers to drive them."""
+
+    tmp: Path
+    sim: Eurotherm3200Sim
+    clock: ScaledClock
+    mode: str
+    site: Path
+    proc: asyncio.subprocess.Process | None = None
+    logs: list[Path] = field(default_factory=list)
+
+    @property
+    def socket(self) -> Path:
+        return self.tmp / "state" / "labctl.sock"
+
+    async def start_daemon(self) -> None:
+        log = self.tmp / f"daemon-{len(self.logs)}.log"
+        self.logs.append(log)
+        with log.open("wb") as out:
+            self.proc = await asyncio.create_subprocess_exec(
+                sys.executable, "-m", "labctl.cli", "run", "--config", str(self.site),
+                stdout=out, stderr=out,
+            )
+        await self.wait_for(lambda s: s["kilns"][0]["pv_c"] is not None, timeout_s=15)
+
+    async def kill_daemon(self, sig: int = signal.SIGKILL) -> None:
+        assert self.proc is not None
+        self.proc.send_signal(sig)
+        await self.proc.wait()
+        self.proc = None
+
+    async def stop_daemon(self) -> None:
+        """SIGTERM the daemon if it runs (SIGKILL after 10 s)."""
+        if self.proc is None or self.proc.returncode is not None:
+            return
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            await asyncio.wait_for(self.proc.wait(), 10)
+        except TimeoutError:
+            self.proc.kill()
+            await self.proc.wait()
+
+    async def command(self, cmd: str, **args: object) -> dict[str, object]:
+        return await send_command(self.socket, cmd, dict(args))
+
+    async def status(self) -> dict[str, object] | None:
+        reply = await self.command("status")
+        result = reply.get("result")
+        return result if reply.get("ok") and isinstance(result, dict) else None
+
+    async def kiln(self) -> dict[str, object]:
+        status = await self.status()
+        assert status is not None, "daemon not answering"
+        kiln: dict[str, object] = status["kilns"][0]  # type: ignore[index]
+        return kiln
+
+    async def wait_for(
+        self, pred: Callable[[dict[str, object]], bool], *, timeout_s: float
+    ) -> dict[str, object]:
+        """Wait (wall seconds) until ``pred(status)`` holds; fail with the daemon log."""
+        deadline = time.monotonic() + timeout_s
+        last: dict[str, object] | None = None
+        while time.monotonic() < deadline:
+            last = await self.status()
+            if last is not None and pred(last):
+                return last
+            await asyncio.sleep(0.05)
+        raise AssertionError(f"timed out; last status {json.dumps(last)}\n{self.daemon_log()}")
+
+    async def wait_outcome(self, timeout_s: float = 30) -> str:
+        status = await self.wait_for(
+            lambda s: s["kilns"][0]["run_id"] is None and s["kilns"][0]["outcome"] is not None,
+            timeout_s=timeout_s,
+        )
+        return str(status["kilns"][0]["outcome"])  # type: ignore[index]
+
+    async def wait_sim(self, pred: Callable[[Eurotherm3200Sim], bool], timeout_s: float) -> None:
+        deadline = time.monotonic() + timeout_s
+        while not pred(self.sim):
+            assert time.monotonic() < deadline, f"simulator condition not reached\n{self.daemon_log()}"
+            await asyncio.sleep(0.02)
+
+    def daemon_log(self) -> str:
+        return "\n".join(p.read_text()[-4000:] for p in self.logs if p.exists())
+
+
+@pytest.fixture
+async def make_rig(tmp_path: Path) -> AsyncIterator[Callable[..., Awaitable[Rig]]]:
+    """Build a rig (simulator served now, daemon started by the test); torn down afterwards."""
+    async with AsyncExitStack() as stack:
+
+        async def make(*, mode: str = "stream", transport: str = "tcp", max_gap_min: float = 30,
+                       comms_timeout_s: float = 60.0) -> Rig:
+            profiles = tmp_path / "profiles" / "burnout"
+            profiles.mkdir(parents=True)
+            (profiles / "hil-short.toml").write_text(TEST_PROFILE)
+            epoch = time.time()
+            clock = ScaledClock(SPEED, epoch=epoch)
+            sim = Eurotherm3200Sim(SimOptions(flask="small", comms_timeout_s=comms_timeout_s))
+            if transport == "tcp":
+                endpoint = await stack.enter_async_context(sim.serving(clock=clock, tcp_port=0))
+                bus = f'kind = "tcp"\nhost = "127.0.0.1"\nport = {endpoint.port}'
+            else:
+                link = tmp_path / "ttyKILN"
+                await stack.enter_async_context(sim.serving(clock=clock, pty_link=link))
+                bus = f'kind = "rtu"\nport = "{link}"\nbaudrate = 115200'
+            site = tmp_path / "site.toml"
+            site.write_text(SITE.format(
+                state=tmp_path / "state", tick=TICK_S, speed=SPEED, epoch=epoch,
+                profiles=tmp_path / "profiles", bus=bus, mode=mode, max_gap_min=max_gap_min,
+            ))
+            rig = Rig(tmp=tmp_path, sim=sim, clock=clock, mode=mode, site=site)
+            stack.push_async_callback(rig.stop_daemon)
+            return rig
+
+        yield make
