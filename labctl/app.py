@@ -83,7 +83,8 @@ async def build_lab(site: SiteConfig, clock: Clock) -> Lab:
         dev_cfg = site.devices[kiln.controller]
         device = lab.buses[dev_cfg.bus].device(
             name=kiln.controller, unit=dev_cfg.unit, regmap=EUROTHERM3200_MAP,
-            max_block=dev_cfg.max_block_registers, max_fill=dev_cfg.max_fill_registers,
+            max_block_registers=dev_cfg.max_block_registers,
+            max_fill_registers=dev_cfg.max_fill_registers,
             identity=EUROTHERM3200_IDENTITY,
         )
         lab.runners[name] = KilnRunner(

@@ -23,19 +23,19 @@ def _setup_logging(verbose: bool) -> None:
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
-    from labctl.app import run_daemon_from_config  # noqa: PLC0415 - keeps `labctl --help` fast
+    from labctl.app import run_daemon_from_config
 
     return asyncio.run(run_daemon_from_config(Path(args.config)))
 
 
 def _cmd_sim(args: argparse.Namespace) -> int:
-    from labctl.sim_command import run_rig  # noqa: PLC0415
+    from labctl.sim_command import run_rig
 
     return asyncio.run(run_rig(Path(args.config)))
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
-    from labctl.demo import run_demo  # noqa: PLC0415
+    from labctl.demo import run_demo
 
     return asyncio.run(
         run_demo(mode=args.mode, speed=args.speed, profile=args.profile, flask=args.flask)
@@ -43,7 +43,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 
 
 def _cmd_profiles_check(args: argparse.Namespace) -> int:
-    from labctl.profiles.loader import check_profiles  # noqa: PLC0415
+    from labctl.profiles.loader import check_profiles
 
     paths = [Path(p) for p in args.paths] or [Path("profiles")]
     errors = check_profiles(paths)
@@ -57,7 +57,7 @@ def _cmd_profiles_check(args: argparse.Namespace) -> int:
 
 
 def _socket_path(args: argparse.Namespace) -> Path:
-    from labctl.config import load_site  # noqa: PLC0415
+    from labctl.config import load_site
 
     site = load_site(Path(args.config))
     return site.state_dir / "labctl.sock"

@@ -100,7 +100,7 @@ async def run_demo(*, mode: str, speed: float, profile: str, flask: str) -> int:
 
 
 async def _drive(lab: object, sim: Eurotherm3200Sim, clock: ScaledClock, profile: str) -> int:
-    from labctl.app import Lab  # noqa: PLC0415
+    from labctl.app import Lab
 
     assert isinstance(lab, Lab)
     runner = lab.runners["kiln1"]

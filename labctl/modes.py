@@ -85,9 +85,8 @@ class ProgrammerMode:
 
     name = "programmer"
 
-    def __init__(self, controller: TemperatureController, holdback_band_c: float) -> None:
+    def __init__(self, controller: TemperatureController) -> None:
         self._controller = controller
-        self._holdback_band_c = holdback_band_c
 
     async def begin(self, schedule: Schedule, setpoint_c: float) -> None:
         try:
@@ -127,5 +126,5 @@ class ProgrammerMode:
 def make_mode(name: str, controller: TemperatureController, settings: RunSettings) -> ExecutionMode:
     """The execution mode named in the kiln's config."""
     if name == "programmer":
-        return ProgrammerMode(controller, settings.holdback_band_c)
+        return ProgrammerMode(controller)
     return StreamMode(controller, settings.fallback_sp_c)
