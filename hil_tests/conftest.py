@@ -122,8 +122,14 @@ class Rig:
         self.logs.append(log)
         with log.open("wb") as out:
             self.proc = await asyncio.create_subprocess_exec(
-                sys.executable, "-m", "labctl.cli", "run", "--config", str(self.site),
-                stdout=out, stderr=out,
+                sys.executable,
+                "-m",
+                "labctl.cli",
+                "run",
+                "--config",
+                str(self.site),
+                stdout=out,
+                stderr=out,
             )
         await self.wait_for(lambda s: s["kilns"][0]["pv_c"] is not None, timeout_s=15)
 
@@ -181,7 +187,9 @@ class Rig:
     async def wait_sim(self, pred: Callable[[Eurotherm3200Sim], bool], timeout_s: float) -> None:
         deadline = time.monotonic() + timeout_s
         while not pred(self.sim):
-            assert time.monotonic() < deadline, f"simulator condition not reached\n{self.daemon_log()}"
+            assert time.monotonic() < deadline, (
+                f"simulator condition not reached\n{self.daemon_log()}"
+            )
             await asyncio.sleep(0.02)
 
     def daemon_log(self) -> str:
@@ -193,8 +201,13 @@ async def make_rig(tmp_path: Path) -> AsyncIterator[Callable[..., Awaitable[Rig]
     """Build a rig (simulator served now, daemon started by the test); torn down afterwards."""
     async with AsyncExitStack() as stack:
 
-        async def make(*, mode: str = "stream", transport: str = "tcp", max_gap_min: float = 30,
-                       comms_timeout_s: float = 60.0) -> Rig:
+        async def make(
+            *,
+            mode: str = "stream",
+            transport: str = "tcp",
+            max_gap_min: float = 30,
+            comms_timeout_s: float = 60.0,
+        ) -> Rig:
             profiles = tmp_path / "profiles" / "burnout"
             profiles.mkdir(parents=True)
             (profiles / "hil-short.toml").write_text(TEST_PROFILE)
@@ -209,10 +222,18 @@ async def make_rig(tmp_path: Path) -> AsyncIterator[Callable[..., Awaitable[Rig]
                 await stack.enter_async_context(sim.serving(clock=clock, pty_link=link))
                 bus = f'kind = "rtu"\nport = "{link}"\nbaudrate = 115200'
             site = tmp_path / "site.toml"
-            site.write_text(SITE.format(
-                state=tmp_path / "state", tick=TICK_S, speed=SPEED, epoch=epoch,
-                profiles=tmp_path / "profiles", bus=bus, mode=mode, max_gap_min=max_gap_min,
-            ))
+            site.write_text(
+                SITE.format(
+                    state=tmp_path / "state",
+                    tick=TICK_S,
+                    speed=SPEED,
+                    epoch=epoch,
+                    profiles=tmp_path / "profiles",
+                    bus=bus,
+                    mode=mode,
+                    max_gap_min=max_gap_min,
+                )
+            )
             rig = Rig(tmp=tmp_path, sim=sim, clock=clock, mode=mode, site=site)
             stack.push_async_callback(rig.stop_daemon)
             return rig

@@ -12,7 +12,7 @@ HEAT_OFF_WITHIN_S = 5.0  # wall seconds (83 simulated minutes at 1000x) for the 
 
 
 def _heat_off(sim) -> bool:
-    return sim.output_pct <= 0.5
+    return bool(sim.output_pct <= 0.5)
 
 
 async def _start(rig) -> int:

@@ -1,5 +1,7 @@
-"""The composition root: builds buses, drivers and kiln runners from the site config and runs
-them in one TaskGroup, with the command socket and the systemd watchdog."""
+"""The composition root: the site config made into buses, drivers and kiln runners.
+
+They run in one TaskGroup, with the command socket and the systemd watchdog.
+"""
 
 from __future__ import annotations
 
@@ -11,12 +13,12 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from drivers._modbus.bus import ModbusBus
+from drivers._modbus.bus import ModbusBus, ModbusDevice
 from drivers._modbus.pymodbus_wire import PymodbusWire
 from drivers._modbus.transport import SerialLine, TcpEndpoint
 from drivers.clock import Clock, ScaledClock
-from drivers.eurotherm3200 import MAP as EUROTHERM3200_MAP
 from drivers.eurotherm3200 import IDENTITY as EUROTHERM3200_IDENTITY
+from drivers.eurotherm3200 import MAP as EUROTHERM3200_MAP
 from drivers.eurotherm3200 import Eurotherm3200
 from labctl.commands import CommandRegistry
 from labctl.config import SiteConfig, load_site
@@ -52,6 +54,10 @@ class Lab:
                 log.exception("snapshot listener failed")
 
 
+def device_health(device: ModbusDevice) -> Callable[[], str]:
+    return lambda: str(device.health)
+
+
 def _settings(site: SiteConfig, name: str) -> RunSettings:
     kiln = site.kilns[name]
     return RunSettings(
@@ -75,21 +81,30 @@ async def build_lab(site: SiteConfig, clock: Clock) -> Lab:
         if bus_cfg.kind == "tcp":
             endpoint = TcpEndpoint(host=bus_cfg.host, port=bus_cfg.port)
         else:
-            endpoint = SerialLine(port=bus_cfg.port, baudrate=bus_cfg.baudrate,
-                                  parity=bus_cfg.parity, stopbits=bus_cfg.stopbits)
+            endpoint = SerialLine(
+                port=bus_cfg.port,
+                baudrate=bus_cfg.baudrate,
+                parity=bus_cfg.parity,
+                stopbits=bus_cfg.stopbits,
+            )
         wire = PymodbusWire(endpoint, timeout_s=bus_cfg.timeout_s)
         lab.buses[name] = ModbusBus(wire, name=name, clock=clock, timeout_s=bus_cfg.timeout_s)
     for name, kiln in site.kilns.items():
         dev_cfg = site.devices[kiln.controller]
         device = lab.buses[dev_cfg.bus].device(
-            name=kiln.controller, unit=dev_cfg.unit, regmap=EUROTHERM3200_MAP,
+            name=kiln.controller,
+            unit=dev_cfg.unit,
+            regmap=EUROTHERM3200_MAP,
             max_block_registers=dev_cfg.max_block_registers,
             max_fill_registers=dev_cfg.max_fill_registers,
             identity=EUROTHERM3200_IDENTITY,
         )
         lab.runners[name] = KilnRunner(
-            settings=_settings(site, name), controller=Eurotherm3200(device),
-            link_health=lambda d=device: str(d.health.value), clock=clock, store=lab.store,
+            settings=_settings(site, name),
+            controller=Eurotherm3200(device),
+            link_health=device_health(device),
+            clock=clock,
+            store=lab.store,
             publish=lab.publish,
         )
     register_kiln_commands(lab.registry, lab.runners, site.profiles_dir, lab.store)

@@ -46,13 +46,15 @@ def _cmd_profiles_check(args: argparse.Namespace) -> int:
     from labctl.profiles.loader import check_profiles
 
     paths = [Path(p) for p in args.paths] or [Path("profiles")]
-    errors = check_profiles(paths)
+    good, errors = check_profiles(paths)
+    for path in good:
+        print(f"ok: {path}")
     for error in errors:
         print(f"error: {error}", file=sys.stderr)
     if errors:
         print(f"{len(errors)} problem(s) found", file=sys.stderr)
         return EXIT_FAILED
-    print("all profiles valid")
+    print(f"{len(good)} profile(s) valid")
     return EXIT_OK
 
 
@@ -91,7 +93,11 @@ def _status_line(k: dict[str, object]) -> str:
 
     parts = [f"{k['kiln']}: {k['state']}", f"link {k['link']}", f"PV {temp('pv_c')}"]
     if k.get("run_id") is not None:
-        parts += [f"run {k['run_id']} {k['profile']}", str(k["segment"]), f"SP {temp('setpoint_c')}"]
+        parts += [
+            f"run {k['run_id']} {k['profile']}",
+            str(k["segment"]),
+            f"SP {temp('setpoint_c')}",
+        ]
     if k.get("outcome"):
         parts.append(f"last run: {k['outcome']}")
     if not k.get("safe", True):
@@ -108,8 +114,8 @@ def build_parser() -> argparse.ArgumentParser:
     demo = sub.add_parser("demo", help="simulated kiln over loopback Modbus TCP, accelerated")
     demo.add_argument("--mode", choices=["stream", "programmer"], default="stream")
     demo.add_argument("--speed", type=float, default=1200.0, help="simulated seconds per second")
-    demo.add_argument("--profile", default="gypsum-wax-large")
-    demo.add_argument("--flask", choices=["small", "large"], default="large")
+    demo.add_argument("--profile", default="gypsum-wax-small")
+    demo.add_argument("--flask", choices=["small", "large"], default="small")
     demo.set_defaults(func=_cmd_demo)
 
     run = sub.add_parser("run", help="run the daemon")

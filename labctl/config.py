@@ -79,12 +79,16 @@ class InterlockSection(_Strict):
 
     def limits(self, max_temp_c: float) -> InterlockLimits:
         return InterlockLimits(
-            max_temp_c=max_temp_c, over_temp_margin_c=self.over_temp_margin_c,
-            stale_after_s=self.stale_after_s, stall_grace_s=self.stall_grace_min * 60,
+            max_temp_c=max_temp_c,
+            over_temp_margin_c=self.over_temp_margin_c,
+            stale_after_s=self.stale_after_s,
+            stall_grace_s=self.stall_grace_min * 60,
             stall_window_s=self.stall_window_min * 60,
             stall_min_rate_c_per_h=self.stall_min_rate_c_per_h,
-            stall_output_pct=self.stall_output_pct, runaway_window_s=self.runaway_window_min * 60,
-            runaway_rise_c=self.runaway_rise_c, runaway_output_pct=self.runaway_output_pct,
+            stall_output_pct=self.stall_output_pct,
+            runaway_window_s=self.runaway_window_min * 60,
+            runaway_rise_c=self.runaway_rise_c,
+            runaway_output_pct=self.runaway_output_pct,
         )
 
 

@@ -14,6 +14,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Literal
 
 from drivers.clock import ScaledClock
 from drivers.eurotherm3200.sim import Eurotherm3200Sim, SimOptions
@@ -72,21 +73,33 @@ def _line(s: KilnSnapshot, core_c: float, wall_s: float) -> str:
     )
 
 
-async def run_demo(*, mode: str, speed: float, profile: str, flask: str) -> int:
+async def run_demo(
+    *, mode: str, speed: float, profile: str, flask: Literal["small", "large", "none"]
+) -> int:
     """Run the demo; returns 0 when the run completed, 1 otherwise."""
     clock = ScaledClock(speed, epoch=time.time())
-    sim = Eurotherm3200Sim(SimOptions(flask=flask))
     tick_s = max(2.0, speed * 0.02)  # about 50 control ticks per wall second
+    # the remote-setpoint lease: four missed ticks and the controller falls back
+    sim = Eurotherm3200Sim(SimOptions(flask=flask, comms_timeout_s=4 * tick_s))
     with tempfile.TemporaryDirectory(prefix="labctl-demo-") as tmp:
         async with sim.serving(clock=clock, unit=1, tcp_port=0) as endpoint:
             site_file = Path(tmp) / "site.toml"
-            site_file.write_text(SITE.format(
-                state=Path(tmp) / "state", tick=tick_s, speed=speed, epoch=time.time(),
-                profiles=PROFILES, port=endpoint.port, mode=mode,
-            ))
+            site_file.write_text(
+                SITE.format(
+                    state=Path(tmp) / "state",
+                    tick=tick_s,
+                    speed=speed,
+                    epoch=time.time(),
+                    profiles=PROFILES,
+                    port=endpoint.port,
+                    mode=mode,
+                )
+            )
             site = load_site(site_file)
-            print(f"labctl demo: simulated kiln at 127.0.0.1:{endpoint.port} (Modbus TCP), "
-                  f"{mode} mode, {speed:g}x time, profile {profile}")
+            print(
+                f"labctl demo: simulated kiln at 127.0.0.1:{endpoint.port} (Modbus TCP), "
+                f"{mode} mode, {speed:g}x time, profile {profile}"
+            )
             lab = await build_lab(site, clock)
             ready = asyncio.Event()
             daemon = asyncio.create_task(run_lab(lab, ready=ready), name="demo.daemon")

@@ -17,9 +17,9 @@ from drivers.clock import Clock
 from labctl.interlocks import InterlockLimits, InterlockState
 from labctl.kiln_settings import RunSettings
 from labctl.modes import ExecutionMode
+from labctl.profiles.loader import schedule_from_json
 from labctl.program import engine
 from labctl.program.codec import program_state_from_json, program_state_to_json
-from labctl.profiles.loader import schedule_from_json
 from labctl.program.segments import Schedule
 from labctl.resume import Interrupted, decide_resume
 from labctl.run_state import Outcome, Phase, RunState
@@ -140,7 +140,10 @@ class ActiveRun:
         outcome = self.outcome
         if outcome is not None:
             await store.end_run(
-                self.id, outcome_kind=outcome.kind, reason=outcome.reason, by=outcome.by,
+                self.id,
+                outcome_kind=outcome.kind,
+                reason=outcome.reason,
+                by=outcome.by,
                 at_wall=clock.wall(),
             )
 
@@ -159,14 +162,27 @@ async def new_run(
     program = engine.start(schedule, pv_c if pv_c is not None else 20.0)
     now = clock.now()
     run = ActiveRun(
-        id=0, profile=schedule.name, schedule=schedule, limits=settings.limits_for(schedule.max_temp_c),
-        program=program, state=RunState().start(), interlocks=InterlockState.start(now),
-        setpoint_c=program.setpoint_c, last_step_at=now, last_saved_at=now,
-        tick_s=settings.tick_s, persist_every_s=settings.persist_every_s,
+        id=0,
+        profile=schedule.name,
+        schedule=schedule,
+        limits=settings.limits_for(schedule.max_temp_c),
+        program=program,
+        state=RunState().start(),
+        interlocks=InterlockState.start(now),
+        setpoint_c=program.setpoint_c,
+        last_step_at=now,
+        last_saved_at=now,
+        tick_s=settings.tick_s,
+        persist_every_s=settings.persist_every_s,
     )
     run.id = await store.create_run(
-        kiln=settings.kiln, profile_name=schedule.name, profile_json=profile_json,
-        mode=settings.mode, started_by=by, state_json=run._state_json(), at_wall=clock.wall(),
+        kiln=settings.kiln,
+        profile_name=schedule.name,
+        profile_json=profile_json,
+        mode=settings.mode,
+        started_by=by,
+        state_json=run._state_json(),
+        at_wall=clock.wall(),
     )
     return run
 
@@ -185,16 +201,26 @@ def resume_run(
         state = state.reach_final_hold()
     now = clock.now()
     run = ActiveRun(
-        id=stored.id, profile=stored.profile_name, schedule=schedule,
-        limits=settings.limits_for(schedule.max_temp_c), program=program, state=state,
-        interlocks=InterlockState.start(now), setpoint_c=float(saved["setpoint_c"]),
-        last_step_at=now, last_saved_at=now, tick_s=settings.tick_s,
+        id=stored.id,
+        profile=stored.profile_name,
+        schedule=schedule,
+        limits=settings.limits_for(schedule.max_temp_c),
+        program=program,
+        state=state,
+        interlocks=InterlockState.start(now),
+        setpoint_c=float(saved["setpoint_c"]),
+        last_step_at=now,
+        last_saved_at=now,
+        tick_s=settings.tick_s,
         persist_every_s=settings.persist_every_s,
     )
     decision = decide_resume(
-        saved_at_wall=stored.state_saved_wall, now_wall=clock.wall(),
-        saved_setpoint_c=run.setpoint_c, pv_c=reading.pv_c if reading else None,
-        max_gap_s=settings.resume_max_gap_s, max_drop_c=settings.resume_max_drop_c,
+        saved_at_wall=stored.state_saved_wall,
+        now_wall=clock.wall(),
+        saved_setpoint_c=run.setpoint_c,
+        pv_c=reading.pv_c if reading else None,
+        max_gap_s=settings.resume_max_gap_s,
+        max_drop_c=settings.resume_max_drop_c,
     )
     if isinstance(decision, Interrupted):
         run.interrupt(decision.reason)

@@ -22,7 +22,8 @@ from drivers.clock import Clock
 from drivers.errors import DriverError
 from labctl.commands import CommandRefused
 from labctl.interlocks import InterlockState, Observation, evaluate
-from labctl.kiln_run import ActiveRun, RunSettings, new_run, resume_run
+from labctl.kiln_run import ActiveRun, new_run, resume_run
+from labctl.kiln_settings import RunSettings
 from labctl.modes import ExecutionMode, make_mode
 from labctl.program.segments import Schedule
 from labctl.runstore import RunStore
@@ -82,7 +83,9 @@ class KilnRunner:
 
     async def start(self, schedule: Schedule, profile_json: str, by: str) -> dict[str, object]:
         if self._run is not None:
-            raise CommandRefused(f"{self.name} already runs {self._run.profile} (run {self._run.id})")
+            raise CommandRefused(
+                f"{self.name} already runs {self._run.profile} (run {self._run.id})"
+            )
         if not self._connected or self._reading is None:
             raise CommandRefused(f"{self.name}: controller not reachable; check its link")
         if self._unsafe:
@@ -94,8 +97,13 @@ class KilnRunner:
             )
         mode = make_mode(self._settings.mode, self._controller, self._settings)
         run = await new_run(
-            settings=self._settings, schedule=schedule, profile_json=profile_json, by=by,
-            pv_c=self._reading.pv_c, store=self._store, clock=self._clock,
+            settings=self._settings,
+            schedule=schedule,
+            profile_json=profile_json,
+            by=by,
+            pv_c=self._reading.pv_c,
+            store=self._store,
+            clock=self._clock,
         )
         try:
             await mode.begin(schedule, run.setpoint_c)
@@ -104,8 +112,9 @@ class KilnRunner:
             await self._shutdown(f"could not start on the controller: {err}")
             raise CommandRefused(f"{self.name}: could not start: {err}") from err
         self._run, self._mode = run, mode
-        log.info("%s: run %d started by %s: %s (%s mode)", self.name, run.id, by, run.profile,
-                 mode.name)
+        log.info(
+            "%s: run %d started by %s: %s (%s mode)", self.name, run.id, by, run.profile, mode.name
+        )
         return {"run_id": run.id, "profile": run.profile, "mode": mode.name}
 
     async def hold(self, by: str) -> dict[str, object]:
@@ -199,8 +208,11 @@ class KilnRunner:
         obs = None
         if reading is not None:
             obs = Observation(
-                at=reading.at, pv_c=reading.pv_c, output_pct=reading.output_pct,
-                setpoint_c=run.setpoint_c, sensor_break=reading.sensor_break,
+                at=reading.at,
+                pv_c=reading.pv_c,
+                output_pct=reading.output_pct,
+                setpoint_c=run.setpoint_c,
+                sensor_break=reading.sensor_break,
                 pv_over_range=reading.pv_over_range,
             )
         state: InterlockState = run.interlocks
@@ -232,7 +244,9 @@ class KilnRunner:
             if not self._unsafe:
                 log.critical(
                     "%s: could not confirm heat off (%s); retrying every tick, the controller's "
-                    "own fallback is the protection until then", self.name, err or "timeout",
+                    "own fallback is the protection until then",
+                    self.name,
+                    str(err) or "timeout",
                 )
             self._unsafe = True
         else:
@@ -285,15 +299,22 @@ class KilnRunner:
     def _publish_snapshot(self) -> None:
         reading, run = self._reading, self._run
         self.snapshot = KilnSnapshot(
-            kiln=self.name, at=self._clock.now(), wall=self._clock.wall(),
-            link=self._link_health(), state=run.phase if run else "idle",
-            run_id=run.id if run else None, profile=run.profile if run else None,
-            mode=self._settings.mode, segment=run.segment if run else "",
+            kiln=self.name,
+            at=self._clock.now(),
+            wall=self._clock.wall(),
+            link=self._link_health(),
+            state=run.phase if run else "idle",
+            run_id=run.id if run else None,
+            profile=run.profile if run else None,
+            mode=self._settings.mode,
+            segment=run.segment if run else "",
             setpoint_c=run.setpoint_c if run else None,
             pv_c=reading.pv_c if reading else None,
             working_sp_c=reading.working_sp_c if reading else None,
             output_pct=reading.output_pct if reading else None,
-            eta_s=run.eta_s if run else None, holdback_s=run.holdback_s if run else 0.0,
-            outcome=self._last_outcome, safe=not self._unsafe,
+            eta_s=run.eta_s if run else None,
+            holdback_s=run.holdback_s if run else 0.0,
+            outcome=self._last_outcome,
+            safe=not self._unsafe,
         )
         self._publish(self.snapshot)

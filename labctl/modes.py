@@ -92,7 +92,9 @@ class ProgrammerMode:
         try:
             segments = [
                 DeviceSegment(
-                    target_c=s.target_c, ramp_rate_c_per_h=s.ramp_rate_c_per_h, dwell_min=s.dwell_min
+                    target_c=s.target_c,
+                    ramp_rate_c_per_h=s.ramp_rate_c_per_h,
+                    dwell_min=s.dwell_min,
                 )
                 for s in to_device_segments(schedule, max_segments=PROGRAMMER_SEGMENTS)
             ]

@@ -81,12 +81,16 @@ async def run_rig(path: Path) -> int:
     async with contextlib.AsyncExitStack() as stack:
         for name, spec in rig.sims.items():
             sim = Eurotherm3200Sim(
-                SimOptions(flask=spec.flask, comms_timeout_s=spec.comms_timeout_s,
-                           start_temp_c=spec.start_temp_c)
+                SimOptions(
+                    flask=spec.flask,
+                    comms_timeout_s=spec.comms_timeout_s,
+                    start_temp_c=spec.start_temp_c,
+                )
             )
             endpoint = await stack.enter_async_context(
-                sim.serving(clock=clock, unit=spec.unit, tcp_port=spec.tcp_port,
-                            pty_link=spec.pty_link)
+                sim.serving(
+                    clock=clock, unit=spec.unit, tcp_port=spec.tcp_port, pty_link=spec.pty_link
+                )
             )
             log.info("simulating %s (%s) at %s, speed %gx", name, spec.family, endpoint, rig.speed)
         await asyncio.Event().wait()

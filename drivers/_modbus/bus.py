@@ -55,8 +55,17 @@ class Sample:
 class ModbusDevice:
     """One unit on a bus, described by its family's register map."""
 
-    def __init__(self, bus: ModbusBus, *, name: str, unit: int, regmap: RegisterMap,
-                 identity: Sequence[str], max_block: int, max_fill: int) -> None:
+    def __init__(
+        self,
+        bus: ModbusBus,
+        *,
+        name: str,
+        unit: int,
+        regmap: RegisterMap,
+        identity: Sequence[str],
+        max_block: int,
+        max_fill: int,
+    ) -> None:
         self.name, self.unit, self.regmap = name, unit, regmap
         self._bus = bus
         self._identity_names = tuple(identity)
@@ -85,16 +94,16 @@ class ModbusDevice:
 
     async def wait_connected(self, timeout_s: float) -> None:
         """Until the link is up and this unit's identity has been checked."""
+        async def nothing(wire: Wire) -> None:
+            """The bus task checks identity before running any request."""
+
         try:
             async with asyncio.timeout(timeout_s):
-                while not (self._bus.link_up and self.identity_checked):
-                    if self.identity_error is not None:
-                        raise self.identity_error
+                while not self._bus.link_up:
                     await asyncio.sleep(0.01)
+                await self._bus.submit(self, nothing)
         except TimeoutError:
             raise LinkDown(f"{self.name}: not reachable on {self._bus.name}") from None
-        if self.identity_error is not None:
-            raise self.identity_error
 
     async def read(self, names: Iterable[str] | None = None) -> Sample:
         """Read ``names`` (default: every FAST register) in the fewest transactions."""
@@ -130,7 +139,9 @@ class ModbusDevice:
         if abs(read_back - intended) > reg.resolution / 2:
             raise WriteNotVerified(
                 f"{self.name}: wrote {intended:g} {reg.unit} to {name}, read back {read_back:g}",
-                register=name, written=intended, read_back=read_back,
+                register=name,
+                written=intended,
+                read_back=read_back,
             )
 
     async def check_identity(self, wire: Wire) -> None:
@@ -140,8 +151,9 @@ class ModbusDevice:
             return
         values: dict[str, float] = {}
         for block in self.plan(self._identity_names):
-            values.update(block.decode(await wire.read(block.table, block.address, block.count,
-                                                       self.unit)))
+            values.update(
+                block.decode(await wire.read(block.table, block.address, block.count, self.unit))
+            )
         if self._identity is None:
             self._identity = values
         elif values != self._identity:
@@ -169,9 +181,17 @@ _Op = Callable[[Wire], Awaitable[T]]
 class ModbusBus:
     """The task that owns one wire (a serial line or a TCP connection)."""
 
-    def __init__(self, wire: Wire, *, name: str, clock: Clock, timeout_s: float = 1.0,
-                 backoff_initial_s: float = 0.5, backoff_max_s: float = 30.0,
-                 queue_size: int = 64) -> None:
+    def __init__(
+        self,
+        wire: Wire,
+        *,
+        name: str,
+        clock: Clock,
+        timeout_s: float = 1.0,
+        backoff_initial_s: float = 0.5,
+        backoff_max_s: float = 30.0,
+        queue_size: int = 64,
+    ) -> None:
         self.name, self.clock = name, clock
         self._wire = wire
         self._timeout_s = timeout_s
@@ -184,10 +204,25 @@ class ModbusBus:
         self.transactions = 0
         self.errors = 0
 
-    def device(self, *, name: str, unit: int, regmap: RegisterMap, identity: Sequence[str] = (),
-               max_block_registers: int = 125, max_fill_registers: int = 8) -> ModbusDevice:
-        dev = ModbusDevice(self, name=name, unit=unit, regmap=regmap, identity=identity,
-                           max_block=max_block_registers, max_fill=max_fill_registers)
+    def device(
+        self,
+        *,
+        name: str,
+        unit: int,
+        regmap: RegisterMap,
+        identity: Sequence[str] = (),
+        max_block_registers: int = 125,
+        max_fill_registers: int = 8,
+    ) -> ModbusDevice:
+        dev = ModbusDevice(
+            self,
+            name=name,
+            unit=unit,
+            regmap=regmap,
+            identity=identity,
+            max_block=max_block_registers,
+            max_fill=max_fill_registers,
+        )
         self.devices.append(dev)
         return dev
 
@@ -199,7 +234,7 @@ class ModbusBus:
             raise device.identity_error
         future: asyncio.Future[object] = asyncio.get_running_loop().create_future()
         try:
-            self._queue.put_nowait((device, op, future))  # type: ignore[arg-type]
+            self._queue.put_nowait((device, op, future))
         except asyncio.QueueFull:
             raise LinkDown(f"{self.name}: request queue full") from None
         return await future  # type: ignore[return-value]
@@ -214,7 +249,7 @@ class ModbusBus:
                     async with asyncio.timeout(self._timeout_s * 3):
                         await self._wire.connect()
                 except (DriverError, TimeoutError) as err:
-                    await asyncio.sleep(delay * random.uniform(0.8, 1.2))  # noqa: S311
+                    await asyncio.sleep(delay * random.uniform(0.8, 1.2))
                     delay = min(delay * 2, self._backoff[1])
                     log.debug("%s: connect failed: %s", self.name, err)
                     continue
@@ -225,8 +260,9 @@ class ModbusBus:
                 continue
             await self._execute(device, op, future)
 
-    async def _execute(self, device: ModbusDevice, op: _Op[object],
-                       future: asyncio.Future[object]) -> None:
+    async def _execute(
+        self, device: ModbusDevice, op: _Op[object], future: asyncio.Future[object]
+    ) -> None:
         try:
             async with asyncio.timeout(self._timeout_s + 0.5):
                 if not device.identity_checked:
@@ -237,8 +273,9 @@ class ModbusBus:
         except TimeoutError:
             self._fail(device, future, LinkDown(f"{device.name}: no reply in time"), drop=True)
         except CommunicationError as err:
-            self._fail(device, future, err, drop=isinstance(err, LinkDown)
-                       or device.health is Health.LOST)
+            self._fail(
+                device, future, err, drop=isinstance(err, LinkDown) or device.health is Health.LOST
+            )
         except DriverError as err:  # a Modbus exception reply: the link is fine
             device.record(ok=True)
             if not future.done():
@@ -248,8 +285,9 @@ class ModbusBus:
             if not future.done():
                 future.set_result(result)
 
-    def _fail(self, device: ModbusDevice, future: asyncio.Future[object],
-              err: DriverError, *, drop: bool) -> None:
+    def _fail(
+        self, device: ModbusDevice, future: asyncio.Future[object], err: DriverError, *, drop: bool
+    ) -> None:
         self.errors += 1
         device.record(ok=False)
         if not future.done():

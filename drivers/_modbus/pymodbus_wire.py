@@ -39,8 +39,16 @@ _READ = {
     Table.HOLDING: "read_holding_registers",
     Table.INPUT: "read_input_registers",
 }
-_TABLE_OF_FC = {1: Table.COIL, 5: Table.COIL, 15: Table.COIL, 2: Table.DISCRETE,
-                3: Table.HOLDING, 6: Table.HOLDING, 16: Table.HOLDING, 4: Table.INPUT}
+_TABLE_OF_FC = {
+    1: Table.COIL,
+    5: Table.COIL,
+    15: Table.COIL,
+    2: Table.DISCRETE,
+    3: Table.HOLDING,
+    6: Table.HOLDING,
+    16: Table.HOLDING,
+    4: Table.INPUT,
+}
 
 
 class PymodbusWire:
@@ -62,8 +70,14 @@ class PymodbusWire:
                 ep.host, port=ep.port, timeout=self._timeout_s, retries=0, reconnect_delay=0
             )
         return AsyncModbusSerialClient(
-            ep.port, framer=FramerType.RTU, baudrate=ep.baudrate, parity=ep.parity,
-            stopbits=ep.stopbits, bytesize=ep.bytesize, timeout=self._timeout_s, retries=0,
+            ep.port,
+            framer=FramerType.RTU,
+            baudrate=ep.baudrate,
+            parity=ep.parity,
+            stopbits=ep.stopbits,
+            bytesize=ep.bytesize,
+            timeout=self._timeout_s,
+            retries=0,
             reconnect_delay=0,
         )
 
@@ -161,7 +175,10 @@ class _BankContext(ModbusServerContext):
         return [bool(w) for w in words] if func_code in (1, 2, 5, 15) else words
 
     async def async_setValues(  # noqa: N802 - pymodbus's name
-        self, device_id: int, func_code: int, address: int,
+        self,
+        device_id: int,
+        func_code: int,
+        address: int,
         values: Sequence[int] | Sequence[bool],
     ) -> ExcCodes | None:
         bank = self._banks.get(device_id)
@@ -188,8 +205,9 @@ async def serve_units(
     if tcp is not None:
         server = ModbusTcpServer(context, address=tcp)
     elif serial_port is not None:
-        server = ModbusSerialServer(context, port=serial_port, baudrate=baudrate,
-                                    framer=FramerType.RTU)
+        server = ModbusSerialServer(
+            context, port=serial_port, baudrate=baudrate, framer=FramerType.RTU
+        )
     else:
         raise ValueError("serve_units needs tcp= or serial_port=")
     await server.serve_forever(background=True)
@@ -200,7 +218,7 @@ async def serve_units(
             port = int(listener.sockets[0].getsockname()[1])
         yield port
     finally:
-        await server.shutdown()
+        await server.shutdown()  # type: ignore[no-untyped-call]
 
 
 __all__ = ["CommunicationError", "PymodbusWire", "serve_units"]

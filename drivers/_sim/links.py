@@ -122,8 +122,10 @@ class TcpFaultProxy:
 
 
 class PtyLink:
-    """Two raw ptys relayed through the faults: ``device_path`` for the daemon, ``sim_path``
-    for the simulator's RTU server; ``link_path`` (optional) is a symlink to ``device_path``.
+    """Two raw ptys relayed through the faults.
+
+    ``device_path`` is for the daemon, ``sim_path`` for the simulator's RTU server;
+    ``link_path`` (optional) is a symlink to ``device_path``.
     """
 
     def __init__(self, faults: Faults, *, link_path: str | None = None) -> None:

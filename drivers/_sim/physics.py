@@ -43,8 +43,13 @@ FLASKS: dict[str, tuple[float, float]] = {
 class KilnThermalModel:
     """Stepped with the heater output fraction and a time step; stable for any step."""
 
-    def __init__(self, *, flask: Literal["small", "large", "none"] = "large",
-                 start_c: float = 20.0, params: KilnParams | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        flask: Literal["small", "large", "none"] = "large",
+        start_c: float = 20.0,
+        params: KilnParams | None = None,
+    ) -> None:
         self.params = params or KilnParams()
         self._flask_capacity, self._flask_coupling = FLASKS[flask]
         self.element_c = self.chamber_c = self.flask_core_c = start_c

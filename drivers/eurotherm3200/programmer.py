@@ -40,13 +40,16 @@ class Programmer:
         used: list[ProgramSegment] = []
         for seg in segments:
             previous = used[-1].target_c if used else None
-            if used and seg.ramp_rate_c_per_h == 0 and seg.dwell_min == 0 and (
-                seg.target_c == previous
+            if (
+                used
+                and seg.ramp_rate_c_per_h == 0
+                and seg.dwell_min == 0
+                and (seg.target_c == previous)
             ):
                 break
             used.append(seg)
         self._segments, self._holdback_c = used, holdback_c
-        self._end = EndType(end_type) if end_type in iter(EndType) else EndType.DWELL
+        self._end = EndType(end_type) if end_type in {int(e) for e in EndType} else EndType.DWELL
 
     def run(self, pv_c: float) -> None:
         """Start from segment 1 with the setpoint servoed to PV."""

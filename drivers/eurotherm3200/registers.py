@@ -63,40 +63,96 @@ class Status(enum.IntFlag):
     REMOTE_SP_FAIL = 1 << 14  # the remote (comms) setpoint is not valid
 
 
-def _temp(name: str, address: int, *, poll: Poll = Poll.NEVER, writable: bool = False,
-          nonvolatile: bool = False, ref: str = MANUAL) -> Register:
+def _temp(
+    name: str,
+    address: int,
+    *,
+    poll: Poll = Poll.NEVER,
+    writable: bool = False,
+    nonvolatile: bool = False,
+    ref: str = MANUAL,
+) -> Register:
     return Register(
-        name=name, address=address, codec=INT16, decimals=DECIMALS, unit="°C", poll=poll,
-        writable=writable, nonvolatile=nonvolatile, limits=(-200.0, 1370.0) if writable else None,
+        name=name,
+        address=address,
+        codec=INT16,
+        decimals=DECIMALS,
+        unit="°C",
+        poll=poll,
+        writable=writable,
+        nonvolatile=nonvolatile,
+        limits=(-200.0, 1370.0) if writable else None,
         ref=ref,
     )
 
 
-def _pct(name: str, address: int, *, poll: Poll = Poll.NEVER, writable: bool = False,
-         nonvolatile: bool = False) -> Register:
+def _pct(
+    name: str,
+    address: int,
+    *,
+    poll: Poll = Poll.NEVER,
+    writable: bool = False,
+    nonvolatile: bool = False,
+) -> Register:
     return Register(
-        name=name, address=address, codec=INT16, decimals=DECIMALS, unit="%", poll=poll,
-        writable=writable, nonvolatile=nonvolatile, limits=(0.0, 100.0) if writable else None,
+        name=name,
+        address=address,
+        codec=INT16,
+        decimals=DECIMALS,
+        unit="%",
+        poll=poll,
+        writable=writable,
+        nonvolatile=nonvolatile,
+        limits=(0.0, 100.0) if writable else None,
         ref=MANUAL,
     )
 
 
-def _enum(name: str, address: int, high: int, *, poll: Poll = Poll.NEVER,
-          writable: bool = True, ref: str = MANUAL) -> Register:
+def _enum(
+    name: str,
+    address: int,
+    high: int,
+    *,
+    poll: Poll = Poll.NEVER,
+    writable: bool = True,
+    ref: str = MANUAL,
+) -> Register:
     return Register(
-        name=name, address=address, codec=UINT16, poll=poll, writable=writable,
-        limits=(0, high) if writable else None, ref=ref,
+        name=name,
+        address=address,
+        codec=UINT16,
+        poll=poll,
+        writable=writable,
+        limits=(0, high) if writable else None,
+        ref=ref,
     )
 
 
 def _segment(n: int) -> tuple[Register, ...]:
     base = 1280 + 3 * (n - 1)
     return (
-        Register(name=f"seg{n}_dwell", address=base, codec=UINT16, unit="min", writable=True,
-                 nonvolatile=True, limits=(0, 9999), ref=ALAB),
+        Register(
+            name=f"seg{n}_dwell",
+            address=base,
+            codec=UINT16,
+            unit="min",
+            writable=True,
+            nonvolatile=True,
+            limits=(0, 9999),
+            ref=ALAB,
+        ),
         _temp(f"seg{n}_target", base + 1, writable=True, nonvolatile=True, ref=ALAB),
-        Register(name=f"seg{n}_rate", address=base + 2, codec=INT16, decimals=DECIMALS,
-                 unit="°C/h", writable=True, nonvolatile=True, limits=(0.0, 3000.0), ref=ALAB),
+        Register(
+            name=f"seg{n}_rate",
+            address=base + 2,
+            codec=INT16,
+            decimals=DECIMALS,
+            unit="°C/h",
+            writable=True,
+            nonvolatile=True,
+            limits=(0.0, 3000.0),
+            ref=ALAB,
+        ),
     )
 
 
@@ -112,8 +168,17 @@ MAP = RegisterMap(
         _enum("tstat", 23, TStat.END, poll=Poll.FAST),
         _temp("remote_sp", 26, writable=True),  # volatile: the one setpoint to stream
         _pct("sbrk_op", 34, writable=True, nonvolatile=True),
-        Register(name="sp_rate", address=35, codec=INT16, decimals=DECIMALS, unit="°C/h",
-                 writable=True, nonvolatile=True, limits=(0.0, 3000.0), ref=MANUAL),
+        Register(
+            name="sp_rate",
+            address=35,
+            codec=INT16,
+            decimals=DECIMALS,
+            unit="°C/h",
+            writable=True,
+            nonvolatile=True,
+            limits=(0.0, 3000.0),
+            ref=MANUAL,
+        ),
         _enum("status", 75, 0xFFFF, poll=Poll.FAST, writable=False),
         _enum("inst_id", 122, 0xFFFF, writable=False, ref="2400 map (HA026230); see NOTES.md"),
         _enum("sbrk_flag", 258, 1, poll=Poll.FAST, writable=False, ref=ALAB),

@@ -86,9 +86,15 @@ class Eurotherm3200Sim:
     def _factory_reset(self) -> None:
         """Power-on state: manual 0 %, local SP, program reset (also used by a reboot)."""
         for name, value in {
-            "decimals": DECIMALS, "inst_id": INSTRUMENT_ID, "range_lo": 0.0,
-            "range_hi": self.options.range_hi_c, "loop_mode": LoopMode.MANUAL, "manual_op": 0.0,
-            "sp_select": SetpointSource.LOCAL, "tstat": TStat.RESET, "ramp_units": 1,
+            "decimals": DECIMALS,
+            "inst_id": INSTRUMENT_ID,
+            "range_lo": 0.0,
+            "range_hi": self.options.range_hi_c,
+            "loop_mode": LoopMode.MANUAL,
+            "manual_op": 0.0,
+            "sp_select": SetpointSource.LOCAL,
+            "tstat": TStat.RESET,
+            "ramp_units": 1,
             "prog_dwell_units": 1,
         }.items():
             self.bank.set(name, value)
@@ -120,8 +126,11 @@ class Eurotherm3200Sim:
         elif self._programmer.tstat is TStat.HOLD:
             self._programmer.resume()
         else:
-            self._programmer.load(self._segments(), holdback_c=self.bank.get("prog_holdback"),
-                                  end_type=int(self.bank.get("prog_end_type")))
+            self._programmer.load(
+                self._segments(),
+                holdback_c=self.bank.get("prog_holdback"),
+                end_type=int(self.bank.get("prog_end_type")),
+            )
             self._programmer.run(pv)
 
     def _segments(self) -> list[ProgramSegment]:
@@ -195,7 +204,11 @@ class Eurotherm3200Sim:
 
     @contextlib.asynccontextmanager
     async def serving(
-        self, *, clock: Clock, unit: int = 1, tcp_port: int | None = None,
+        self,
+        *,
+        clock: Clock,
+        unit: int = 1,
+        tcp_port: int | None = None,
         pty_link: Path | None = None,
     ) -> AsyncIterator[Endpoint]:
         """Serve this instrument (TCP on 127.0.0.1, or RTU on a pty) while stepping it."""

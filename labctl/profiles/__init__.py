@@ -1,0 +1,1 @@
+"""Profile files (TOML) validated into typed schedules."""

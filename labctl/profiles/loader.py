@@ -1,0 +1,125 @@
+"""Load and check burnout profiles; every error names the file, the field and the problem."""
+
+from __future__ import annotations
+
+import json
+import tomllib
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from labctl.errors import ProfileError
+from labctl.profiles.models import (
+    BurnoutProfile,
+    CoolModel,
+    FinalHoldModel,
+    HoldModel,
+    RampModel,
+    SegmentModel,
+    StepModel,
+)
+from labctl.program.segments import Cool, FinalHold, Hold, Ramp, Schedule, Segment, Step
+
+
+def _segment(model: SegmentModel, casting_temp_c: float) -> Segment:
+    match model:
+        case RampModel():
+            return Ramp(model.target_c, model.rate_c_per_h)
+        case StepModel():
+            return Step(model.target_c)
+        case HoldModel():
+            return Hold(model.hold_min)
+        case CoolModel():
+            return Cool(model.target_c, model.rate_c_per_h)
+        case FinalHoldModel():
+            return FinalHold(casting_temp_c)
+    raise AssertionError(model)
+
+
+def _field(loc: tuple[int | str, ...]) -> str:
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        elif part not in ("ramp", "step", "hold", "cool", "final_hold"):
+            out += f".{part}" if out else part
+    return out or "(top level)"
+
+
+def profile_from_data(path: Path, data: dict[str, Any]) -> Schedule:
+    """Validate parsed TOML into a schedule."""
+    try:
+        profile = BurnoutProfile.model_validate(data)
+    except ValidationError as err:
+        first = err.errors()[0]
+        raise ProfileError(path, _field(tuple(first["loc"])), first["msg"]) from err
+    try:
+        return Schedule(
+            name=profile.name,
+            segments=tuple(_segment(s, profile.casting_temp_c) for s in profile.segments),
+            max_temp_c=profile.max_temp_c,
+            holdback_band_c=profile.holdback_band_c,
+            holdback_limit_min=profile.holdback_limit_min,
+            soak_band_c=profile.soak_band_c,
+        )
+    except ValueError as err:
+        raise ProfileError(path, "segments", str(err)) from err
+
+
+def load_burnout(path: Path) -> Schedule:
+    """Read one burnout profile file."""
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except OSError as err:
+        raise ProfileError(path, "", f"cannot read: {err.strerror}") from err
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as err:
+        raise ProfileError(path, "toml", f"not valid TOML: {err}") from err
+    schedule = profile_from_data(path, data)
+    if path.stem != schedule.name:
+        raise ProfileError(path, "name", f"{schedule.name!r} must match the file name")
+    return schedule
+
+
+def schedule_to_json(schedule: Schedule) -> str:
+    """The schedule as stored with a run (so a resumed run follows what it started with)."""
+    segs = [
+        {"kind": type(s).__name__, **{k: getattr(s, k) for k in s.__slots__}}
+        for s in schedule.segments
+    ]
+    return json.dumps(
+        {
+            "name": schedule.name,
+            "max_temp_c": schedule.max_temp_c,
+            "holdback_band_c": schedule.holdback_band_c,
+            "holdback_limit_min": schedule.holdback_limit_min,
+            "soak_band_c": schedule.soak_band_c,
+            "segments": segs,
+        }
+    )
+
+
+_KINDS: dict[str, type[Segment]] = {c.__name__: c for c in (Ramp, Step, Hold, Cool, FinalHold)}
+
+
+def schedule_from_json(text: str) -> Schedule:
+    data = json.loads(text)
+    segs = tuple(_KINDS[s.pop("kind")](**s) for s in data.pop("segments"))
+    return Schedule(segments=segs, **data)
+
+
+def check_profiles(paths: Iterable[Path]) -> tuple[list[Path], list[ProfileError]]:
+    """Validate every burnout profile under ``paths``; returns (good files, errors)."""
+    good: list[Path] = []
+    errors: list[ProfileError] = []
+    for root in paths:
+        files = sorted(root.rglob("*.toml")) if root.is_dir() else [root]
+        for path in files:
+            try:
+                load_burnout(path)
+            except ProfileError as err:
+                errors.append(err)
+            else:
+                good.append(path)
+    return good, errors
