@@ -105,5 +105,6 @@ class CommandRegistry:
         except CommandRefused as refused:
             log.info("refused %s from %s: %s", name, caller.name, refused.reason)
             raise
-        log.info("command %s by %s: %s", name, caller.name, payload.model_dump())
+        if command.role is not Role.OBSERVER:  # queries are not state changes
+            log.info("command %s by %s: %s", name, caller.name, payload.model_dump())
         return result

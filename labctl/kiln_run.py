@@ -12,7 +12,7 @@ import json
 import logging
 from dataclasses import dataclass, field
 
-from drivers.capabilities import ControllerReading
+from drivers.capabilities import ControllerReading, ProgramStatus
 from drivers.clock import Clock
 from labctl.interlocks import InterlockLimits, InterlockState
 from labctl.kiln_settings import RunSettings
@@ -100,7 +100,7 @@ class ActiveRun:
         self.last_step_at = now
         pv = reading.pv_c if reading is not None else None
         if self.state.phase in (Phase.RUNNING, Phase.FINAL_HOLD) and pv is not None:
-            advance = engine.advance(self.schedule, self.program, pv, dt)
+            advance = self._advance(reading, mode, pv, dt)
             if advance.fault is not None:
                 return advance.fault
             self.program, self.setpoint_c = advance.state, advance.setpoint_c
@@ -110,6 +110,21 @@ class ActiveRun:
             if self.state.phase is Phase.RUNNING and advance.state.phase is engine.Phase.FINAL_HOLD:
                 self.state = self.state.reach_final_hold()
         return await mode.apply(self.setpoint_c, reading)
+
+    def _advance(
+        self, reading: ControllerReading | None, mode: ExecutionMode, pv: float, dt: float
+    ) -> engine.Advance:
+        if mode.name == "programmer" and reading is not None and reading.working_sp_c is not None:
+            return engine.follow(
+                self.schedule,
+                self.program,
+                device_segment=reading.program_segment,
+                device_sp_c=reading.working_sp_c,
+                device_ended=reading.program is ProgramStatus.END,
+                pv_c=pv,
+                dt_s=dt,
+            )
+        return engine.advance(self.schedule, self.program, pv, dt)
 
     # persistence
     def _state_json(self) -> str:

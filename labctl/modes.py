@@ -109,7 +109,8 @@ class ProgrammerMode:
     async def reattach(
         self, schedule: Schedule, setpoint_c: float, reading: ControllerReading | None
     ) -> None:
-        if reading is None or reading.program not in (ProgramStatus.RUN, ProgramStatus.HOLD):
+        running = (ProgramStatus.RUN, ProgramStatus.HOLD, ProgramStatus.END)
+        if reading is None or reading.program not in running:
             state = "unknown" if reading is None or reading.program is None else reading.program
             raise CommandRefused(f"the controller's program is no longer running ({state})")
 

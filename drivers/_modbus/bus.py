@@ -94,6 +94,7 @@ class ModbusDevice:
 
     async def wait_connected(self, timeout_s: float) -> None:
         """Until the link is up and this unit's identity has been checked."""
+
         async def nothing(wire: Wire) -> None:
             """The bus task checks identity before running any request."""
 

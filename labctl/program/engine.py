@@ -184,25 +184,72 @@ def remaining_s(schedule: Schedule, state: ProgramState) -> float | None:
     return total
 
 
+def _device_plan(schedule: Schedule) -> list[tuple[DeviceProgramSegment, int]]:
+    """Ramp/dwell pairs, each with the index of the schedule segment it starts at."""
+    out: list[tuple[DeviceProgramSegment, int]] = []
+    for i, seg in enumerate(schedule.segments):
+        if isinstance(seg, Hold):
+            last, start_at = out[-1]
+            if last.dwell_min > 0:
+                out.append((DeviceProgramSegment(last.target_c, None, seg.duration_min), i))
+            else:
+                out[-1] = (replace(last, dwell_min=seg.duration_min), start_at)
+        elif isinstance(seg, Ramp | Cool):
+            out.append((DeviceProgramSegment(seg.target_c, seg.rate_c_per_h, 0.0), i))
+        elif isinstance(seg, Step):
+            out.append((DeviceProgramSegment(seg.target_c, None, 0.0), i))
+        elif out[-1][0].target_c != seg.target_c:
+            out.append((DeviceProgramSegment(seg.target_c, None, 0.0), i))
+    return out
+
+
 def to_device_segments(
     schedule: Schedule, *, max_segments: int
 ) -> tuple[DeviceProgramSegment, ...]:
     """Ramp/dwell pairs for a controller's programmer; the final hold is its end (dwell)."""
-    out: list[DeviceProgramSegment] = []
-    for seg in schedule.segments:
-        if isinstance(seg, Hold):
-            last = out[-1]
-            if last.dwell_min > 0:
-                out.append(DeviceProgramSegment(last.target_c, None, seg.duration_min))
-            else:
-                out[-1] = replace(last, dwell_min=seg.duration_min)
-        elif isinstance(seg, Ramp | Cool):
-            out.append(DeviceProgramSegment(seg.target_c, seg.rate_c_per_h, 0.0))
-        elif isinstance(seg, Step) or out[-1].target_c != seg.target_c:
-            out.append(DeviceProgramSegment(seg.target_c, None, 0.0))
-    if len(out) > max_segments:
-        raise ValueError(f"needs {len(out)} ramp/dwell segments, the programmer has {max_segments}")
-    return tuple(out)
+    plan = _device_plan(schedule)
+    if len(plan) > max_segments:
+        raise ValueError(
+            f"needs {len(plan)} ramp/dwell segments, the programmer has {max_segments}"
+        )
+    return tuple(seg for seg, _ in plan)
+
+
+def follow(
+    schedule: Schedule,
+    state: ProgramState,
+    *,
+    device_segment: int | None,
+    device_sp_c: float,
+    device_ended: bool,
+    pv_c: float,
+    dt_s: float,
+) -> Advance:
+    """Programmer mode: the controller runs the program, the host follows and supervises.
+
+    The host's segment and setpoint come from the device (its segment number and working
+    setpoint); the host keeps the holdback limit the device lacks: PV further than the band
+    from the device's setpoint for longer than the limit is a fault.
+    """
+    plan = _device_plan(schedule)
+    index = state.segment
+    if device_ended:
+        index = len(schedule.segments) - 1
+    elif device_segment is not None and 1 <= device_segment <= len(plan):
+        device_seg, index = plan[device_segment - 1]
+        nxt = schedule.segments[index + 1] if index + 1 < len(schedule.segments) else None
+        ramping = abs(device_sp_c - device_seg.target_c) > 0.05
+        if not ramping and isinstance(nxt, Hold) and not isinstance(schedule.segments[index], Hold):
+            index += 1
+    events: tuple[str, ...] = ()
+    if index != state.segment:
+        state = _enter(schedule, state, index)
+        events = (f"segment {segment_label(schedule, index)} started",)
+    state = replace(state, setpoint_c=device_sp_c)
+    if state.phase is Phase.RUNNING and abs(pv_c - device_sp_c) > schedule.holdback_band_c:
+        result = _holdback(schedule, state, dt_s, pv_c)
+        return Advance(result.state, device_sp_c, events, result.fault)
+    return Advance(replace(state, holdback_s=0.0), device_sp_c, events)
 
 
 __all__ = [
