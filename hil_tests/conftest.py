@@ -16,6 +16,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -150,26 +151,26 @@ class Rig:
             self.proc.kill()
             await self.proc.wait()
 
-    async def command(self, cmd: str, **args: object) -> dict[str, object]:
+    async def command(self, cmd: str, **args: object) -> dict[str, Any]:
         return await send_command(self.socket, cmd, dict(args))
 
-    async def status(self) -> dict[str, object] | None:
+    async def status(self) -> dict[str, Any] | None:
         reply = await self.command("status")
         result = reply.get("result")
         return result if reply.get("ok") and isinstance(result, dict) else None
 
-    async def kiln(self) -> dict[str, object]:
+    async def kiln(self) -> dict[str, Any]:
         status = await self.status()
         assert status is not None, "daemon not answering"
-        kiln: dict[str, object] = status["kilns"][0]  # type: ignore[index]
+        kiln: dict[str, Any] = status["kilns"][0]
         return kiln
 
     async def wait_for(
-        self, pred: Callable[[dict[str, object]], bool], *, timeout_s: float
-    ) -> dict[str, object]:
+        self, pred: Callable[[dict[str, Any]], bool], *, timeout_s: float
+    ) -> dict[str, Any]:
         """Wait (wall seconds) until ``pred(status)`` holds; fail with the daemon log."""
         deadline = time.monotonic() + timeout_s
-        last: dict[str, object] | None = None
+        last: dict[str, Any] | None = None
         while time.monotonic() < deadline:
             last = await self.status()
             if last is not None and pred(last):
@@ -182,7 +183,7 @@ class Rig:
             lambda s: s["kilns"][0]["run_id"] is None and s["kilns"][0]["outcome"] is not None,
             timeout_s=timeout_s,
         )
-        return str(status["kilns"][0]["outcome"])  # type: ignore[index]
+        return str(status["kilns"][0]["outcome"])
 
     async def wait_sim(self, pred: Callable[[Eurotherm3200Sim], bool], timeout_s: float) -> None:
         deadline = time.monotonic() + timeout_s

@@ -27,6 +27,7 @@ from labctl.errors import LabctlError
 from labctl.kiln_commands import register_kiln_commands
 from labctl.kiln_runner import KilnRunner
 from labctl.kiln_settings import RunSettings
+from labctl.profiles.loader import check_profiles
 from labctl.runstore import RunStore
 from labctl.snapshot import KilnSnapshot
 from labctl.watchdog import notify, watchdog_interval_s, watchdog_loop
@@ -155,6 +156,11 @@ async def run_daemon_from_config(path: Path) -> int:
         site = load_site(path)
     except LabctlError as err:
         log.error("not starting: %s", err)
+        return 2
+    _, errors = check_profiles([site.profiles_dir])
+    for problem in errors:
+        log.error("not starting: %s", problem)
+    if errors:
         return 2
     clock = ScaledClock(site.lab.clock_speed, epoch=site.lab.clock_epoch)
     lab = await build_lab(site, clock)

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections import deque
 from collections.abc import Awaitable, Callable
 
 from drivers.capabilities import ControllerReading, TemperatureController
@@ -67,6 +68,7 @@ class KilnRunner:
             asyncio.Queue(COMMAND_QUEUE)
         )
         self.ticks = 0
+        self.lateness_s: deque[float] = deque(maxlen=4096)  # tick start lateness, clock s
         self.snapshot = KilnSnapshot(
             kiln=self.name, at=clock.now(), wall=clock.wall(), link="lost", state="idle"
         )
@@ -157,6 +159,7 @@ class KilnRunner:
             if next_tick < now:  # overrun: skip missed ticks rather than bursting
                 next_tick = now
             await self._clock.sleep_until(next_tick)
+            self.lateness_s.append(self._clock.now() - next_tick)
             await self._drain_commands()
             await self._tick()
             self.ticks += 1

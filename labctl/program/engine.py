@@ -196,9 +196,7 @@ def _device_plan(schedule: Schedule) -> list[tuple[DeviceProgramSegment, int]]:
                 out[-1] = (replace(last, dwell_min=seg.duration_min), start_at)
         elif isinstance(seg, Ramp | Cool):
             out.append((DeviceProgramSegment(seg.target_c, seg.rate_c_per_h, 0.0), i))
-        elif isinstance(seg, Step):
-            out.append((DeviceProgramSegment(seg.target_c, None, 0.0), i))
-        elif out[-1][0].target_c != seg.target_c:
+        elif isinstance(seg, Step) or out[-1][0].target_c != seg.target_c:
             out.append((DeviceProgramSegment(seg.target_c, None, 0.0), i))
     return out
 

@@ -39,8 +39,10 @@ class FakeWire:
         self.reads.append((address, count))
         if any(a not in self.words for a in range(address, address + count)):
             raise DeviceRejected("illegal address", code=2)
-        return [(self.words[a] + self.read_back_offset) & 0xFFFF
-                for a in range(address, address + count)]
+        return [
+            (self.words[a] + self.read_back_offset) & 0xFFFF
+            for a in range(address, address + count)
+        ]
 
     async def write(self, table: Table, address: int, values: Sequence[int], unit: int) -> None:
         self._maybe_fail()

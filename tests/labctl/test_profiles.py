@@ -7,7 +7,12 @@ from pathlib import Path
 import pytest
 
 from labctl.errors import ProfileError
-from labctl.profiles.loader import check_profiles, load_burnout, schedule_from_json, schedule_to_json
+from labctl.profiles.loader import (
+    check_profiles,
+    load_burnout,
+    schedule_from_json,
+    schedule_to_json,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 SHIPPED = sorted((ROOT / "profiles" / "burnout").glob("*.toml"))
@@ -49,5 +54,5 @@ def test_check_profiles_reports_all_problems() -> None:
 def test_name_must_match_file(tmp_path: Path) -> None:
     copy = tmp_path / "other.toml"
     copy.write_text(SHIPPED[0].read_text())
-    with pytest.raises(ProfileError, match="name: .* must match the file name"):
+    with pytest.raises(ProfileError, match=r"name: .* must match the file name"):
         load_burnout(copy)

@@ -14,14 +14,29 @@ TICK_S = 10.0
 
 
 def _schedule(segments: tuple[Segment, ...], **kw: float) -> Schedule:
-    base = {"max_temp_c": 760.0, "holdback_band_c": 15.0, "holdback_limit_min": 60.0,
-            "soak_band_c": 10.0}
+    base = {
+        "max_temp_c": 760.0,
+        "holdback_band_c": 15.0,
+        "holdback_limit_min": 60.0,
+        "soak_band_c": 10.0,
+    }
     base.update(kw)
     return Schedule(name="t", segments=segments, **base)
 
 
-SMALL = _schedule((Ramp(149, 150), Hold(120), Ramp(371, 240), Hold(60), Ramp(732, 240),
-                   Hold(120), Cool(530, 150), Hold(60), FinalHold(530)))
+SMALL = _schedule(
+    (
+        Ramp(149, 150),
+        Hold(120),
+        Ramp(371, 240),
+        Hold(60),
+        Ramp(732, 240),
+        Hold(120),
+        Cool(530, 150),
+        Hold(60),
+        FinalHold(530),
+    )
+)
 
 
 @st.composite
@@ -50,10 +65,10 @@ def _target(schedule: Schedule, state: ProgramState) -> float | None:
 
 
 @settings(max_examples=150, deadline=None)
-@given(schedules(), st.lists(st.floats(-40, 40), min_size=50, max_size=400),
-       st.floats(1, 120))
-def test_setpoint_stays_within_targets_and_rates(schedule: Schedule, noise: list[float],
-                                                 dt: float) -> None:
+@given(schedules(), st.lists(st.floats(-40, 40), min_size=50, max_size=400), st.floats(1, 120))
+def test_setpoint_stays_within_targets_and_rates(
+    schedule: Schedule, noise: list[float], dt: float
+) -> None:
     state = engine.start(schedule, 20.0)
     for offset in noise:
         before = state
@@ -88,7 +103,7 @@ def test_holdback_never_advances_the_program_outside_the_band(
         return
     frozen = state
     seg = schedule.segments[state.segment]
-    if isinstance(seg, Ramp) and seg.rate_c_per_h is None or isinstance(seg, Step):
+    if (isinstance(seg, Ramp) and seg.rate_c_per_h is None) or isinstance(seg, Step):
         return
     sign = -1.0 if isinstance(seg, Ramp | Hold) else 1.0
     for _ in range(ticks):
@@ -98,7 +113,10 @@ def test_holdback_never_advances_the_program_outside_the_band(
             return
         state = result.state
         assert (state.segment, state.setpoint_c, state.soaked_s) == (
-            frozen.segment, frozen.setpoint_c, frozen.soaked_s)
+            frozen.segment,
+            frozen.setpoint_c,
+            frozen.soaked_s,
+        )
 
 
 def test_holdback_past_its_limit_is_a_fault_in_plain_words() -> None:
@@ -145,12 +163,15 @@ def test_nominal_run_reaches_final_hold_on_time() -> None:
     assert engine.remaining_s(SMALL, state) == 0
 
 
-@pytest.mark.parametrize(("pv", "segment", "setpoint"), [
-    (20.0, 0, 20.0),  # cold kiln: from the start, from PV
-    (200.0, 2, 200.0),  # past the dewax step: ramp to 371 from 200
-    (400.0, 4, 400.0),  # ramp to 732 from 400
-    (745.0, 6, 745.0),  # hotter than every ramp: the cool to casting temperature
-])
+@pytest.mark.parametrize(
+    ("pv", "segment", "setpoint"),
+    [
+        (20.0, 0, 20.0),  # cold kiln: from the start, from PV
+        (200.0, 2, 200.0),  # past the dewax step: ramp to 371 from 200
+        (400.0, 4, 400.0),  # ramp to 732 from 400
+        (745.0, 6, 745.0),  # hotter than every ramp: the cool to casting temperature
+    ],
+)
 def test_seek_start_on_a_hot_kiln(pv: float, segment: int, setpoint: float) -> None:
     state = engine.start(SMALL, pv)
     assert (state.segment, state.setpoint_c) == (segment, setpoint)
@@ -171,25 +192,47 @@ def test_full_power_ramp_waits_without_holdback_limit() -> None:
 def test_device_segments_merge_ramp_and_dwell() -> None:
     segs = engine.to_device_segments(SMALL, max_segments=8)
     assert [(s.target_c, s.ramp_rate_c_per_h, s.dwell_min) for s in segs] == [
-        (149, 150, 120), (371, 240, 60), (732, 240, 120), (530, 150, 60)]
+        (149, 150, 120),
+        (371, 240, 60),
+        (732, 240, 120),
+        (530, 150, 60),
+    ]
     with pytest.raises(ValueError, match="needs 4"):
         engine.to_device_segments(SMALL, max_segments=3)
 
 
 def test_follow_tracks_the_device_and_keeps_the_holdback_limit() -> None:
     state = engine.start(SMALL, 20.0)
-    kw = {"device_ended": False, "dt_s": TICK_S}
-    r = engine.follow(SMALL, state, device_segment=2, device_sp_c=300.0, pv_c=298.0, **kw)
+
+    def follow(state: ProgramState, seg: int, sp: float, pv: float) -> engine.Advance:
+        return engine.follow(
+            SMALL,
+            state,
+            device_segment=seg,
+            device_sp_c=sp,
+            pv_c=pv,
+            device_ended=False,
+            dt_s=TICK_S,
+        )
+
+    r = follow(state, 2, 300.0, 298.0)
     assert (r.state.segment, r.setpoint_c) == (2, 300.0)
-    r = engine.follow(SMALL, r.state, device_segment=2, device_sp_c=371.0, pv_c=371.0, **kw)
+    r = follow(r.state, 2, 371.0, 371.0)
     assert r.state.segment == 3  # dwelling at 371
     state = r.state
     for _ in range(int(60 * 60 / TICK_S) + 1):
-        r = engine.follow(SMALL, state, device_segment=2, device_sp_c=371.0, pv_c=300.0, **kw)
+        r = follow(state, 2, 371.0, 300.0)
         state = r.state
         if r.fault:
             break
     assert r.fault is not None and "holdback exceeded" in r.fault
-    r = engine.follow(SMALL, state, device_segment=4, device_sp_c=530.0, pv_c=530.0,
-                      device_ended=True, dt_s=TICK_S)
+    r = engine.follow(
+        SMALL,
+        state,
+        device_segment=4,
+        device_sp_c=530.0,
+        pv_c=530.0,
+        device_ended=True,
+        dt_s=TICK_S,
+    )
     assert r.state.phase is Phase.FINAL_HOLD

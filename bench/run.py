@@ -1,0 +1,279 @@
+"""labctl benchmarks: each figure next to a baseline measured in the same run.
+
+.venv/bin/python -m bench.run            # all, about 2 minutes
+.venv/bin/python -m bench.run --quick    # shorter measurement windows
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import io
+import logging
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from pymodbus.client import AsyncModbusTcpClient  # baseline only: raw pymodbus reads
+
+from drivers._modbus.bus import ModbusBus
+from drivers._modbus.pymodbus_wire import PymodbusWire
+from drivers._modbus.registers import Poll
+from drivers._modbus.transport import TcpEndpoint
+from drivers._sim.links import Faults
+from drivers._sim.server import serve_sim
+from drivers.clock import ScaledClock, real_clock
+from drivers.eurotherm3200 import IDENTITY, MAP
+from drivers.eurotherm3200.sim import Eurotherm3200Sim
+from labctl.demo import run_demo
+
+ROOT = Path(__file__).resolve().parent.parent
+ROWS: list[tuple[str, str, str, str]] = []
+
+
+def row(name: str, value: str, baseline: str, ratio: str) -> None:
+    ROWS.append((name, value, baseline, ratio))
+    print(f"  {name}: {value} | baseline {baseline} | {ratio}", flush=True)
+
+
+async def bench_sim_speed(speed: float) -> None:
+    """(a) a full ~11 h burnout against the simulator over real TCP."""
+    out = io.StringIO()
+    started = time.monotonic()
+    with contextlib.redirect_stdout(out):
+        code = await run_demo(mode="stream", speed=speed, profile="gypsum-wax-small", flask="small")
+    wall = time.monotonic() - started
+    sim_line = next(line for line in out.getvalue().splitlines() if "simulated time" in line)
+    hours, minutes = sim_line.split("simulated time ")[1].split(" in ")[0].split("h")
+    sim_s = int(hours) * 3600 + int(minutes.rstrip("m")) * 60
+    assert code == 0, out.getvalue()[-2000:]
+    row(
+        "(a) simulation speed, 11 h burnout over TCP",
+        f"{sim_s / wall:.0f} sim-s/wall-s",
+        "real time 1 sim-s/wall-s",
+        f"{sim_s / wall:.0f}x (target >= 600x)",
+    )
+
+
+async def bench_polling(cycles: int) -> None:
+    """(b) transactions per poll vs one request per field; bus vs raw pymodbus throughput."""
+    sim = Eurotherm3200Sim()
+    async with serve_sim({1: sim.bank}, faults=Faults(), tcp_port=0) as endpoint:
+        assert endpoint.port is not None
+        bus = ModbusBus(
+            PymodbusWire(TcpEndpoint(host="127.0.0.1", port=endpoint.port)),
+            name="bench",
+            clock=real_clock(),
+            timeout_s=1.0,
+        )
+        dev = bus.device(name="tc", unit=1, regmap=MAP, identity=IDENTITY, max_fill_registers=50)
+        task = asyncio.create_task(bus.run())
+        await dev.wait_connected(5)
+        fields, blocks = len(MAP.polled(Poll.FAST)), dev.plan()
+        regs = sum(len(b.registers) for b in blocks) / len(blocks)
+        row(
+            "(b) transactions per poll cycle",
+            f"{len(blocks)} ({regs:.1f} fields/txn)",
+            f"{fields} (one request per field)",
+            f"{fields / len(blocks):.2f}x fewer",
+        )
+        before = bus.transactions
+        t0 = time.monotonic()
+        for _ in range(cycles):
+            await dev.read()
+        bus_rate = (bus.transactions - before) / (time.monotonic() - t0)
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        await bus.close()
+        raw = AsyncModbusTcpClient("127.0.0.1", port=endpoint.port, retries=0)
+        await raw.connect()
+        t0 = time.monotonic()
+        for _ in range(cycles):
+            for b in blocks:
+                await raw.read_holding_registers(b.address, count=b.count, device_id=1)
+        raw_rate = cycles * len(blocks) / (time.monotonic() - t0)
+        raw.close()
+    row(
+        "(b) throughput, same blocks",
+        f"{bus_rate:.0f} txn/s via bus",
+        f"{raw_rate:.0f} txn/s raw pymodbus",
+        f"{bus_rate / raw_rate:.2f} (target >= 0.8)",
+    )
+
+
+def _rtu_ceiling(baud: int, counts: list[int]) -> float:
+    """devices.md §F: (req + resp bytes) x 11 / baud + 2 x t3.5, zero slave latency."""
+    t35 = 3.5 * 11 / baud if baud <= 19200 else 0.00175
+    return sum((8 + 5 + 2 * n) * 11 / baud + 2 * t35 for n in counts)
+
+
+async def bench_rtu(cycles: int, baud: int = 115200) -> None:
+    """(c) the RTU wire-time ceiling for one poll vs what the bus achieves on a pty."""
+    sim = Eurotherm3200Sim()
+    with tempfile.TemporaryDirectory() as tmp:
+        link = Path(tmp) / "tty"
+        async with serve_sim({1: sim.bank}, faults=Faults(), pty_link=link, baudrate=baud):
+            from drivers._modbus.transport import SerialLine
+
+            bus = ModbusBus(
+                PymodbusWire(SerialLine(port=str(link), baudrate=baud)),
+                name="rtu",
+                clock=real_clock(),
+                timeout_s=1.0,
+            )
+            dev = bus.device(name="tc", unit=1, regmap=MAP, max_fill_registers=50)
+            task = asyncio.create_task(bus.run())
+            await dev.wait_connected(5)
+            t0 = time.monotonic()
+            for _ in range(cycles):
+                await dev.read()
+            per_poll = (time.monotonic() - t0) / cycles
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+            await bus.close()
+    ceiling = _rtu_ceiling(baud, [b.count for b in dev.plan()])
+    row(
+        f"(c) RTU poll time at {baud} baud",
+        f"{per_poll * 1000:.1f} ms on a pty",
+        f"{ceiling * 1000:.1f} ms wire ceiling",
+        f"{1 / ceiling:.0f} polls/s max on a real line",
+    )
+
+
+SITE = """
+[lab]
+name = "bench"
+state_dir = "{state}"
+profiles_dir = "{profiles}"
+tick_s = 1.0
+[buses.b]
+kind = "tcp"
+host = "127.0.0.1"
+port = {port}
+[devices.tc]
+family = "eurotherm3200"
+bus = "b"
+[kilns.k]
+controller = "tc"
+mode = "stream"
+max_temp_c = 800
+"""
+
+
+def _cpu_s(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+async def bench_daemon(window_s: float) -> None:
+    """(d) the real daemon (subprocess) at 1 Hz with one kiln, vs an idle Python process."""
+    sim = Eurotherm3200Sim()
+    clock = real_clock()
+    with tempfile.TemporaryDirectory() as tmp:
+        async with sim.serving(clock=clock, tcp_port=0) as endpoint:
+            site = Path(tmp) / "site.toml"
+            site.write_text(
+                SITE.format(
+                    state=Path(tmp) / "state", profiles=ROOT / "profiles", port=endpoint.port
+                )
+            )
+            daemon = subprocess.Popen(
+                [sys.executable, "-m", "labctl.cli", "run", "--config", str(site)],
+                stderr=subprocess.DEVNULL,
+            )
+            idle = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"])
+            await asyncio.sleep(5)  # imports and connect done
+            d0, i0, t0 = _cpu_s(daemon.pid), _cpu_s(idle.pid), time.monotonic()
+            await asyncio.sleep(window_s)
+            wall = time.monotonic() - t0
+            d_cpu = (_cpu_s(daemon.pid) - d0) / wall * 100
+            i_cpu = (_cpu_s(idle.pid) - i0) / wall * 100
+            d_rss, i_rss = _rss_mb(daemon.pid), _rss_mb(idle.pid)
+            for proc in (daemon, idle):
+                proc.terminate()
+                proc.wait(10)
+    row(
+        "(d) daemon CPU at 1 Hz, one kiln",
+        f"{d_cpu:.2f} % of one core",
+        f"{i_cpu:.2f} % idle python",
+        "target < 2 %",
+    )
+    row(
+        "(d) daemon RSS",
+        f"{d_rss:.0f} MB",
+        f"{i_rss:.0f} MB idle python",
+        f"+{d_rss - i_rss:.0f} MB (target < 80 MB)",
+    )
+
+
+async def bench_jitter(window_s: float, period_s: float = 0.1) -> None:
+    """(e) control tick lateness in the real daemon loop vs a bare asyncio timer loop."""
+    from labctl.app import build_lab, run_lab
+    from labctl.config import load_site
+
+    sim = Eurotherm3200Sim()
+    clock = ScaledClock(1.0)
+    with tempfile.TemporaryDirectory() as tmp:
+        async with sim.serving(clock=clock, tcp_port=0) as endpoint:
+            site_file = Path(tmp) / "site.toml"
+            site_file.write_text(
+                SITE.format(
+                    state=Path(tmp) / "state", profiles=ROOT / "profiles", port=endpoint.port
+                ).replace("tick_s = 1.0", f"tick_s = {period_s}")
+            )
+            lab = await build_lab(load_site(site_file), clock)
+            task = asyncio.create_task(run_lab(lab))
+            await asyncio.sleep(window_s)
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+    late = sorted(x * 1000 for x in list(lab.runners["k"].lateness_s)[10:])
+    base: list[float] = []
+    deadline = time.monotonic()
+    for _ in range(int(window_s / period_s)):
+        deadline += period_s
+        await asyncio.sleep(max(0.0, deadline - time.monotonic()))
+        base.append((time.monotonic() - deadline) * 1000)
+    base.sort()
+
+    def pct(xs: list[float], q: float) -> float:
+        return xs[min(len(xs) - 1, int(q * len(xs)))]
+
+    row(
+        "(e) tick lateness p50 / p99",
+        f"{pct(late, 0.5):.2f} / {pct(late, 0.99):.2f} ms",
+        f"{pct(base, 0.5):.2f} / {pct(base, 0.99):.2f} ms bare asyncio timer",
+        f"{len(late)} ticks, mean {statistics.fmean(late):.2f} ms (target p99 < 20 ms)",
+    )
+
+
+async def main(quick: bool) -> None:
+    logging.basicConfig(level=logging.ERROR)
+    print("labctl bench (ratios against baselines measured in this run)")
+    await bench_sim_speed(speed=2400.0)
+    await bench_polling(cycles=300 if quick else 2000)
+    await bench_rtu(cycles=100 if quick else 500)
+    await bench_daemon(window_s=10 if quick else 30)
+    await bench_jitter(window_s=10 if quick else 30)
+    print()
+    print("| figure | measured | baseline | ratio / target |")
+    print("|---|---|---|---|")
+    for name, value, baseline, ratio in ROWS:
+        print(f"| {name} | {value} | {baseline} | {ratio} |")
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--quick", action="store_true")
+    asyncio.run(main(parser.parse_args().quick))
