@@ -207,7 +207,7 @@ async def make_rig(tmp_path: Path) -> AsyncIterator[Callable[..., Awaitable[Rig]
             mode: str = "stream",
             transport: str = "tcp",
             max_gap_min: float = 30,
-            comms_timeout_s: float = 60.0,
+            comms_timeout_s: float = 300.0,
         ) -> Rig:
             profiles = tmp_path / "profiles" / "burnout"
             profiles.mkdir(parents=True)

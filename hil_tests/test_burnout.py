@@ -87,7 +87,7 @@ async def test_stuck_relay_is_a_runaway_fault(make_rig):
     ("fault", "value"), [("link_down", True), ("delay_s", 1.0)], ids=["comms-loss", "slow-replies"]
 )
 async def test_comms_faults_end_run_faulted_and_device_falls_back(make_rig, fault, value):
-    rig = await make_rig(mode="stream", comms_timeout_s=120.0)
+    rig = await make_rig(mode="stream", comms_timeout_s=300.0)
     await rig.start_daemon()
     await _start(rig)
     await _run_until_segment(rig, "ramp to 500")
@@ -115,7 +115,7 @@ async def test_sigkill_then_restart_resumes_the_run(make_rig):
 
 
 async def test_sigkill_with_long_outage_ends_run_interrupted(make_rig):
-    rig = await make_rig(mode="stream", max_gap_min=10, comms_timeout_s=60.0)
+    rig = await make_rig(mode="stream", max_gap_min=10, comms_timeout_s=300.0)
     await rig.start_daemon()
     await _start(rig)
     await _run_until_segment(rig, "hold")

@@ -79,8 +79,8 @@ async def run_demo(
     """Run the demo; returns 0 when the run completed, 1 otherwise."""
     clock = ScaledClock(speed, epoch=time.time())
     tick_s = max(2.0, speed * 0.02)  # about 50 control ticks per wall second
-    # the remote-setpoint lease: four missed ticks and the controller falls back
-    sim = Eurotherm3200Sim(SimOptions(flask=flask, comms_timeout_s=4 * tick_s))
+    # the remote-setpoint lease: half a wall second of silence and the controller falls back
+    sim = Eurotherm3200Sim(SimOptions(flask=flask, comms_timeout_s=max(4 * tick_s, speed / 2)))
     with tempfile.TemporaryDirectory(prefix="labctl-demo-") as tmp:
         async with sim.serving(clock=clock, unit=1, tcp_port=0) as endpoint:
             site_file = Path(tmp) / "site.toml"
