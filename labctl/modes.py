@@ -25,6 +25,9 @@ from labctl.program.engine import to_device_segments
 from labctl.program.segments import Schedule
 
 PROGRAMMER_SEGMENTS = 8  # Eurotherm 3216P (HA028651)
+# Readings right after (re-)arming may still carry the fail flag of before (e.g. after a
+# restart the fallback was engaged while the host was down); they are not a new fault.
+SETTLE_READINGS = 2
 
 
 class ExecutionMode(Protocol):
@@ -54,10 +57,12 @@ class StreamMode:
     def __init__(self, controller: TemperatureController, fallback_sp_c: float) -> None:
         self._controller = controller
         self._fallback_sp_c = fallback_sp_c
+        self._settling = 0
 
     async def begin(self, schedule: Schedule, setpoint_c: float) -> None:
         await self._controller.arm_stream(fallback_sp_c=self._fallback_sp_c)
         await self._controller.stream_setpoint(setpoint_c)
+        self._settling = SETTLE_READINGS
 
     async def reattach(
         self, schedule: Schedule, setpoint_c: float, reading: ControllerReading | None
@@ -65,7 +70,8 @@ class StreamMode:
         await self.begin(schedule, setpoint_c)
 
     async def apply(self, setpoint_c: float, reading: ControllerReading | None) -> str | None:
-        if reading is not None and reading.remote_sp_fail:
+        settling, self._settling = self._settling > 0, max(self._settling - 1, 0)
+        if reading is not None and reading.remote_sp_fail and not settling:
             return (
                 "the controller lost the remote setpoint and fell back to its safe setpoint "
                 "(comms-loss fallback engaged)"
