@@ -11,6 +11,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from labctl.errors import ProfileError
+from labctl.profiles.alloys import check_alloy_references, load_alloy
 from labctl.profiles.models import (
     BurnoutProfile,
     CoolModel,
@@ -109,15 +110,24 @@ def schedule_from_json(text: str) -> Schedule:
     return Schedule(segments=segs, **data)
 
 
+def _check_one(path: Path) -> None:
+    """Alloys live in an ``alloys`` folder; everything else is a burnout schedule."""
+    if path.parent.name == "alloys":
+        alloy = load_alloy(path)
+        check_alloy_references(path, alloy, path.parent.parent / "burnout")
+    else:
+        load_burnout(path)
+
+
 def check_profiles(paths: Iterable[Path]) -> tuple[list[Path], list[ProfileError]]:
-    """Validate every burnout profile under ``paths``; returns (good files, errors)."""
+    """Validate every profile (burnout and alloy) under ``paths``; returns (good, errors)."""
     good: list[Path] = []
     errors: list[ProfileError] = []
     for root in paths:
         files = sorted(root.rglob("*.toml")) if root.is_dir() else [root]
         for path in files:
             try:
-                load_burnout(path)
+                _check_one(path)
             except ProfileError as err:
                 errors.append(err)
             else:
