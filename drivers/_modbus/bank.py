@@ -4,6 +4,12 @@ The device model reads and sets engineering values by name; the Modbus server re
 raw words by address. Writes from the wire are checked like a real instrument checks them
 (address exists, parameter writable, value within limits) and then handed to the model's
 ``on_write`` hook, which may refuse them too. Refusals are Modbus exception codes.
+
+Addresses outside every register of the map do not exist: a write touching one is refused with
+:data:`ILLEGAL_ADDRESS`. Reads are refused outside the table's mapped span (first to last mapped
+address); *inside* it, unmapped words read as ``gap_word`` (0 by default), the way instruments
+with a dense parameter space answer the coalesced block reads the bus makes. Pass
+``gap_word=None`` for a strict unit that refuses any read touching an unmapped address.
 """
 
 from __future__ import annotations
@@ -13,8 +19,11 @@ from collections.abc import Callable, Sequence
 from drivers._modbus.registers import Register, RegisterMap, Table
 from drivers.errors import ConfigurationError
 
+ILLEGAL_FUNCTION = 1
 ILLEGAL_ADDRESS = 2
 ILLEGAL_VALUE = 3
+
+WriteHook = Callable[[str, float], None]
 
 
 class BankError(Exception):
@@ -26,62 +35,96 @@ class BankError(Exception):
 
 
 class RegisterBank:
-    """Raw words per table; unmapped addresses read as 0 up to the table's last register."""
+    """Raw 16-bit words (HOLDING, INPUT) and 0/1 bits (COIL, DISCRETE) by address."""
 
     def __init__(
-        self, regmap: RegisterMap, *, on_write: Callable[[str, float], None] | None = None
+        self,
+        regmap: RegisterMap,
+        *,
+        on_write: WriteHook | None = None,
+        gap_word: int | None = 0,
     ) -> None:
         self.regmap = regmap
-        self.on_write = on_write
+        self.on_write = on_write  # set by the device model; may raise BankError(3)
+        self._gap_word = gap_word
         self._words: dict[Table, dict[int, int]] = {t: {} for t in Table}
         self._at: dict[tuple[Table, int], Register] = {}
         for reg in regmap:
             for offset in range(reg.words):
                 self._at[(reg.table, reg.address + offset)] = reg
             self._store(reg, reg.encode(0))
-        self._top = {t: max((a for (tt, a) in self._at if tt is t), default=-1) for t in Table}
+        self._span: dict[Table, tuple[int, int]] = {}
+        for table in Table:
+            mapped = [a for (t, a) in self._at if t is table]
+            self._span[table] = (min(mapped), max(mapped)) if mapped else (0, -1)
 
     def _store(self, reg: Register, words: Sequence[int]) -> None:
         table = self._words[reg.table]
         for offset, word in enumerate(words):
             table[reg.address + offset] = word
 
+    def _load(self, reg: Register) -> list[int]:
+        table = self._words[reg.table]
+        return [table[reg.address + i] for i in range(reg.words)]
+
     def get(self, name: str) -> float:
+        """Engineering value of register ``name``."""
         reg = self.regmap[name]
-        return reg.decode([self._words[reg.table][reg.address + i] for i in range(reg.words)])
+        return reg.decode(self._load(reg))
 
     def set(self, name: str, value: float) -> None:
         """The instrument's own side: no writable or limit checks, clamps to the raw type."""
         reg = self.regmap[name]
+        if reg.table.is_bits:
+            self._store(reg, (1 if value else 0,))
+            return
         low, high = reg.codec.raw_range()
         raw = min(max(value / reg.resolution, low), high)
         self._store(reg, reg.codec.encode(raw if reg.codec.is_float else round(raw)))
 
     def read(self, table: Table, address: int, count: int) -> list[int]:
-        if count < 1 or address < 0 or address + count - 1 > self._top[table]:
+        """Raw words (bits as 0/1) from the wire's side; BankError(2) where nothing is."""
+        first, last = self._span[table]
+        if count < 1 or address < first or address + count - 1 > last:
             raise BankError(ILLEGAL_ADDRESS)
         words = self._words[table]
-        return [words.get(a, 0) for a in range(address, address + count)]
+        if self._gap_word is None:
+            if any(a not in words for a in range(address, address + count)):
+                raise BankError(ILLEGAL_ADDRESS)
+            return [words[a] for a in range(address, address + count)]
+        return [words.get(a, self._gap_word) for a in range(address, address + count)]
 
     def write(self, table: Table, address: int, values: Sequence[int]) -> None:
-        """A write from the wire: whole registers only, each checked, then the model's hook."""
+        """A write from the wire: whole registers only, each checked, then the model's hook.
+
+        Every register is checked before any is stored. The hook then sees them in address
+        order; if it refuses one, that register keeps its old words and the refusal is raised
+        (registers before it stay written, as on an instrument that applies them in turn).
+        """
+        if table not in (Table.HOLDING, Table.COIL):
+            raise BankError(ILLEGAL_FUNCTION)
+        end = address + len(values)
         pending: list[tuple[Register, tuple[int, ...]]] = []
         pos = address
-        while pos < address + len(values):
+        while pos < end:
             reg = self._at.get((table, pos))
-            if reg is None or reg.address != pos or pos + reg.words > address + len(values):
+            if reg is None or reg.address != pos or reg.end > end:
                 raise BankError(ILLEGAL_ADDRESS)
-            if not reg.writable:
+            words = tuple(values[pos - address : reg.end - address])
+            if not reg.writable or any(not 0 <= w <= 0xFFFF for w in words):
                 raise BankError(ILLEGAL_VALUE)
-            words = tuple(values[pos - address : pos - address + reg.words])
+            if table.is_bits and words[0] not in (0, 1):
+                raise BankError(ILLEGAL_VALUE)
             try:
                 reg.to_raw(reg.decode(words))  # limits, as the instrument enforces them
-            except ConfigurationError:
+            except (ConfigurationError, ValueError, OverflowError):
                 raise BankError(ILLEGAL_VALUE) from None
             pending.append((reg, words))
-            pos += reg.words
+            pos = reg.end
+        if not pending:
+            raise BankError(ILLEGAL_VALUE)
         for reg, words in pending:
-            before = [self._words[table][reg.address + i] for i in range(reg.words)]
+            before = self._load(reg)
             self._store(reg, words)
             if self.on_write is not None:
                 try:

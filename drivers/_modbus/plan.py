@@ -1,11 +1,14 @@
 """Read planning: the fewest transactions that cover a set of registers.
 
 Telegraf's ``max_insert`` optimisation: per table, registers sorted by address are merged
-into one read while the unused words between them (the fill) stay within ``max_fill`` and the
-block within ``max_block`` words. Going left to right and closing a block only when the next
-register cannot join is optimal for this problem: any plan must start a new block at the
-first register that cannot reach back to an open block's start, and greedy opens it as late
-as possible.
+into one read while the unused addresses between neighbours (the fill) stay within
+``max_fill`` and the whole block within ``max_block`` words. A register never spans two
+blocks.
+
+Going left to right and closing a block only when the next register cannot join is optimal:
+whether a run of consecutive registers fits in one block is monotone (every sub-run of a
+feasible run is feasible), so extending the current block as far as possible never forces an
+extra block later (the usual exchange argument for interval covering).
 """
 
 from __future__ import annotations
@@ -27,7 +30,7 @@ class Block:
     registers: tuple[Register, ...]
 
     def decode(self, words: Sequence[int]) -> dict[str, float]:
-        """Engineering values of every register in the block from the words read."""
+        """Engineering values of every register in the block from the ``count`` words read."""
         return {
             reg.name: reg.decode(words[reg.address - self.address : reg.end - self.address])
             for reg in self.registers
@@ -37,14 +40,18 @@ class Block:
 def plan_reads(
     registers: Sequence[Register], *, max_block: int, max_fill: int
 ) -> tuple[Block, ...]:
-    """Cover ``registers`` with the fewest blocks under the size and fill limits."""
+    """Cover ``registers`` with the fewest blocks under the size and fill limits.
+
+    Blocks come out grouped by table (in :class:`Table` order), then by address. A register
+    listed twice is read once.
+    """
     if max_block < 1 or max_fill < 0:
-        raise ConfigurationError("max_block must be >= 1 and max_fill >= 0")
+        raise ConfigurationError(f"bad limits: max_block={max_block}, max_fill={max_fill}")
+    unique = tuple(dict.fromkeys(registers))
     blocks: list[Block] = []
     for table in Table:
-        regs = sorted((r for r in registers if r.table is table), key=lambda r: r.address)
         current: list[Register] = []
-        for reg in regs:
+        for reg in sorted((r for r in unique if r.table is table), key=lambda r: r.address):
             if reg.words > max_block:
                 raise ConfigurationError(f"{reg.name} is wider than a {max_block}-word read")
             if current:

@@ -3,6 +3,13 @@
 pymodbus is pinned to an exact version (its API changes between minor releases); every
 pymodbus error is mapped here to :mod:`drivers.errors`, and nothing of pymodbus leaks out.
 The client never retries and never reconnects by itself: the bus decides both.
+
+pymodbus 3.16 reports "no reply in time", "reply for another unit/transaction" and (after
+three silent requests) "closing the connection" all as ``ModbusIOException``, and it drops
+RTU frames with a bad CRC without a word. The wire therefore watches the link itself (the
+``trace_connect`` and ``trace_packet`` hooks) to tell a dead link (:class:`LinkDown`), a
+garbled or mismatched reply (bytes came back, no valid answer: :class:`FramingError`) and
+silence (:class:`DeviceTimeout`) apart.
 """
 
 from __future__ import annotations
@@ -10,64 +17,66 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Mapping, Sequence
-from typing import Any, cast
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from functools import partial
+from typing import cast
 
 from pymodbus.client import AsyncModbusSerialClient, AsyncModbusTcpClient
 from pymodbus.constants import ExcCodes
 from pymodbus.datastore import ModbusServerContext
-from pymodbus.exceptions import ConnectionException, ModbusException, ModbusIOException
+from pymodbus.exceptions import ConnectionException, ModbusException, NoSuchIdException
 from pymodbus.framer import FramerType
+from pymodbus.pdu import ModbusPDU
 from pymodbus.server import ModbusSerialServer, ModbusTcpServer
 
 from drivers._modbus.bank import BankError, RegisterBank
 from drivers._modbus.registers import Table
 from drivers._modbus.transport import Endpoint, TcpEndpoint
-from drivers.errors import (
-    CommunicationError,
-    DeviceRejected,
-    DeviceTimeout,
-    FramingError,
-    LinkDown,
-)
+from drivers.errors import ConfigurationError, DeviceRejected, DeviceTimeout, FramingError, LinkDown
 
 log = logging.getLogger(__name__)
 
-_READ = {
-    Table.COIL: "read_coils",
-    Table.DISCRETE: "read_discrete_inputs",
-    Table.HOLDING: "read_holding_registers",
-    Table.INPUT: "read_input_registers",
-}
-_TABLE_OF_FC = {
-    1: Table.COIL,
-    5: Table.COIL,
-    15: Table.COIL,
-    2: Table.DISCRETE,
-    3: Table.HOLDING,
-    6: Table.HOLDING,
-    16: Table.HOLDING,
-    4: Table.INPUT,
-}
+Client = AsyncModbusTcpClient | AsyncModbusSerialClient
+
+_BIT_FCS = frozenset({1, 2, 5, 15})
+_TABLE_OF_FC = {1: Table.COIL, 5: Table.COIL, 15: Table.COIL, 2: Table.DISCRETE}
+_TABLE_OF_FC |= {3: Table.HOLDING, 6: Table.HOLDING, 16: Table.HOLDING, 4: Table.INPUT}
 
 
 class PymodbusWire:
-    """Modbus TCP or RTU client; a fresh pymodbus client per connection."""
+    """Modbus TCP or RTU client; a fresh pymodbus client per connection, retries=0."""
 
     def __init__(self, endpoint: Endpoint, *, timeout_s: float = 1.0) -> None:
         self._endpoint = endpoint
         self._timeout_s = timeout_s
-        self._client: AsyncModbusTcpClient | AsyncModbusSerialClient | None = None
+        self._client: Client | None = None
+        self._dropped: asyncio.Event | None = None  # set when the current link goes down
+        self._rx_bytes = 0  # bytes received since the current request was sent
 
     @property
     def connected(self) -> bool:
         return self._client is not None and self._client.connected
 
-    def _new_client(self) -> AsyncModbusTcpClient | AsyncModbusSerialClient:
+    def _new_client(self, dropped: asyncio.Event) -> Client:
+        def on_connect(up: bool) -> None:
+            if not up:
+                dropped.set()
+
+        def on_packet(sending: bool, data: bytes) -> bytes:
+            if not sending:
+                self._rx_bytes += len(data)
+            return data
+
         ep = self._endpoint
         if isinstance(ep, TcpEndpoint):
             return AsyncModbusTcpClient(
-                ep.host, port=ep.port, timeout=self._timeout_s, retries=0, reconnect_delay=0
+                ep.host,
+                port=ep.port,
+                timeout=self._timeout_s,
+                retries=0,
+                reconnect_delay=0,
+                trace_packet=on_packet,
+                trace_connect=on_connect,
             )
         return AsyncModbusSerialClient(
             ep.port,
@@ -79,116 +88,177 @@ class PymodbusWire:
             timeout=self._timeout_s,
             retries=0,
             reconnect_delay=0,
+            trace_packet=on_packet,
+            trace_connect=on_connect,
         )
 
     async def connect(self) -> None:
         await self.close()
-        client = self._new_client()
+        dropped = asyncio.Event()
+        client = self._new_client(dropped)
         try:
             ok = await client.connect()
-        except (ModbusException, OSError) as err:
+        except (ModbusException, OSError, ValueError) as err:
             client.close()
             raise LinkDown(f"cannot connect to {self._endpoint}: {err}") from err
-        if not ok:
+        if not ok or not client.connected:
             client.close()
             raise LinkDown(f"cannot connect to {self._endpoint}")
-        self._client = client
+        client.set_max_no_responses(1_000_000)  # silence is the bus's call, not a reason to hang up
+        self._client, self._dropped = client, dropped
 
     async def close(self) -> None:
-        client, self._client = self._client, None
+        client, dropped = self._client, self._dropped
+        self._client = self._dropped = None
+        if dropped is not None:
+            dropped.set()  # a request still waiting ends with LinkDown now, not at its timeout
         if client is not None:
             client.close()
 
     async def read(self, table: Table, address: int, count: int, unit: int) -> list[int]:
         client = self._require()
-        call = getattr(client, _READ[table])
-        response = await self._call(call(address, count=count, device_id=unit))
+        if table is Table.COIL:
+            request = partial(client.read_coils, address, count=count, device_id=unit)
+        elif table is Table.DISCRETE:
+            request = partial(client.read_discrete_inputs, address, count=count, device_id=unit)
+        elif table is Table.HOLDING:
+            request = partial(client.read_holding_registers, address, count=count, device_id=unit)
+        else:
+            request = partial(client.read_input_registers, address, count=count, device_id=unit)
+        response = await self._call(client, request)
         if table.is_bits:
-            return [1 if bit else 0 for bit in list(response.bits)[:count]]
-        words = list(response.registers)
+            bits = list(response.bits)
+            if len(bits) < count:
+                raise FramingError(f"asked for {count} bits at {address}, got {len(bits)}")
+            return [1 if bit else 0 for bit in bits[:count]]
+        words = [int(w) for w in response.registers]
         if len(words) != count:
             raise FramingError(f"asked for {count} registers at {address}, got {len(words)}")
-        return [int(w) for w in words]
+        return words
 
     async def write(self, table: Table, address: int, values: Sequence[int], unit: int) -> None:
         client = self._require()
+        if not values:
+            raise ConfigurationError("nothing to write")
         if table is Table.HOLDING:
-            if len(values) == 1:
-                await self._call(client.write_register(address, values[0], device_id=unit))
+            words = list(values)
+            if any(not 0 <= w <= 0xFFFF for w in words):
+                raise ConfigurationError(f"register values must be 16-bit words: {words}")
+            if len(words) == 1:
+                request = partial(client.write_register, address, words[0], device_id=unit)
             else:
-                await self._call(client.write_registers(address, list(values), device_id=unit))
+                request = partial(client.write_registers, address, words, device_id=unit)
         elif table is Table.COIL:
             bits = [bool(v) for v in values]
             if len(bits) == 1:
-                await self._call(client.write_coil(address, bits[0], device_id=unit))
+                request = partial(client.write_coil, address, bits[0], device_id=unit)
             else:
-                await self._call(client.write_coils(address, bits, device_id=unit))
+                request = partial(client.write_coils, address, bits, device_id=unit)
         else:
-            raise DeviceRejected(f"{table.value} table is read-only", code=1)
+            raise ConfigurationError(f"the {table.value} table is read-only")
+        await self._call(client, request)
 
-    def _require(self) -> AsyncModbusTcpClient | AsyncModbusSerialClient:
+    def _require(self) -> Client:
         if self._client is None or not self._client.connected:
             raise LinkDown(f"not connected to {self._endpoint}")
         return self._client
 
-    async def _call(self, request: Any) -> Any:
-        """Await one pymodbus request; map every failure to a DriverError."""
+    async def _call(self, client: Client, request: Callable[[], Awaitable[ModbusPDU]]) -> ModbusPDU:
+        """Run one pymodbus request; map every failure to a DriverError."""
+        dropped = self._dropped
+        if dropped is None:
+            raise LinkDown(f"not connected to {self._endpoint}")
+        self._rx_bytes = 0
+        task = asyncio.ensure_future(_run(request))
+        watch = asyncio.ensure_future(dropped.wait())
         try:
-            response = await request
-        except ModbusIOException as err:
-            raise DeviceTimeout(f"no reply from {self._endpoint}: {err}") from err
+            await asyncio.wait((task, watch), return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            watch.cancel()
+            if not task.done():
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await task
+        if not task.done() or task.cancelled():
+            raise LinkDown(f"link to {self._endpoint} lost")
+        try:
+            response = task.result()
         except ConnectionException as err:
             raise LinkDown(f"link to {self._endpoint} lost: {err}") from err
-        except ModbusException as err:
-            raise FramingError(f"bad reply from {self._endpoint}: {err}") from err
-        except TimeoutError as err:
-            raise DeviceTimeout(f"no reply from {self._endpoint}") from err
+        except (ModbusException, TimeoutError) as err:  # ModbusIOException: see module doc
+            if dropped.is_set() or not client.connected:
+                raise LinkDown(f"link to {self._endpoint} lost: {err}") from err
+            if self._rx_bytes:
+                raise FramingError(f"garbled reply from {self._endpoint}: {err}") from err
+            raise DeviceTimeout(f"no reply from {self._endpoint} in {self._timeout_s} s") from err
+        except (ValueError, OverflowError) as err:  # request arguments pymodbus cannot encode
+            raise ConfigurationError(f"request not encodable: {err}") from err
         except OSError as err:
             raise LinkDown(f"link to {self._endpoint} failed: {err}") from err
+        except Exception as err:  # a pymodbus bug must not escape: a fresh client may do
+            log.exception("unexpected pymodbus failure on %s", self._endpoint)
+            raise LinkDown(f"client failure on {self._endpoint}: {err!r}") from err
         if response.isError():
-            code = int(getattr(response, "exception_code", 0) or 0)
+            code = int(response.exception_code)
             raise DeviceRejected(f"device refused the request (exception {code})", code=code)
         return response
 
 
-class _BankContext(ModbusServerContext):
-    """Routes the server's datastore calls to register banks (one per unit id)."""
+async def _run(request: Callable[[], Awaitable[ModbusPDU]]) -> ModbusPDU:
+    return await request()
 
-    def __init__(self, banks: Mapping[int, RegisterBank]) -> None:  # no super(): own store
-        self._banks = banks
+
+class _BankContext(ModbusServerContext):
+    """Routes the server's datastore calls straight to register banks (one per unit id).
+
+    pymodbus 3.16 hands a ``ModbusServerContext`` with ``old_simulator`` set (and no
+    ``simdevices``) to the request handlers unchanged, so addresses arrive exactly as on the
+    wire: no +1 offset as in ``ModbusDeviceContext``. The base ``__init__`` is not called (it
+    wants device contexts and logs a deprecation warning).
+    """
+
+    def __init__(self, banks: Mapping[int, RegisterBank], *, silent_unknown: bool) -> None:
+        self._banks = dict(banks)
+        self._silent_unknown = silent_unknown
         self.old_simulator = True
         self.simdevices = []
 
     def device_ids(self) -> list[int]:
         return list(self._banks)
 
+    def _access(
+        self, device_id: int, func_code: int, address: int, count: int, values: list[int] | None
+    ) -> list[int] | ExcCodes:
+        """Read (``values`` None) or write one bank; refusals become exception codes."""
+        bank, table = self._banks.get(device_id), _TABLE_OF_FC.get(func_code)
+        if bank is None:
+            if self._silent_unknown:  # RS-485: nobody at that address answers
+                raise NoSuchIdException(f"no unit {device_id}")
+            return ExcCodes.GATEWAY_NO_RESPONSE
+        if table is None:
+            return ExcCodes.ILLEGAL_FUNCTION
+        try:
+            if values is None:
+                return bank.read(table, address, count)
+            bank.write(table, address, values)
+        except BankError as err:
+            return ExcCodes(err.code)  # an unknown code: pymodbus answers DEVICE_FAILURE
+        return []
+
     async def async_getValues(  # noqa: N802 - pymodbus's name
         self, device_id: int, func_code: int, address: int, count: int = 1
     ) -> list[int] | list[bool] | ExcCodes:
-        bank = self._banks.get(device_id)
-        if bank is None:
-            return ExcCodes.GATEWAY_NO_RESPONSE
-        try:
-            words = bank.read(_TABLE_OF_FC[func_code], address, count)
-        except (BankError, KeyError) as err:
-            return ExcCodes(getattr(err, "code", ExcCodes.ILLEGAL_FUNCTION))
-        return [bool(w) for w in words] if func_code in (1, 2, 5, 15) else words
+        words = self._access(device_id, func_code, address, count, None)
+        if isinstance(words, ExcCodes) or func_code not in _BIT_FCS:
+            return words
+        return [bool(w) for w in words]
 
     async def async_setValues(  # noqa: N802 - pymodbus's name
-        self,
-        device_id: int,
-        func_code: int,
-        address: int,
-        values: Sequence[int] | Sequence[bool],
+        self, device_id: int, func_code: int, address: int, values: Sequence[int] | Sequence[bool]
     ) -> ExcCodes | None:
-        bank = self._banks.get(device_id)
-        if bank is None:
-            return ExcCodes.GATEWAY_NO_RESPONSE
-        try:
-            bank.write(_TABLE_OF_FC[func_code], address, [int(v) for v in values])
-        except (BankError, KeyError) as err:
-            return ExcCodes(getattr(err, "code", ExcCodes.ILLEGAL_FUNCTION))
-        return None
+        words = [int(v) for v in values]
+        done = self._access(device_id, func_code, address, len(words), words)
+        return done if isinstance(done, ExcCodes) else None
 
 
 @contextlib.asynccontextmanager
@@ -199,26 +269,32 @@ async def serve_units(
     serial_port: str | None = None,
     baudrate: int = 19200,
 ) -> AsyncIterator[int | None]:
-    """A real pymodbus server for simulated units; yields the bound TCP port (None for RTU)."""
-    context = _BankContext(banks)
+    """A real pymodbus server for simulated units; yields the bound TCP port (None for RTU).
+
+    ``tcp=(host, 0)`` picks a free port. On RTU a request for a unit not in ``banks`` gets no
+    reply (as on an RS-485 line); over TCP it gets exception 0x0B (gateway target failed).
+    """
+    if (tcp is None) == (serial_port is None):
+        raise ValueError("serve_units needs exactly one of tcp= or serial_port=")
     server: ModbusTcpServer | ModbusSerialServer
     if tcp is not None:
-        server = ModbusTcpServer(context, address=tcp)
-    elif serial_port is not None:
-        server = ModbusSerialServer(
-            context, port=serial_port, baudrate=baudrate, framer=FramerType.RTU
-        )
+        server = ModbusTcpServer(_BankContext(banks, silent_unknown=False), address=tcp)
     else:
-        raise ValueError("serve_units needs tcp= or serial_port=")
+        server = ModbusSerialServer(
+            _BankContext(banks, silent_unknown=True),
+            port=cast(str, serial_port),
+            baudrate=baudrate,
+            framer=FramerType.RTU,
+            ignore_missing_devices=True,
+        )
     await server.serve_forever(background=True)
+    listener: asyncio.Server | None = None
+    if isinstance(server, ModbusTcpServer):
+        listener = cast(asyncio.Server, server.transport)
     try:
-        port = None
-        if tcp is not None:
-            listener = cast(asyncio.Server, server.transport)
-            port = int(listener.sockets[0].getsockname()[1])
-        yield port
+        yield None if listener is None else int(listener.sockets[0].getsockname()[1])
     finally:
-        await server.shutdown()  # type: ignore[no-untyped-call]
-
-
-__all__ = ["CommunicationError", "PymodbusWire", "serve_units"]
+        await server.shutdown()  # type: ignore[no-untyped-call]  # pymodbus leaves it untyped
+        if listener is not None:
+            await listener.wait_closed()
+        await asyncio.sleep(0)  # let closed transports run their connection_lost callbacks

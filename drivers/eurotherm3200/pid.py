@@ -1,34 +1,75 @@
-"""The controller's own PID loop (simulated): PB in °C, Ti and Td in seconds, output 0-100 %.
+"""The controller's own PID loop (simulated), in the 3216's terms (devices.md §A.2).
 
-Derivative on PV (no kick on setpoint steps) and conditional integration (no windup while
-the output is saturated). Defaults suit :class:`~drivers._sim.physics.KilnThermalModel`.
+Parameters as the instrument shows them (addresses 6 / 8 / 9): proportional band ``pb_c`` in
+°C, integral time ``ti_s`` and derivative time ``td_s`` in seconds (0 = off); the output is
+0-100 % heat. Derivative acts on PV (no kick on setpoint steps or program segment changes);
+anti-windup by conditional integration (the integral does not grow while the output is
+saturated in the direction the error pushes). Manual mode is the caller's: while it lasts it
+calls :meth:`Pid.track` so the return to auto is bumpless.
+
+The defaults are tuned for :class:`~drivers._sim.physics.KilnThermalModel` with a large
+flask (PB 10 °C, Ti 300 s, Td 40 s): they track a 150 °C/h ramp (the §E.1 burnout schedules)
+within ~1 °C, overshoot a ramp-to-hold corner by ~3 °C and stay stable for control periods
+from 0.25 s (the instrument's own sample rate) to 60 s (an accelerated simulation).
 """
 
 from __future__ import annotations
 
+import math
+
+__all__ = ["Pid"]
+
 
 class Pid:
-    """Position-form PID as a 3216 runs it."""
+    """Position-form PID: ``out = 100/PB · (e + 1/Ti ∫e dt) - 100/PB · Td · dPV/dt``."""
 
-    def __init__(self, *, pb_c: float = 20.0, ti_s: float = 600.0, td_s: float = 60.0) -> None:
+    def __init__(
+        self,
+        *,
+        pb_c: float = 10.0,
+        ti_s: float = 300.0,
+        td_s: float = 40.0,
+        out_lo_pct: float = 0.0,
+        out_hi_pct: float = 100.0,
+    ) -> None:
+        if pb_c <= 0 or ti_s < 0 or td_s < 0 or out_lo_pct >= out_hi_pct:
+            raise ValueError("PB must be > 0, Ti/Td >= 0 and the output limits ordered")
         self.pb_c, self.ti_s, self.td_s = pb_c, ti_s, td_s
-        self._integral = 0.0  # in % output
+        self.out_lo_pct, self.out_hi_pct = out_lo_pct, out_hi_pct
+        self._integral = 0.0  # integral term, in % output
         self._last_pv: float | None = None
+        self.output_pct = 0.0  # last output returned
+
+    def reset(self) -> None:
+        """Forget the integral and the PV history (power-up)."""
+        self._integral, self._last_pv, self.output_pct = 0.0, None, 0.0
+
+    def _clamp(self, value: float) -> float:
+        return min(max(value, self.out_lo_pct), self.out_hi_pct)
 
     def update(self, sp: float, pv: float, dt_s: float) -> float:
-        """One control period; returns the output in %."""
+        """One control period of ``dt_s`` seconds; returns the output in %."""
+        if math.isnan(sp) or math.isnan(pv):
+            return self.output_pct
         kp = 100.0 / self.pb_c
         error = sp - pv
-        slope = 0.0 if self._last_pv is None or dt_s <= 0 else (pv - self._last_pv) / dt_s
+        slope = 0.0
+        if self._last_pv is not None and dt_s > 0:
+            slope = (pv - self._last_pv) / dt_s
         self._last_pv = pv
-        p, d = kp * error, -kp * self.td_s * slope
-        candidate = self._integral + kp * error * dt_s / self.ti_s
-        unclamped = p + candidate + d
-        if 0.0 <= unclamped <= 100.0 or (unclamped > 100.0) == (error < 0):
-            self._integral = min(max(candidate, -100.0), 100.0)
-        return min(max(p + self._integral + d, 0.0), 100.0)
+        p_term, d_term = kp * error, -kp * self.td_s * slope
+        if self.ti_s > 0 and dt_s > 0:
+            candidate = self._integral + kp * error * dt_s / self.ti_s
+            unclamped = p_term + candidate + d_term
+            saturated_high = unclamped > self.out_hi_pct and error > 0
+            saturated_low = unclamped < self.out_lo_pct and error < 0
+            if not (saturated_high or saturated_low):
+                self._integral = self._clamp(candidate)
+        self.output_pct = self._clamp(p_term + self._integral + d_term)
+        return self.output_pct
 
     def track(self, output_pct: float) -> None:
         """Manual mode: follow the manual output so the return to auto is bumpless."""
-        self._integral = output_pct
+        self._integral = self._clamp(output_pct)
+        self.output_pct = self._integral
         self._last_pv = None

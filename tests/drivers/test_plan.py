@@ -3,44 +3,79 @@
 from __future__ import annotations
 
 import itertools
+from collections.abc import Iterator
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from drivers._modbus.codecs import FLOAT32, INT16
 from drivers._modbus.plan import plan_reads
-from drivers._modbus.registers import Poll, Register
+from drivers._modbus.registers import Poll, Register, Table
+from drivers.errors import ConfigurationError
 from drivers.eurotherm3200.registers import MAP
 
 
-def _regs(spans: list[tuple[int, int]]) -> list[Register]:
-    return [Register(name=f"r{a}", address=a, codec=FLOAT32 if w == 2 else INT16) for a, w in spans]
+def _regs(spans: list[tuple[int, int]], table: Table = Table.HOLDING) -> list[Register]:
+    return [
+        Register(name=f"{table.value}{a}", address=a, table=table, codec=(INT16, FLOAT32)[w - 1])
+        for a, w in spans
+    ]
 
 
 @st.composite
-def register_sets(draw: st.DrawFn) -> list[Register]:
-    addresses = sorted(draw(st.sets(st.integers(0, 400), min_size=1, max_size=40)))
-    spans: list[tuple[int, int]] = []
-    for a in addresses:
-        if spans and a < spans[-1][0] + spans[-1][1]:
-            continue
-        spans.append((a, draw(st.sampled_from([1, 2]))))
-    return _regs(spans)
+def register_sets(draw: st.DrawFn, max_address: int = 400, max_size: int = 40) -> list[Register]:
+    regs: list[Register] = []
+    for table in (Table.HOLDING, Table.INPUT):
+        addresses = sorted(draw(st.sets(st.integers(0, max_address), max_size=max_size)))
+        spans: list[tuple[int, int]] = []
+        for a in addresses:
+            if spans and a < spans[-1][0] + spans[-1][1]:
+                continue
+            spans.append((a, draw(st.sampled_from([1, 2]))))
+        regs += _regs(spans, table)
+    return draw(st.permutations(regs))
+
+
+def _fits(block: list[Register], max_block: int, max_fill: int) -> bool:
+    return block[-1].end - block[0].address <= max_block and all(
+        b.address - a.end <= max_fill for a, b in itertools.pairwise(block)
+    )
 
 
 def _optimum(regs: list[Register], max_block: int, max_fill: int) -> int:
-    """Dynamic programming over sorted registers: the true minimum number of blocks."""
-    regs = sorted(regs, key=lambda r: r.address)
-    best = [0] + [10**9] * len(regs)
-    for j in range(1, len(regs) + 1):
-        for i in range(j):  # block = regs[i:j]
-            block = regs[i:j]
-            ok = block[-1].end - block[0].address <= max_block and all(
-                b.address - a.end <= max_fill for a, b in itertools.pairwise(block)
-            )
-            if ok:
-                best[j] = min(best[j], best[i] + 1)
-    return best[-1]
+    """Dynamic programming over each table's sorted registers: the true minimum."""
+    total = 0
+    for table in Table:
+        rs = sorted((r for r in regs if r.table is table), key=lambda r: r.address)
+        best = [0] + [10**9] * len(rs)
+        for j in range(1, len(rs) + 1):
+            for i in range(j):
+                if _fits(rs[i:j], max_block, max_fill):
+                    best[j] = min(best[j], best[i] + 1)
+        total += best[-1]
+    return total
+
+
+def _brute_force(regs: list[Register], max_block: int, max_fill: int) -> int:
+    """Every set partition into feasible blocks (tiny inputs): no contiguity assumed."""
+    best = len(regs)
+
+    def partitions(items: list[Register]) -> Iterator[list[list[Register]]]:
+        if not items:
+            yield []
+            return
+        first, rest = items[0], items[1:]
+        for part in partitions(rest):
+            yield [[first], *part]
+            for k in range(len(part)):
+                yield [*part[:k], [first, *part[k]], *part[k + 1 :]]
+
+    for part in partitions(regs):
+        blocks = [sorted(b, key=lambda r: r.address) for b in part]
+        if all(len({r.table for r in b}) == 1 and _fits(b, max_block, max_fill) for b in blocks):
+            best = min(best, len(blocks))
+    return best
 
 
 @given(register_sets(), st.integers(2, 125), st.integers(0, 60))
@@ -49,13 +84,55 @@ def test_plan_covers_once_within_limits_and_is_minimal(
 ) -> None:
     blocks = plan_reads(regs, max_block=max_block, max_fill=max_fill)
     covered = [r.name for b in blocks for r in b.registers]
-    assert sorted(covered) == sorted(r.name for r in regs)
+    assert sorted(covered) == sorted(r.name for r in regs)  # every register exactly once
     for b in blocks:
-        assert b.count <= max_block
+        assert 1 <= b.count <= max_block
+        assert all(r.table is b.table for r in b.registers)
+        assert all(b.address <= r.address and r.end <= b.address + b.count for r in b.registers)
         ordered = sorted(b.registers, key=lambda r: r.address)
         assert all(y.address - x.end <= max_fill for x, y in itertools.pairwise(ordered))
         assert b.address == ordered[0].address and b.address + b.count == ordered[-1].end
     assert len(blocks) == _optimum(regs, max_block, max_fill)
+
+
+@given(register_sets(max_address=20, max_size=3), st.integers(2, 8), st.integers(0, 4))
+def test_plan_matches_brute_force_on_small_sets(
+    regs: list[Register], max_block: int, max_fill: int
+) -> None:
+    blocks = plan_reads(regs, max_block=max_block, max_fill=max_fill)
+    assert len(blocks) == _brute_force(regs, max_block, max_fill)
+
+
+def test_fill_and_block_limits_are_inclusive() -> None:
+    regs = _regs([(0, 1), (3, 1), (5, 2)])  # gaps of 2 and 1; span 7
+    assert [(b.address, b.count) for b in plan_reads(regs, max_block=7, max_fill=2)] == [(0, 7)]
+    assert [(b.address, b.count) for b in plan_reads(regs, max_block=6, max_fill=2)] == [
+        (0, 4),
+        (5, 2),
+    ]
+    assert [(b.address, b.count) for b in plan_reads(regs, max_block=7, max_fill=1)] == [
+        (0, 1),
+        (3, 4),
+    ]
+
+
+def test_tables_never_share_a_block_and_duplicates_are_read_once() -> None:
+    holding, inputs = _regs([(10, 1)]), _regs([(11, 1)], Table.INPUT)
+    blocks = plan_reads([*holding, *inputs, holding[0]], max_block=125, max_fill=8)
+    assert [(b.table, b.address, b.count, len(b.registers)) for b in blocks] == [
+        (Table.HOLDING, 10, 1, 1),
+        (Table.INPUT, 11, 1, 1),
+    ]
+    assert plan_reads([], max_block=125, max_fill=8) == ()
+
+
+def test_bad_limits_and_oversized_registers_are_refused() -> None:
+    with pytest.raises(ConfigurationError):
+        plan_reads(_regs([(0, 1)]), max_block=0, max_fill=0)
+    with pytest.raises(ConfigurationError):
+        plan_reads(_regs([(0, 1)]), max_block=10, max_fill=-1)
+    with pytest.raises(ConfigurationError, match="wider"):
+        plan_reads(_regs([(0, 2)]), max_block=1, max_fill=0)
 
 
 def test_eurotherm_fast_poll_plans() -> None:
@@ -75,4 +152,7 @@ def test_block_decode_slices_each_register() -> None:
     regs = _regs([(10, 1), (12, 2)])
     (block,) = plan_reads(regs, max_block=10, max_fill=1)
     words = [7, 0, *FLOAT32.encode(1.5)]
-    assert block.decode(words) == {"r10": 7.0, "r12": 1.5}
+    assert block.decode(words) == {"holding10": 7.0, "holding12": 1.5}
+    bits = [Register(name=f"c{a}", address=a, table=Table.COIL) for a in (0, 2)]
+    (coils,) = plan_reads(bits, max_block=10, max_fill=1)
+    assert coils.decode([1, 0, 0]) == {"c0": 1.0, "c2": 0.0}
