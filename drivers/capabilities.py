@@ -88,3 +88,108 @@ class TemperatureController(Protocol):
     async def hold_program(self) -> None: ...
 
     async def resume_program(self) -> None: ...
+
+
+# ------------------------------------------------------------------ casting machines
+# A caster is an assembly of devices (reference/devices.md §C.1): a crucible temperature
+# controller (a TemperatureController above), a vacuum gauge, an independent thermocouple
+# input, a discrete I/O module and, for a centrifugal caster, a drive. Each reading carries
+# its own quality, so an invalid value is never mistaken for a measurement.
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PressureReading:
+    """One vacuum gauge channel; ``mbar`` is None unless the gauge says the value is valid."""
+
+    at: float
+    mbar: float | None
+    status: str  # "ok", "underrange", "overrange", "sensor error", "sensor off", "no sensor", ...
+
+
+class VacuumGauge(Protocol):
+    """A chamber pressure gauge (Pfeiffer TPG 36x and alike)."""
+
+    async def connect(self) -> None:
+        """Open the line and check the gauge answers; raises DriverError."""
+
+    async def read(self) -> PressureReading: ...
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ThermocoupleReading:
+    """One thermocouple channel; ``temp_c`` is None on an open wire or out of range."""
+
+    at: float
+    temp_c: float | None
+    open_wire: bool = False
+
+
+class ThermocoupleInput(Protocol):
+    """An independent thermocouple input module channel (ADAM-4018 and alike)."""
+
+    async def connect(self) -> None: ...
+
+    async def read(self) -> ThermocoupleReading: ...
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CasterOutputs:
+    """The caster's coils. The default is the safe state: everything off, vent open."""
+
+    pump: bool = False
+    chamber_valve: bool = False  # flask chamber to the pump
+    vent_valve: bool = True  # chamber to atmosphere (open = no vacuum held, lid can open)
+    argon_valve: bool = False
+    pour: bool = False  # pour / release trigger (stopper rod, crucible tilt, arm latch)
+    lid_release: bool = False  # guard-lock solenoid: energised unlocks (spring-locked when off)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CasterInputs:
+    """The caster's discrete inputs, read in one transaction, plus the coils as read back."""
+
+    at: float
+    lid_closed: bool
+    flask_present: bool
+    estop_ok: bool  # True while the e-stop chain is closed (not pressed)
+    pump_running: bool  # the pump contactor's auxiliary contact
+    outputs: CasterOutputs
+
+
+class CasterIO(Protocol):
+    """A Modbus coil / discrete-input module wired to a caster."""
+
+    async def connect(self) -> None: ...
+
+    async def read(self) -> CasterInputs: ...
+
+    async def set_outputs(self, outputs: CasterOutputs) -> None:
+        """Write every coil in one request, verified by read-back; renews the module's lease."""
+
+    async def safe_state(self) -> None:
+        """Every coil to :class:`CasterOutputs` defaults, verified."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DriveReading:
+    """A centrifugal arm drive."""
+
+    at: float
+    output_hz: float
+    rpm: float
+    running: bool
+    fault_code: int  # 0: no fault
+
+
+class ArmDrive(Protocol):
+    """A VFD spinning a centrifugal casting arm (Delta VFD-B style)."""
+
+    async def connect(self) -> None: ...
+
+    async def read(self) -> DriveReading: ...
+
+    async def run(self, frequency_hz: float) -> None:
+        """Run forward at ``frequency_hz`` (the drive ramps by its own acceleration time)."""
+
+    async def safe_state(self) -> None:
+        """Stop (the drive decelerates by its own ramp); verified by read-back of the command."""

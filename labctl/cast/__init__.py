@@ -1,0 +1,1 @@
+"""Casting machines: cast parameters, sequences, interlocks and the caster runner."""

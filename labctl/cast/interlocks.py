@@ -1,0 +1,112 @@
+"""Caster interlocks: evaluated every tick before the sequence, pure (no I/O, time given).
+
+A trip returns its reason; the runner then drives every device of the machine to its safe
+state and ends the cast as ``faulted: <reason>``. ``pump_mismatch_since`` is the only memory
+the checks need (the pump must report running within a grace time of being switched on).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from labctl.cast.observation import CasterObservation
+from labctl.cast.params import CastParams
+from labctl.cast.sequence import Actuation, CastState
+
+# The lid may be open while a person works at the machine; anywhere else it is a trip.
+_LID_MAY_OPEN = frozenset({CastState.FLASK_TRANSFER, CastState.BALANCE, CastState.LID_RELEASE})
+_UNDER_VACUUM = frozenset({CastState.EVACUATE, CastState.POUR, CastState.VACUUM_HOLD})
+_GAUGE_FAULTS = frozenset({"sensor error", "sensor off", "no sensor", "identification error"})
+
+
+@dataclass(frozen=True, slots=True)
+class InterlockMemory:
+    """State carried between ticks."""
+
+    pump_mismatch_since: float | None = None
+
+
+def check(
+    state: CastState,
+    obs: CasterObservation,
+    params: CastParams,
+    applied: Actuation,
+    memory: InterlockMemory,
+) -> tuple[InterlockMemory, str | None]:
+    """The first tripped interlock's reason (None: all clear) and the updated memory."""
+    memory, pump = _pump(obs, params, applied, memory)
+    for reason in (
+        _stale(obs),
+        _estop(obs),
+        _crucible(obs, params),
+        pump,
+        _lid(state, obs),
+        _vacuum(state, obs, params),
+        _drive(obs),
+    ):
+        if reason is not None:
+            return memory, reason
+    return memory, None
+
+
+def _stale(o: CasterObservation) -> str | None:
+    if o.stale:
+        return f"no reading from {', '.join(o.stale)} (communication lost)"
+    return None
+
+
+def _estop(o: CasterObservation) -> str | None:
+    if o.io is not None and not o.io.estop_ok:
+        return "e-stop pressed"
+    return None
+
+
+def _crucible(o: CasterObservation, c: CastParams) -> str | None:
+    if o.crucible_sensor_break:
+        return "crucible thermocouple open (controller input error)"
+    if o.crucible_tc_open:
+        return "independent crucible thermocouple open"
+    if o.crucible_c is not None and o.crucible_c > c.crucible_trip_c:
+        return f"crucible over temperature: {o.crucible_c:.0f} °C > {c.crucible_trip_c:.0f} °C"
+    both = o.crucible_c, o.crucible_tc_c
+    if both[0] is not None and both[1] is not None and abs(both[0] - both[1]) > c.limits.tc_agree_c:
+        return (
+            f"crucible thermocouples disagree: controller {both[0]:.0f} °C, "
+            f"independent {both[1]:.0f} °C"
+        )
+    return None
+
+
+def _pump(
+    o: CasterObservation, c: CastParams, applied: Actuation, m: InterlockMemory
+) -> tuple[InterlockMemory, str | None]:
+    if o.io is None or not applied.outputs.pump or o.io.pump_running:
+        return InterlockMemory(), None
+    since = m.pump_mismatch_since if m.pump_mismatch_since is not None else o.at
+    if o.at - since > c.limits.pump_feedback_s:
+        return InterlockMemory(since), "vacuum pump failure: switched on but not running"
+    return InterlockMemory(since), None
+
+
+def _lid(state: CastState, o: CasterObservation) -> str | None:
+    if o.io is None or o.io.lid_closed or state in _LID_MAY_OPEN:
+        return None
+    if o.rpm is not None and not o.at_standstill:
+        return "lid opened while the arm turns"
+    return f"lid/door opened during {state}"
+
+
+def _vacuum(state: CastState, o: CasterObservation, c: CastParams) -> str | None:
+    if state not in _UNDER_VACUUM:
+        return None
+    if o.gauge_status in _GAUGE_FAULTS:
+        return f"vacuum gauge: {o.gauge_status}"
+    if state is CastState.EVACUATE or o.chamber_mbar is None:
+        return None
+    if o.chamber_mbar > c.target_mbar * c.limits.vacuum_lost_factor:
+        return f"vacuum lost during {state}: {o.chamber_mbar:.0f} mbar"
+    return None
+
+
+def _drive(o: CasterObservation) -> str | None:
+    return f"drive fault (code {o.drive_fault})" if o.drive_fault else None

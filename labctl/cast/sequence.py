@@ -1,0 +1,284 @@
+"""Vacuum and centrifugal cast sequences as explicit state machines (pure: no I/O, time given).
+
+Each machine is a transition table: every :class:`CastState` has a :class:`StateSpec` naming
+what the devices do in it (:class:`Actuation`), when it is done, how long it may take, the
+confirmation a person must give (if any), and the state that follows. :func:`advance` moves
+one tick. A timeout is a fault with its reason; the safe exit of every state is the same
+:data:`SAFE` actuation, applied by the runner on any fault or abort. Interlocks
+(:mod:`labctl.cast.interlocks`) are evaluated before :func:`advance` every tick.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
+from drivers.capabilities import CasterOutputs
+from labctl.cast.observation import CasterObservation
+from labctl.cast.params import CasterKind, CastParams
+
+
+class CastState(enum.StrEnum):
+    """Steps of a cast, in the order they run."""
+
+    PREFLIGHT = "preflight"
+    MELT = "melt"
+    FLASK_TRANSFER = "flask_transfer"  # vacuum: a person places the flask
+    BALANCE = "balance"  # centrifugal: a person loads the flask and confirms the balance
+    EVACUATE = "evacuate"
+    POUR = "pour"
+    VACUUM_HOLD = "vacuum_hold"
+    VENT = "vent"
+    SPIN_UP = "spin_up"
+    SPIN_HOLD = "spin_hold"
+    BRAKE = "brake"
+    LID_RELEASE = "lid_release"
+    COMPLETE = "complete"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Actuation:
+    """What every device of the caster does in a state."""
+
+    outputs: CasterOutputs = dataclasses.field(default_factory=CasterOutputs)
+    crucible_sp_c: float | None = None  # None: heat off
+    drive_hz: float | None = None  # None: drive stopped
+
+
+SAFE = Actuation()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CastProgress:
+    """Where a cast is: its state, since when, and what the state has seen so far."""
+
+    state: CastState
+    entered_at: float
+    stable_since: float | None = None  # melt: at pour temperature since
+    confirmed_by: str | None = None  # the confirmation this state waits for, once given
+
+
+@dataclass(frozen=True, slots=True)
+class Tick:
+    """The result of one tick: the new progress, and a fault reason if the state failed."""
+
+    progress: CastProgress
+    fault: str | None = None
+    event: str | None = None  # a state change to log and record
+
+
+Done = Callable[[CastProgress, CasterObservation, CastParams], bool]
+Actuate = Callable[[CastParams], Actuation]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StateSpec:
+    """One row of a transition table."""
+
+    actuate: Actuate
+    done: Done
+    timeout_s: Callable[[CastParams], float]
+    on_timeout: Callable[[CasterObservation, CastParams], str]
+    following: CastState
+    confirmation: str | None = None  # the command argument a person must give
+
+
+def _melted(p: CastProgress, o: CasterObservation, c: CastParams) -> bool:
+    return p.stable_since is not None and o.at - p.stable_since >= c.limits.stabilise_s
+
+
+def _held_for(seconds: Callable[[CastParams], float]) -> Done:
+    return lambda p, o, c: o.at - p.entered_at >= seconds(c)
+
+
+def _confirmed(p: CastProgress, o: CasterObservation, c: CastParams) -> bool:
+    return p.confirmed_by is not None
+
+
+def _melt(c: CastParams) -> Actuation:
+    return Actuation(crucible_sp_c=c.pour_temp_c)
+
+
+def _vacuum(*, pour: bool = False, heat: bool = True) -> Actuate:
+    outputs = CasterOutputs(pump=True, chamber_valve=True, vent_valve=False, pour=pour)
+    return lambda c: Actuation(outputs=outputs, crucible_sp_c=c.pour_temp_c if heat else None)
+
+
+def _spin(*, release: bool) -> Actuate:
+    return lambda c: Actuation(outputs=CasterOutputs(pour=release), drive_hz=c.drive_hz)
+
+
+def _fmt_mbar(o: CasterObservation) -> str:
+    return "no valid reading" if o.chamber_mbar is None else f"{o.chamber_mbar:.0f} mbar"
+
+
+def _fmt_rpm(o: CasterObservation) -> str:
+    return "unknown" if o.rpm is None else f"{o.rpm:.0f} rpm"
+
+
+def _common(following_melt: CastState) -> dict[CastState, StateSpec]:
+    return {
+        CastState.PREFLIGHT: StateSpec(
+            actuate=lambda c: Actuation(
+                outputs=CasterOutputs(pump=c.kind is CasterKind.VACUUM, vent_valve=True)
+            ),
+            done=lambda p, o, c: (
+                o.io is not None
+                and (o.io.pump_running if c.kind is CasterKind.VACUUM else o.at_standstill)
+            ),
+            timeout_s=lambda c: 15.0,
+            on_timeout=lambda o, c: (
+                "preflight: the vacuum pump does not run (no contactor feedback)"
+                if c.kind is CasterKind.VACUUM
+                else f"preflight: the arm is not at standstill ({_fmt_rpm(o)})"
+            ),
+            following=CastState.MELT,
+        ),
+        CastState.MELT: StateSpec(
+            actuate=_melt,
+            done=_melted,
+            timeout_s=lambda c: c.limits.melt_limit_s,
+            on_timeout=lambda o, c: (
+                f"melt: the metal did not reach {c.pour_temp_c:.0f} °C and settle within "
+                f"{c.limits.melt_limit_s / 60:.0f} min (crucible at "
+                + ("no reading" if o.crucible_c is None else f"{o.crucible_c:.0f} °C")
+                + ")"
+            ),
+            following=following_melt,
+        ),
+    }
+
+
+VACUUM: Mapping[CastState, StateSpec] = {
+    **_common(CastState.FLASK_TRANSFER),
+    CastState.FLASK_TRANSFER: StateSpec(
+        actuate=_melt,
+        done=_confirmed,
+        timeout_s=lambda c: c.limits.confirm_timeout_s,
+        on_timeout=lambda o, c: (
+            f"flask transfer: nobody confirmed the flask within {c.limits.confirm_timeout_s:.0f} s"
+        ),
+        following=CastState.EVACUATE,
+        confirmation="flask_placed",
+    ),
+    CastState.EVACUATE: StateSpec(
+        actuate=_vacuum(),
+        done=lambda p, o, c: o.chamber_mbar is not None and o.chamber_mbar <= c.target_mbar,
+        timeout_s=lambda c: c.evacuate_limit_s,
+        on_timeout=lambda o, c: (
+            f"vacuum not reached in time: {_fmt_mbar(o)} after {c.evacuate_limit_s:.0f} s "
+            f"(target {c.target_mbar:.0f} mbar)"
+        ),
+        following=CastState.POUR,
+    ),
+    CastState.POUR: StateSpec(
+        actuate=_vacuum(pour=True),
+        done=_held_for(lambda c: c.limits.pour_s),
+        timeout_s=lambda c: c.limits.pour_s + 5.0,
+        on_timeout=lambda o, c: "pour did not finish",
+        following=CastState.VACUUM_HOLD,
+    ),
+    CastState.VACUUM_HOLD: StateSpec(
+        actuate=_vacuum(heat=False),
+        done=_held_for(lambda c: c.vacuum_hold_s),
+        timeout_s=lambda c: c.vacuum_hold_s + 5.0,
+        on_timeout=lambda o, c: "vacuum hold did not finish",
+        following=CastState.VENT,
+    ),
+    CastState.VENT: StateSpec(
+        actuate=lambda c: SAFE,
+        done=lambda p, o, c: (
+            o.gauge_status == "overrange"
+            or (o.chamber_mbar is not None and o.chamber_mbar >= c.limits.vented_mbar)
+        ),
+        timeout_s=lambda c: c.limits.vent_limit_s,
+        on_timeout=lambda o, c: f"vent: the chamber did not return to atmosphere ({_fmt_mbar(o)})",
+        following=CastState.COMPLETE,
+    ),
+}
+
+CENTRIFUGAL: Mapping[CastState, StateSpec] = {
+    **_common(CastState.BALANCE),
+    CastState.BALANCE: StateSpec(
+        actuate=_melt,
+        done=_confirmed,
+        timeout_s=lambda c: c.limits.confirm_timeout_s,
+        on_timeout=lambda o, c: (
+            f"balance: nobody confirmed flask and balance within {c.limits.confirm_timeout_s:.0f} s"
+        ),
+        following=CastState.SPIN_UP,
+        confirmation="balance_confirmed",
+    ),
+    CastState.SPIN_UP: StateSpec(
+        actuate=_spin(release=True),
+        done=lambda p, o, c: o.rpm is not None and o.rpm >= 0.9 * c.spin_rpm,
+        timeout_s=lambda c: c.spin_up_s + c.limits.spin_margin_s,
+        on_timeout=lambda o, c: f"spin-up: the arm reached {_fmt_rpm(o)} of {c.spin_rpm:.0f}",
+        following=CastState.SPIN_HOLD,
+    ),
+    CastState.SPIN_HOLD: StateSpec(
+        actuate=_spin(release=False),
+        done=_held_for(lambda c: c.spin_hold_s),
+        timeout_s=lambda c: c.spin_hold_s + 5.0,
+        on_timeout=lambda o, c: "spin hold did not finish",
+        following=CastState.BRAKE,
+    ),
+    CastState.BRAKE: StateSpec(
+        actuate=lambda c: SAFE,
+        done=lambda p, o, c: o.at_standstill,
+        timeout_s=lambda c: c.limits.brake_limit_s,
+        on_timeout=lambda o, c: f"brake: the arm did not stop ({_fmt_rpm(o)})",
+        following=CastState.LID_RELEASE,
+    ),
+    CastState.LID_RELEASE: StateSpec(
+        actuate=lambda c: Actuation(outputs=CasterOutputs(lid_release=True)),
+        done=lambda p, o, c: o.at_standstill,
+        timeout_s=lambda c: 10.0,
+        on_timeout=lambda o, c: f"lid release refused: the arm is turning ({_fmt_rpm(o)})",
+        following=CastState.COMPLETE,
+    ),
+}
+
+
+def table(kind: CasterKind) -> Mapping[CastState, StateSpec]:
+    return VACUUM if kind is CasterKind.VACUUM else CENTRIFUGAL
+
+
+def actuation(progress: CastProgress, params: CastParams) -> Actuation:
+    """What the devices do now; SAFE once complete."""
+    spec = table(params.kind).get(progress.state)
+    return SAFE if spec is None else spec.actuate(params)
+
+
+def waiting_for(progress: CastProgress, params: CastParams) -> str | None:
+    """The confirmation the current state waits for, if it has not been given yet."""
+    spec = table(params.kind).get(progress.state)
+    if spec is None or progress.confirmed_by is not None:
+        return None
+    return spec.confirmation
+
+
+def advance(progress: CastProgress, obs: CasterObservation, params: CastParams) -> Tick:
+    """One tick: update the melt timer, then leave the state if done, or fault on timeout."""
+    spec = table(params.kind).get(progress.state)
+    if spec is None:
+        return Tick(progress)
+    if progress.state is CastState.MELT:
+        progress = _track_melt(progress, obs, params)
+    if spec.done(progress, obs, params):
+        nxt = CastProgress(state=spec.following, entered_at=obs.at)
+        return Tick(nxt, event=f"{progress.state} -> {nxt.state}")
+    if obs.at - progress.entered_at > spec.timeout_s(params):
+        return Tick(progress, fault=spec.on_timeout(obs, params))
+    return Tick(progress)
+
+
+def _track_melt(p: CastProgress, o: CasterObservation, c: CastParams) -> CastProgress:
+    inside = o.crucible_c is not None and abs(o.crucible_c - c.pour_temp_c) <= c.limits.pour_band_c
+    if not inside:
+        return dataclasses.replace(p, stable_since=None)
+    if p.stable_since is None:
+        return dataclasses.replace(p, stable_since=o.at)
+    return p
