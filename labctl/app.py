@@ -91,7 +91,7 @@ async def build_lab(site: SiteConfig, clock: Clock) -> Lab:
         wire = PymodbusWire(endpoint, timeout_s=bus_cfg.timeout_s)
         lab.buses[name] = ModbusBus(wire, name=name, clock=clock, timeout_s=bus_cfg.timeout_s)
     for name, kiln in site.kilns.items():
-        dev_cfg = site.devices[kiln.controller]
+        dev_cfg = site.modbus_device(kiln.controller)
         device = lab.buses[dev_cfg.bus].device(
             name=kiln.controller,
             unit=dev_cfg.unit,

@@ -12,6 +12,13 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from labctl.caster_config import (
+    Adam4018Section,
+    CasterSection,
+    SerialLineSection,
+    Tpg36xSection,
+    check_caster,
+)
 from labctl.errors import ConfigError
 from labctl.interlocks import InterlockLimits
 
@@ -55,13 +62,16 @@ Bus = Annotated[TcpBus | RtuBus, Field(discriminator="kind")]
 
 
 class DeviceSection(_Strict):
-    """``[devices.NAME]``: one instrument on a bus."""
+    """``[devices.NAME]``: one Modbus instrument on a bus."""
 
-    family: Literal["eurotherm3200"]
+    family: Literal["eurotherm3200", "omron_e5cc", "iomodule", "delta_vfd"]
     bus: str
     unit: int = Field(default=1, ge=1, le=247)
     max_block_registers: int = Field(default=125, ge=1, le=125)  # FC3 limit
     max_fill_registers: int = Field(default=50, ge=0, le=124)  # Telegraf's default fill
+
+
+Device = Annotated[DeviceSection | Tpg36xSection | Adam4018Section, Field(discriminator="family")]
 
 
 class InterlockSection(_Strict):
@@ -123,8 +133,17 @@ class SiteConfig(_Strict):
 
     lab: LabSection
     buses: dict[str, Bus] = {}
-    devices: dict[str, DeviceSection] = {}
+    lines: dict[str, SerialLineSection] = {}
+    devices: dict[str, Device] = {}
     kilns: dict[str, KilnSection] = {}
+    casters: dict[str, CasterSection] = {}
+
+    def modbus_device(self, name: str) -> DeviceSection:
+        """The Modbus device ``name`` (the cross-checks guarantee roles get the right kind)."""
+        device = self.devices[name]
+        if not isinstance(device, DeviceSection):
+            raise TypeError(f"{name} is a serial {device.family}, not a Modbus device")
+        return device
 
     @property
     def state_dir(self) -> Path:
@@ -137,27 +156,67 @@ class SiteConfig(_Strict):
 
 def _cross_check(site: SiteConfig) -> tuple[str, str] | None:
     """References between sections; returns (field, problem) for the first inconsistency."""
+    return _check_devices(site) or _check_ports(site) or _check_machines(site)
+
+
+def _check_devices(site: SiteConfig) -> tuple[str, str] | None:
     seen_units: dict[tuple[str, int], str] = {}
     for name, dev in site.devices.items():
-        if dev.bus not in site.buses:
-            return f"devices.{name}.bus", f"no bus named {dev.bus!r} in [buses]"
-        other = seen_units.setdefault((dev.bus, dev.unit), name)
+        if isinstance(dev, DeviceSection):
+            where, key, unit = dev.bus, (dev.bus, dev.unit), ("unit", dev.unit)
+            if dev.bus not in site.buses:
+                return f"devices.{name}.bus", f"no bus named {dev.bus!r} in [buses]"
+        else:
+            unit = (
+                ("address", dev.address)
+                if isinstance(dev, Adam4018Section)
+                else ("channel", dev.channel)
+            )
+            where, key = dev.line, (dev.line, unit[1])
+            if dev.line not in site.lines:
+                return f"devices.{name}.line", f"no serial line named {dev.line!r} in [lines]"
+        other = seen_units.setdefault(key, name)
         if other != name:
-            return f"devices.{name}.unit", f"unit {dev.unit} on {dev.bus} is already {other}"
-    ports: dict[str, str] = {}
-    for name, bus in site.buses.items():
-        key = bus.port if isinstance(bus, RtuBus) else f"{bus.host}:{bus.port}"
-        other = ports.setdefault(key, name)
-        if other != name:
-            return f"buses.{name}.port", f"{key} is already used by bus {other}"
-    controllers: dict[str, str] = {}
-    for name, kiln in site.kilns.items():
-        if kiln.controller not in site.devices:
-            return f"kilns.{name}.controller", f"no device named {kiln.controller!r} in [devices]"
-        other = controllers.setdefault(kiln.controller, name)
-        if other != name:
-            return f"kilns.{name}.controller", f"{kiln.controller} already drives kiln {other}"
+            return f"devices.{name}.{unit[0]}", f"{unit[0]} {unit[1]} on {where} is already {other}"
     return None
+
+
+def _check_ports(site: SiteConfig) -> tuple[str, str] | None:
+    ports: dict[str, str] = {}
+    endpoints = [
+        (f"buses.{n}.port", b.port if isinstance(b, RtuBus) else f"{b.host}:{b.port}")
+        for n, b in site.buses.items()
+    ] + [(f"lines.{n}.port", line.port) for n, line in site.lines.items()]
+    for field, key in endpoints:
+        other = ports.setdefault(key, field)
+        if other != field:
+            return field, f"{key} is already used by {other.rsplit('.', 1)[0]}"
+    return None
+
+
+def _check_machines(site: SiteConfig) -> tuple[str, str] | None:
+    users: dict[str, str] = {}
+    families = {name: dev.family for name, dev in site.devices.items()}
+    uses = [(f"kilns.{n}.controller", k.controller) for n, k in site.kilns.items()]
+    for name, caster in site.casters.items():
+        problem = check_caster(name, caster, families)
+        if problem is not None:
+            return problem
+        uses += [(f"casters.{name}.{role}", dev) for role, dev in caster.roles().items()]
+    for field, device in uses:
+        if device not in site.devices:
+            return field, f"no device named {device!r} in [devices]"
+        if field.startswith("kilns.") and families[device] != "eurotherm3200":
+            return field, f"{device} is a {families[device]}; a kiln needs a eurotherm3200"
+        other = users.setdefault(device, field)
+        if other != field:
+            return field, f"{device} is already used by {other.rsplit('.', 1)[0]}"
+    return None
+
+
+_TAGS = frozenset(
+    {"tcp", "rtu", "eurotherm3200", "omron_e5cc", "iomodule", "delta_vfd", "tpg36x", "adam4018"}
+)
 
 
 def load_site(path: Path) -> SiteConfig:
@@ -172,7 +231,7 @@ def load_site(path: Path) -> SiteConfig:
         site = SiteConfig.model_validate(data)
     except ValidationError as err:
         first = err.errors()[0]
-        field = ".".join(str(p) for p in first["loc"] if p not in ("tcp", "rtu"))
+        field = ".".join(str(p) for p in first["loc"] if p not in _TAGS)
         raise ConfigError(path, field or "(top level)", first["msg"]) from err
     problem = _cross_check(site)
     if problem is not None:

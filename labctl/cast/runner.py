@@ -1,0 +1,262 @@
+"""The control loop of one caster: the only code that drives its devices.
+
+Every tick: read every device, evaluate the interlocks, then (only if nothing tripped) let the
+cast sequence advance and apply what its state asks for. Commands (start, confirm, abort) run
+between ticks. Any trip, failed write or timeout runs :meth:`CasterRunner._shutdown`: every
+device to its safe state first, then the cast ends as ``faulted: <reason>``. A cast is never
+resumed after a daemon restart (molten metal and an evacuated flask do not wait): a cast
+found active at start-up ends as *interrupted* with every device driven safe.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import json
+import logging
+from collections.abc import Awaitable, Callable
+
+from drivers.clock import Clock
+from drivers.errors import DriverError
+from labctl.cast.devices import CasterDevices
+from labctl.cast.interlocks import InterlockMemory, check
+from labctl.cast.observation import CasterObservation
+from labctl.cast.params import CasterLimits, CastParams
+from labctl.cast.sequence import CastProgress, CastState, actuation, advance, waiting_for
+from labctl.commands import CommandRefused
+from labctl.run_state import OutcomeKind
+from labctl.runstore import RunStore
+
+log = logging.getLogger(__name__)
+
+Action = Callable[[], Awaitable[dict[str, object]]]
+
+
+@dataclasses.dataclass
+class _Cast:
+    id: int
+    params: CastParams
+    progress: CastProgress
+    memory: InterlockMemory = dataclasses.field(default_factory=InterlockMemory)
+    confirmations: list[tuple[str, str]] = dataclasses.field(default_factory=list)
+
+
+class CasterRunner:
+    """Owns one caster's devices, its active cast and its control loop."""
+
+    def __init__(
+        self,
+        *,
+        name: str,
+        limits: CasterLimits,
+        devices: CasterDevices,
+        clock: Clock,
+        store: RunStore,
+        tick_s: float,
+    ) -> None:
+        self.name, self.limits, self._devices = name, limits, devices
+        self._clock, self._store, self._tick_s = clock, store, tick_s
+        self._cast: _Cast | None = None
+        self._obs = CasterObservation(at=clock.now())
+        self._commands: asyncio.Queue[tuple[Action, asyncio.Future[dict[str, object]]]] = (
+            asyncio.Queue(16)
+        )
+        self._unsafe: list[str] = []
+        self.last_outcome: str | None = None
+        self.ticks = 0
+
+    # ----------------------------------------------------------------- commands
+    async def submit(self, action: Action) -> dict[str, object]:
+        """Queue ``action`` to run between ticks; its CommandRefused reaches the caller."""
+        future: asyncio.Future[dict[str, object]] = asyncio.get_running_loop().create_future()
+        try:
+            self._commands.put_nowait((action, future))
+        except asyncio.QueueFull:
+            raise CommandRefused(f"{self.name} is busy; try again in a moment") from None
+        return await future
+
+    async def start(self, params: CastParams, by: str) -> dict[str, object]:
+        """Begin a cast; refused unless idle, safe, every device answering, lid shut."""
+        if self._cast is not None:
+            raise CommandRefused(f"{self.name} is already casting (cast {self._cast.id})")
+        now, obs = self._clock.now(), self._obs
+        problems = [
+            f"no reading from {n}" for n in self._devices.fresh(now, self.limits.stale_after_s)
+        ]
+        if self._unsafe:
+            problems.append(f"safe state not confirmed on {', '.join(self._unsafe)}")
+        if obs.io is not None and not obs.io.estop_ok:
+            problems.append("the e-stop is pressed")
+        if obs.io is not None and not obs.io.lid_closed:
+            problems.append("the lid/door is open")
+        if obs.drive_fault:
+            problems.append(f"the drive reports fault code {obs.drive_fault}")
+        if problems:
+            raise CommandRefused(f"{self.name} cannot start: {'; '.join(problems)}")
+        state = json.dumps({"state": CastState.PREFLIGHT.value})
+        cast_id = await self._store.create_run(
+            kiln=self.name,
+            profile_name=params.alloy,
+            profile_json=_params_json(params),
+            mode=params.kind.value,
+            started_by=by,
+            state_json=state,
+            at_wall=self._clock.wall(),
+        )
+        self._cast = _Cast(cast_id, params, CastProgress(state=CastState.PREFLIGHT, entered_at=now))
+        log.info(
+            "%s: cast %d started by %s: %s (%s)",
+            self.name,
+            cast_id,
+            by,
+            params.alloy,
+            params.piece_class,
+        )
+        return {"cast_id": cast_id, "alloy": params.alloy, "state": CastState.PREFLIGHT.value}
+
+    async def confirm(self, step: str, by: str) -> dict[str, object]:
+        """A person confirms the step the cast waits for (recorded with who)."""
+        cast = self._cast
+        if cast is None:
+            raise CommandRefused(f"{self.name} is not casting; nothing to confirm")
+        wanted = waiting_for(cast.progress, cast.params)
+        if wanted is None or wanted != step:
+            raise CommandRefused(
+                f"{self.name} is in {cast.progress.state} and waits for "
+                f"{wanted or 'no confirmation'}, not {step}"
+            )
+        if not self._obs.flask_present:
+            raise CommandRefused(f"{self.name}: no flask detected in the machine")
+        if not self._obs.lid_closed:
+            raise CommandRefused(f"{self.name}: close the lid/door first")
+        cast.progress = dataclasses.replace(cast.progress, confirmed_by=by)
+        cast.confirmations.append((step, by))
+        await self._event(cast, "confirmation", f"{step} confirmed by {by}")
+        return {"cast_id": cast.id, "confirmed": step, "by": by}
+
+    async def abort(self, by: str, reason: str) -> dict[str, object]:
+        cast = self._cast
+        if cast is None:
+            raise CommandRefused(f"{self.name} is not casting; nothing to abort")
+        await self._end(cast, OutcomeKind.ABORTED, reason or "aborted", by)
+        return {"cast_id": cast.id, "outcome": self.last_outcome}
+
+    # ---------------------------------------------------------------- the loop
+    async def run(self) -> None:
+        """The control task: safe state and recovery first, then tick forever."""
+        await self._recover()
+        next_tick = self._clock.now()
+        while True:
+            next_tick = max(next_tick + self._tick_s, self._clock.now())
+            await self._clock.sleep_until(next_tick)
+            await self._drain_commands()
+            await self._tick()
+            self.ticks += 1
+
+    async def _drain_commands(self) -> None:
+        while not self._commands.empty():
+            action, future = self._commands.get_nowait()
+            try:
+                future.set_result(await action())
+            except CommandRefused as refused:
+                future.set_exception(refused)
+
+    async def _tick(self) -> None:
+        self._obs = obs = await self._devices.observe(self._clock.now(), self.limits.stale_after_s)
+        cast = self._cast
+        if cast is None:
+            if self._unsafe:
+                await self._safe()
+            return
+        applied = self._devices.applied
+        cast.memory, trip = check(cast.progress.state, obs, cast.params, applied, cast.memory)
+        if trip is None:
+            tick = advance(cast.progress, obs, cast.params)
+            trip = tick.fault
+            if tick.event is not None:
+                cast.progress = tick.progress
+                await self._event(cast, "state", tick.event)
+        if trip is not None:
+            await self._shutdown(cast, trip)
+            return
+        if cast.progress.state is CastState.COMPLETE:
+            await self._end(cast, OutcomeKind.COMPLETED, "", None)
+            return
+        try:
+            await self._devices.apply(actuation(cast.progress, cast.params))
+        except (DriverError, TimeoutError) as err:
+            await self._shutdown(cast, f"could not drive the machine: {str(err) or 'timeout'}")
+
+    async def _shutdown(self, cast: _Cast, reason: str) -> None:
+        log.error("%s: FAULT: %s; driving every device to its safe state", self.name, reason)
+        await self._end(cast, OutcomeKind.FAULTED, reason, None)
+
+    async def _end(self, cast: _Cast, kind: OutcomeKind, reason: str, by: str | None) -> None:
+        """Devices safe first, then the outcome recorded. Idempotent per cast."""
+        if self._cast is not cast:
+            return
+        await self._safe()
+        self._cast = None
+        outcome = await self._store.end_run(
+            cast.id, outcome_kind=kind, reason=reason, by=by, at_wall=self._clock.wall()
+        )
+        self.last_outcome = str(outcome)
+        log.info("%s: cast %d ended: %s", self.name, cast.id, outcome)
+
+    async def _safe(self) -> None:
+        failed = await self._devices.safe_state()
+        if failed and not self._unsafe:
+            log.critical(
+                "%s: safe state not confirmed on %s; retrying every tick",
+                self.name,
+                ", ".join(failed),
+            )
+        self._unsafe = failed
+
+    async def _event(self, cast: _Cast, kind: str, text: str) -> None:
+        log.info("%s: cast %d: %s", self.name, cast.id, text)
+        state = json.dumps(
+            {"state": cast.progress.state.value, "confirmations": cast.confirmations}
+        )
+        await self._store.save_state(cast.id, state_json=state, at_wall=self._clock.wall())
+        await self._store.add_event(cast.id, at_wall=self._clock.wall(), kind=kind, text=text)
+
+    async def _recover(self) -> None:
+        await self._safe()
+        stored = await self._store.active_run(self.name)
+        if stored is not None:
+            reason = "the daemon restarted during the cast; a cast is never resumed"
+            log.warning("%s: cast %d %s", self.name, stored.id, reason)
+            await self._store.end_run(
+                stored.id,
+                outcome_kind=OutcomeKind.INTERRUPTED,
+                reason=reason,
+                by=None,
+                at_wall=self._clock.wall(),
+            )
+            self.last_outcome = f"interrupted: {reason}"
+
+    # ------------------------------------------------------------ observation
+    def status(self) -> dict[str, object]:
+        cast, obs = self._cast, self._obs
+        return {
+            "caster": self.name,
+            "kind": self.limits.kind.value,
+            "state": cast.progress.state.value if cast else "idle",
+            "cast_id": cast.id if cast else None,
+            "alloy": cast.params.alloy if cast else None,
+            "waiting_for": waiting_for(cast.progress, cast.params) if cast else None,
+            "crucible_c": obs.crucible_c,
+            "crucible_tc_c": obs.crucible_tc_c,
+            "chamber_mbar": obs.chamber_mbar,
+            "rpm": obs.rpm,
+            "lid_closed": obs.lid_closed,
+            "flask_present": obs.flask_present,
+            "stale": list(obs.stale),
+            "outcome": self.last_outcome,
+            "safe": not self._unsafe,
+        }
+
+
+def _params_json(params: CastParams) -> str:
+    return json.dumps(dataclasses.asdict(params), default=str, sort_keys=True)
