@@ -13,13 +13,16 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from drivers import delta_vfd, eurotherm3200, iomodule, omron_e5cc
 from drivers._modbus.bus import ModbusBus, ModbusDevice
 from drivers._modbus.pymodbus_wire import PymodbusWire
+from drivers._modbus.registers import RegisterMap
 from drivers._modbus.transport import SerialLine, TcpEndpoint
 from drivers.clock import Clock, ScaledClock
-from drivers.eurotherm3200 import IDENTITY as EUROTHERM3200_IDENTITY
-from drivers.eurotherm3200 import MAP as EUROTHERM3200_MAP
 from drivers.eurotherm3200 import Eurotherm3200
+from labctl.cast.build import build_casters
+from labctl.cast.commands import register_caster_commands
+from labctl.cast.runner import CasterRunner
 from labctl.commands import CommandRegistry
 from labctl.config import SiteConfig, load_site
 from labctl.control_socket import ControlSocket
@@ -30,9 +33,18 @@ from labctl.kiln_settings import RunSettings
 from labctl.profiles.loader import check_profiles
 from labctl.runstore import RunStore
 from labctl.snapshot import KilnSnapshot
+from labctl.status_command import register_status
 from labctl.watchdog import notify, watchdog_interval_s, watchdog_loop
 
 log = logging.getLogger(__name__)
+
+#: Register map and identity registers of each Modbus device family.
+MODBUS_FAMILIES: dict[str, tuple[RegisterMap, tuple[str, ...]]] = {
+    "eurotherm3200": (eurotherm3200.MAP, tuple(eurotherm3200.IDENTITY)),
+    "omron_e5cc": (omron_e5cc.MAP, tuple(omron_e5cc.IDENTITY)),
+    "iomodule": (iomodule.MAP, tuple(iomodule.IDENTITY)),
+    "delta_vfd": (delta_vfd.MAP, tuple(delta_vfd.IDENTITY)),
+}
 
 
 @dataclass
@@ -45,7 +57,25 @@ class Lab:
     buses: dict[str, ModbusBus] = field(default_factory=dict)
     runners: dict[str, KilnRunner] = field(default_factory=dict)
     registry: CommandRegistry = field(default_factory=CommandRegistry)
+    casters: dict[str, CasterRunner] = field(default_factory=dict)
     listeners: list[Callable[[KilnSnapshot], None]] = field(default_factory=list)
+
+    def modbus_device(self, name: str) -> ModbusDevice:
+        """The driver-side handle of Modbus device ``name`` on its bus."""
+        cfg = self.site.modbus_device(name)
+        regmap, identity = MODBUS_FAMILIES[cfg.family]
+        return self.buses[cfg.bus].device(
+            name=name,
+            unit=cfg.unit,
+            regmap=regmap,
+            identity=identity,
+            max_block_registers=cfg.max_block_registers,
+            max_fill_registers=cfg.max_fill_registers,
+        )
+
+    def kiln_snapshot(self, name: str) -> KilnSnapshot | None:
+        runner = self.runners.get(name)
+        return None if runner is None else runner.snapshot
 
     def publish(self, snapshot: KilnSnapshot) -> None:
         for listener in self.listeners:
@@ -91,15 +121,7 @@ async def build_lab(site: SiteConfig, clock: Clock) -> Lab:
         wire = PymodbusWire(endpoint, timeout_s=bus_cfg.timeout_s)
         lab.buses[name] = ModbusBus(wire, name=name, clock=clock, timeout_s=bus_cfg.timeout_s)
     for name, kiln in site.kilns.items():
-        dev_cfg = site.modbus_device(kiln.controller)
-        device = lab.buses[dev_cfg.bus].device(
-            name=kiln.controller,
-            unit=dev_cfg.unit,
-            regmap=EUROTHERM3200_MAP,
-            max_block_registers=dev_cfg.max_block_registers,
-            max_fill_registers=dev_cfg.max_fill_registers,
-            identity=EUROTHERM3200_IDENTITY,
-        )
+        device = lab.modbus_device(kiln.controller)
         lab.runners[name] = KilnRunner(
             settings=_settings(site, name),
             controller=Eurotherm3200(device),
@@ -108,7 +130,10 @@ async def build_lab(site: SiteConfig, clock: Clock) -> Lab:
             store=lab.store,
             publish=lab.publish,
         )
-    register_kiln_commands(lab.registry, lab.runners, site.profiles_dir, lab.store)
+    register_kiln_commands(lab.registry, lab.runners, site.profiles_dir)
+    lab.casters = build_casters(site, lab.modbus_device, clock, lab.store)
+    register_caster_commands(lab.registry, lab.casters, lab.kiln_snapshot, site.profiles_dir)
+    register_status(lab.registry, lab.runners, lab.casters, lab.store)
     return lab
 
 
@@ -122,12 +147,23 @@ async def run_lab(lab: Lab, *, ready: asyncio.Event | None = None) -> None:
                 tg.create_task(bus.run(), name=f"bus[{name}]")
             for name, runner in lab.runners.items():
                 tg.create_task(runner.run(), name=f"kiln[{name}].control")
+            for name, caster in lab.casters.items():
+                tg.create_task(caster.run(), name=f"caster[{name}].control")
             interval = watchdog_interval_s()
             if interval is not None:
-                progress = [lambda r=r: r.ticks for r in lab.runners.values()]
+                loops: list[KilnRunner | CasterRunner] = [
+                    *lab.runners.values(),
+                    *lab.casters.values(),
+                ]
+                progress = [lambda r=r: r.ticks for r in loops]
                 tg.create_task(watchdog_loop(progress, interval), name="systemd.watchdog")
             notify("READY=1")
-            log.info("labctl running: %d kiln(s), %d bus(es)", len(lab.runners), len(lab.buses))
+            log.info(
+                "labctl running: %d kiln(s), %d caster(s), %d bus(es)",
+                len(lab.runners),
+                len(lab.casters),
+                len(lab.buses),
+            )
             if ready is not None:
                 ready.set()
     finally:

@@ -64,7 +64,7 @@ class CasterSection(_Strict):
     drive: str | None = None  # centrifugal casters
     crucible_max_c: float = Field(gt=0, le=2000)
     accept_crucible_without_lease: bool = False
-    io_lease_s: float = Field(default=10.0, gt=0, le=300)
+    io_lease_s: float = Field(default=20.0, gt=0, le=300)
     pour_band_c: float = Field(default=10.0, gt=0, le=100)
     stabilise_s: float = Field(default=30.0, ge=0, le=600)
     melt_limit_min: float = Field(default=45.0, gt=0, le=240)
@@ -127,7 +127,7 @@ def check_caster(
             return f"casters.{name}.{role}", f"no device named {device!r} in [devices]"
         if family not in ROLE_FAMILIES[role]:
             allowed = ", ".join(sorted(ROLE_FAMILIES[role]))
-            return f"casters.{name}.{role}", f"{device} is a {family}; a {role} must be {allowed}"
+            return f"casters.{name}.{role}", f"{device} is {family}, but {role} needs {allowed}"
     crucible_family = families[caster.crucible]
     if crucible_family in NO_LEASE_FAMILIES and not caster.accept_crucible_without_lease:
         return (

@@ -1,18 +1,21 @@
-"""Kiln commands in the shared registry: start, hold, resume, abort, take the flask, status."""
+"""Kiln commands in the shared registry: start, hold, resume, abort, take the flask."""
 
 from __future__ import annotations
 
-import json
+import dataclasses
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field
 
+from labctl.cast.commands import load_alloy_named
 from labctl.commands import Caller, CommandRefused, CommandRegistry, Payload, Role
 from labctl.errors import ProfileError
 from labctl.kiln_runner import KilnRunner
+from labctl.profiles.alloys import Alloy, PieceClass
 from labctl.profiles.loader import load_burnout, schedule_to_json
-from labctl.runstore import RunStore
+from labctl.program.segments import Cool, FinalHold, Schedule
 
 NAME = r"^[A-Za-z0-9_.-]{1,64}$"
 
@@ -24,9 +27,15 @@ class KilnPayload(Payload):
 
 
 class StartPayload(KilnPayload):
-    """Start a burnout profile (a file name in the profiles' burnout folder, without .toml)."""
+    """Start a burnout profile (a file name in the profiles' burnout folder, without .toml).
+
+    With ``alloy`` and ``piece_class``, the final hold is the alloy's flask casting
+    temperature for that piece class, and the alloy must allow the profile.
+    """
 
     profile: str = Field(pattern=NAME)
+    alloy: str | None = Field(default=None, pattern=NAME)
+    piece_class: Literal["thin", "medium", "heavy"] | None = None
 
 
 class AbortPayload(KilnPayload):
@@ -35,15 +44,10 @@ class AbortPayload(KilnPayload):
     reason: str = Field(default="", max_length=200)
 
 
-class EmptyPayload(Payload):
-    """No arguments."""
-
-
 def register_kiln_commands(
     registry: CommandRegistry,
     runners: Mapping[str, KilnRunner],
     profiles_dir: Path,
-    store: RunStore,
 ) -> None:
     """Register every kiln command against ``runners``."""
 
@@ -63,6 +67,11 @@ def register_kiln_commands(
             schedule = load_burnout(path)
         except ProfileError as err:
             raise CommandRefused(f"profile not usable: {err}") from err
+        if p.alloy is not None or p.piece_class is not None:
+            if p.alloy is None or p.piece_class is None:
+                raise CommandRefused("give both alloy and piece_class, or neither")
+            alloy = load_alloy_named(profiles_dir, p.alloy)
+            schedule = for_alloy(schedule, alloy, p.piece_class)
         r = runner(p.kiln)
         return await r.submit(lambda: r.start(schedule, schedule_to_json(schedule), who.name))
 
@@ -82,24 +91,33 @@ def register_kiln_commands(
         r = runner(p.kiln)
         return await r.submit(lambda: r.take_flask(who.name))
 
-    async def status(_: EmptyPayload, __: Caller) -> Mapping[str, object]:
-        runs = await store.history(limit=10)
-        return {
-            "kilns": [r.snapshot.as_dict() for r in runners.values()],
-            "history": [json.loads(json.dumps(run, default=str)) for run in map(_run_row, runs)],
-        }
-
     tech = Role.TECHNICIAN
     registry.register("start", StartPayload, tech, start, "start a burnout profile on a kiln")
     registry.register("hold", KilnPayload, tech, hold, "hold a kiln's program")
     registry.register("resume", KilnPayload, tech, resume, "resume a held program")
     registry.register("abort", AbortPayload, tech, abort, "abort a run; heat off")
     registry.register("take_flask", KilnPayload, tech, take_flask, "flask taken: complete the run")
-    registry.register("status", EmptyPayload, Role.OBSERVER, status, "every kiln's state")
 
 
-def _run_row(run: object) -> dict[str, object]:
-    fields = ("id", "kiln", "profile_name", "mode", "started_wall", "started_by", "ended_wall")
-    row = {name: getattr(run, name) for name in fields}
-    row["outcome"] = str(getattr(run, "outcome", None) or "running")
-    return row
+def for_alloy(schedule: Schedule, alloy: Alloy, piece_class: PieceClass) -> Schedule:
+    """The schedule with its final hold (and the cool into it) at the alloy's flask temperature."""
+    if schedule.name not in alloy.burnout_profiles:
+        allowed = ", ".join(alloy.burnout_profiles) or "none in the library yet"
+        raise CommandRefused(
+            f"{alloy.name} does not allow burnout profile {schedule.name}; allowed: {allowed}"
+        )
+    old, new = schedule.casting_temp_c, alloy.flask.for_class(piece_class)
+    segments = tuple(
+        FinalHold(new)
+        if isinstance(seg, FinalHold)
+        else Cool(new, seg.rate_c_per_h)
+        if isinstance(seg, Cool) and seg.target_c == old
+        else seg
+        for seg in schedule.segments
+    )
+    try:
+        return dataclasses.replace(schedule, segments=segments)
+    except ValueError as err:
+        raise CommandRefused(
+            f"{schedule.name} cannot end at {new:.0f} °C for {alloy.name} {piece_class}: {err}"
+        ) from err

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
 from drivers._modbus.plan import Block, plan_reads
-from drivers._modbus.registers import Poll, RegisterMap, Table
+from drivers._modbus.registers import Poll, Register, RegisterMap, Table
 from drivers._modbus.transport import Wire
 from drivers.clock import Clock
 from drivers.errors import (
@@ -117,18 +117,37 @@ class ModbusDevice:
 
         return await self._bus._submit(self, op)
 
-    async def write(self, name: str, value: float) -> None:
-        """Write once (never retried), then read back; WriteNotVerified if off by > step/2."""
+    def _encoded(self, name: str, value: float) -> tuple[Register, list[int]]:
         reg = self.regmap[name]
         if not reg.writable:
             raise ConfigurationError(f"{self.name}: {name} is read-only")
-        words = reg.encode(value)
+        return reg, list(reg.encode(value))
+
+    async def _write_once(self, reg: Register, words: Sequence[int]) -> None:
+        """In the bus task: one write transaction."""
+        bus = self._bus
+        await bus._transact(self, bus._wire.write(reg.table, reg.address, words, self.unit))
+
+    async def command(self, name: str, value: float) -> None:
+        """Write once (never retried) with no read-back, for write-only command registers.
+
+        The caller verifies the command's effect (e.g. by the status bits it changes).
+        """
+        reg, words = self._encoded(name, value)
+
+        async def op() -> None:
+            await self._write_once(reg, words)
+
+        await self._bus._submit(self, op)
+
+    async def write(self, name: str, value: float) -> None:
+        """Write once (never retried), then read back; WriteNotVerified if off by > step/2."""
+        reg, words = self._encoded(name, value)
         written = reg.decode(words)
 
         async def op() -> float:
-            bus = self._bus
-            await bus._transact(self, bus._wire.write(reg.table, reg.address, words, self.unit))
-            return reg.decode(await bus._read(self, reg.table, reg.address, reg.words))
+            await self._write_once(reg, words)
+            return reg.decode(await self._bus._read(self, reg.table, reg.address, reg.words))
 
         read_back = await self._bus._submit(self, op)
         if abs(read_back - written) > reg.resolution / 2:

@@ -17,6 +17,18 @@ MAX_REPLY = 96  # '>' + 8 channels x 7 chars + checksum; more is garbage
 OPEN_HIGH = 9999.0  # engineering-unit format saturates at +9999.9 (open wire / over range)
 _VALUE = re.compile(r"[+-]\d{1,5}(?:\.\d{1,4})?")
 
+# Thermocouple input type codes (TT in ``$AA2``/``%AANNTTCCFF``) -> (type, low °C, high °C), §D.1.
+TC_TYPES: dict[int, tuple[str, float, float]] = {
+    0x0E: ("J", 0.0, 760.0),
+    0x0F: ("K", 0.0, 1370.0),
+    0x10: ("T", -100.0, 400.0),
+    0x11: ("E", 0.0, 1000.0),
+    0x12: ("R", 500.0, 1750.0),
+    0x13: ("S", 500.0, 1750.0),
+    0x14: ("B", 500.0, 1800.0),
+}
+ENGINEERING_UNITS = 0x00  # data format bits 1..0 of FF (ADAM-4000 manual; see NOTES.md)
+
 
 def checksum(text: str) -> str:
     """``"$012"`` -> ``"B7"``."""
@@ -72,6 +84,42 @@ def parse_all_channels(text: str) -> list[ChannelValue]:
     if not values or "".join(values) != body:
         raise FramingError(f"not a DCON channel list: {text[:40]!r}")
     return [parse_channel(v) for v in values]
+
+
+def format_value(value_c: float) -> str:
+    """A channel in engineering units as the module sends it: ``+0123.4`` (§D.1)."""
+    return f"{value_c:+07.1f}"
+
+
+@dataclass(frozen=True, slots=True)
+class ModuleConfig:
+    """``$AA2`` reply ``!AATTCCFF``: input type, baud-rate code and data-format byte."""
+
+    type_code: int
+    baud_code: int
+    data_format: int
+
+    @property
+    def format_bits(self) -> int:
+        """Bits 1..0 of FF: 00 engineering units, 01 % of FSR, 10 two's complement hex."""
+        return self.data_format & 0x03
+
+
+def parse_config(text: str, address: int) -> ModuleConfig:
+    """``"!010F0600"`` -> ModuleConfig(0x0F, 0x06, 0x00)."""
+    match = re.fullmatch(r"!([0-9A-F]{2})([0-9A-F]{2})([0-9A-F]{2})([0-9A-F]{2})", text)
+    if match is None or int(match.group(1), 16) != address:
+        raise FramingError(f"not a configuration reply from module {address:02X}: {text[:20]!r}")
+    tt, cc, ff = (int(match.group(i), 16) for i in (2, 3, 4))
+    return ModuleConfig(tt, cc, ff)
+
+
+def parse_name(text: str, address: int) -> str:
+    """``$AAM`` reply ``"!014018P"`` -> ``"4018P"``."""
+    match = re.fullmatch(r"!([0-9A-F]{2})([0-9A-Z+]{1,8})", text)
+    if match is None or int(match.group(1), 16) != address:
+        raise FramingError(f"not a module name reply from module {address:02X}: {text[:20]!r}")
+    return match.group(2)
 
 
 def parse_diagnosis(text: str, address: int) -> int:

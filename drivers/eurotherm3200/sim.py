@@ -20,11 +20,11 @@ from pathlib import Path
 from typing import Literal
 
 from drivers._modbus.bank import BankError, RegisterBank
+from drivers._sim.backdoor import Backdoor
 from drivers._sim.physics import KilnThermalModel
+from drivers._sim.pid import Pid
 from drivers._sim.server import Endpoint, serve_sim
 from drivers.clock import Clock
-from drivers.eurotherm3200.backdoor import Backdoor
-from drivers.eurotherm3200.pid import Pid
 from drivers.eurotherm3200.programmer import Programmer, ProgramSegment
 from drivers.eurotherm3200.registers import (
     DECIMALS,

@@ -172,9 +172,8 @@ class CasterRunner:
         cast.memory, trip = check(cast.progress.state, obs, cast.params, applied, cast.memory)
         if trip is None:
             tick = advance(cast.progress, obs, cast.params)
-            trip = tick.fault
+            trip, cast.progress = tick.fault, tick.progress
             if tick.event is not None:
-                cast.progress = tick.progress
                 await self._event(cast, "state", tick.event)
         if trip is not None:
             await self._shutdown(cast, trip)

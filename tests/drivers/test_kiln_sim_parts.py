@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from drivers._sim.physics import KilnThermalModel
-from drivers.eurotherm3200.pid import Pid
+from drivers._sim.pid import Pid
 from drivers.eurotherm3200.programmer import Programmer, ProgramSegment
 from drivers.eurotherm3200.registers import TStat
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from drivers._sim.physics import KilnThermalModel
-from drivers.eurotherm3200.pid import Pid
+from drivers._sim.pid import Pid
 
 RATE_C_PER_H = 150.0
 TARGET_C = 730.0

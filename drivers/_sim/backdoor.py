@@ -1,4 +1,4 @@
-"""Fault injection into a simulated 3216P and its link, for HIL tests and the rig."""
+"""Fault injection into a simulated temperature controller, its heater and its link (HIL, rig)."""
 
 from __future__ import annotations
 

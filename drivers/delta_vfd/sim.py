@@ -1,0 +1,215 @@
+"""A simulated Delta VFD-B spinning a centrifugal casting arm.
+
+The drive ramps its output frequency towards the command at max_freq / accel_time (Hz/s) up
+and max_freq / decel_time down (01-00, 01-09, 01-10), drives :class:`~drivers._sim.arm.ArmModel`
+with it, and reports output frequency, current, speed, status and fault code on the §C.3
+registers. With 09-03 set, a host that sends no request for that long gets the 09-02
+treatment (warn and keep running, ramp to stop, or coast) and the CE10 code. A trip (backdoor
+``drive_fault`` or the EF command bit) turns the output off at once: the arm coasts. A RUN
+command is ignored while tripped; a fault reset clears the code and leaves the drive stopped.
+Assumptions are listed in ``NOTES.md``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from drivers._modbus.bank import ILLEGAL_VALUE, BankError
+from drivers._sim.arm import ArmModel, ArmParams
+from drivers._sim.server import Endpoint
+from drivers.clock import Clock
+from drivers.delta_vfd.backdoor import Backdoor
+from drivers.delta_vfd.registers import (
+    DIR_MASK,
+    MAP,
+    RUN_MASK,
+    STATUS_CMD_FROM_COMMS,
+    STATUS_FREQ_FROM_COMMS,
+    Command,
+    CommLossAction,
+    DriveState,
+    Fault,
+)
+from drivers.iomodule.sim import HostWatchedBank, serve_stepped
+
+log = logging.getLogger(__name__)
+
+DRIVE_ID = 0x0B  # what the simulated drive answers at 00-00
+SUBSTEP_S = 0.05
+NO_LOAD_CURRENT = 0.35  # magnetising current, fraction of rated
+MIN_RAMP_S = 0.1  # the shortest ramp the drive makes (01-09/01-10 = 0 means this)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class VfdSimOptions:
+    """Factory parameters of the simulated drive and the arm it turns."""
+
+    max_freq_hz: float = 60.0  # 01-00
+    accel_s: float = 10.0  # 01-09: 0 Hz -> max_freq
+    decel_s: float = 10.0  # 01-10: max_freq -> 0 Hz
+    comm_timeout_s: float = 0.0  # 09-03 factory value: detection off
+    comm_fault_treatment: CommLossAction = CommLossAction.CONTINUE  # 09-02 factory value
+    rated_current_a: float = 2.0
+    arm: ArmParams = field(default_factory=ArmParams)
+
+
+class DeltaVfdSim:
+    """The drive and its arm; ``backdoor`` injects faults."""
+
+    def __init__(self, options: VfdSimOptions | None = None) -> None:
+        self.options = o = options or VfdSimOptions()
+        self.bank = HostWatchedBank(MAP, on_write=self._on_write, on_request=self._on_request)
+        self.arm = ArmModel(o.arm)
+        self.backdoor = Backdoor(self)
+        for name, value in {
+            "drive_id": DRIVE_ID,
+            "max_freq": o.max_freq_hz,
+            "accel_time": o.accel_s,
+            "decel_time": o.decel_s,
+            "comm_timeout": o.comm_timeout_s,
+            "comm_fault_treatment": o.comm_fault_treatment,
+        }.items():
+            self.bank.set(name, value)
+        self.output_hz = 0.0
+        self.output_on = False
+        self.run_command = False
+        self.trip_code = Fault.NONE.value
+        self.warning_code = Fault.NONE.value
+        self._now: float | None = None
+        self._last_request: float | None = None
+        self._comm_lost = False
+        self._power_on()
+
+    # ---------------------------------------------------------------- device
+    def _power_on(self) -> None:
+        """Output off (the arm coasts), commands and faults cleared; parameters persist."""
+        self.output_hz, self.output_on, self.run_command = 0.0, False, False
+        self.trip_code = self.warning_code = Fault.NONE.value
+        self.bank.set("command", 0)
+        self.bank.set("freq_cmd", 0.0)
+        self._last_request, self._comm_lost = self._now, False
+        self._publish()
+
+    def reboot(self) -> None:
+        """Power cycle."""
+        log.warning("simulated drive reboot")
+        self._power_on()
+
+    def trip(self, code: int) -> None:
+        """A drive fault: output off at once, run command dropped, code held until reset."""
+        self.trip_code = code
+        self.run_command = self.output_on = False
+        self.output_hz = 0.0
+        self._publish()
+
+    def _on_request(self) -> None:
+        self._last_request = self._now
+        self._comm_lost = False
+
+    def _on_write(self, name: str, value: float) -> None:
+        if name == "freq_cmd" and value > self.bank.get("max_freq"):
+            raise BankError(ILLEGAL_VALUE)
+        if name == "command":
+            self._command(int(value))
+
+    def _command(self, word: int) -> None:
+        run_bits, direction = word & RUN_MASK, word & DIR_MASK
+        if run_bits == RUN_MASK or direction & Command.REV:
+            raise BankError(ILLEGAL_VALUE)  # no jog; reverse inhibited (02-04), see NOTES.md
+        if word & Command.RESET:
+            self.trip_code = self.warning_code = Fault.NONE.value
+        if word & Command.EF:
+            self.trip(Fault.EXTERNAL)
+        if run_bits == Command.STOP:
+            self.run_command = False
+        elif run_bits == Command.RUN and not self.trip_code:
+            self.run_command = self.output_on = True
+        self._publish()
+
+    def step_to(self, now: float) -> None:
+        """Advance the drive and the arm to clock time ``now``."""
+        if self._now is None or self._last_request is None:
+            self._now = self._last_request = now
+            return
+        dt, self._now = now - self._now, now
+        if dt <= 0:
+            return
+        self._watch_host(now)
+        n = max(1, math.ceil(dt / SUBSTEP_S))
+        for _ in range(n):
+            self._ramp(dt / n)
+            self.arm.step(dt / n, output_hz=self.output_hz if self.output_on else None)
+        self._publish()
+
+    def _watch_host(self, now: float) -> None:
+        """09-03 / 09-02: what the drive does when the host has gone silent."""
+        assert self._last_request is not None
+        timeout = self.bank.get("comm_timeout")
+        if self._comm_lost or timeout <= 0 or now - self._last_request <= timeout:
+            return
+        self._comm_lost = True
+        action = CommLossAction(int(self.bank.get("comm_fault_treatment")))
+        log.warning("drive: no request for %.1f s, %s", now - self._last_request, action.name)
+        if action is not CommLossAction.CONTINUE:
+            self.warning_code = Fault.COMM_TIMEOUT
+        if action is CommLossAction.WARN_RAMP_STOP:
+            self.run_command = False
+        elif action is CommLossAction.WARN_COAST_STOP:
+            self.run_command = self.output_on = False
+            self.output_hz = 0.0
+
+    def _ramp(self, h: float) -> None:
+        if not self.output_on:
+            return
+        max_hz = self.bank.get("max_freq")
+        target = self.bank.get("freq_cmd") if self.run_command else 0.0
+        if target >= self.output_hz:
+            accel_s = max(self.bank.get("accel_time"), MIN_RAMP_S)
+            self.output_hz = min(target, self.output_hz + h * max_hz / accel_s)
+        else:
+            decel_s = max(self.bank.get("decel_time"), MIN_RAMP_S)
+            self.output_hz = max(target, self.output_hz - h * max_hz / decel_s)
+        if not self.run_command and self.output_hz <= 0.0:
+            self.output_on = False
+
+    def _state(self) -> DriveState:
+        if not self.output_on:
+            return DriveState.STOPPED
+        return DriveState.RUNNING if self.run_command else DriveState.DECELERATING
+
+    def _publish(self) -> None:
+        bank, arm = self.bank, self.arm
+        on = self.output_on
+        load = abs(arm.motor_torque(self.output_hz, arm.rpm)) / arm.params.rated_torque_nm
+        current = self.options.rated_current_a * max(NO_LOAD_CURRENT, load) if on else 0.0
+        status = int(self._state()) | STATUS_FREQ_FROM_COMMS | STATUS_CMD_FROM_COMMS
+        bank.set("fault_code", self.trip_code or self.warning_code)
+        bank.set("status", status)
+        bank.set("output_freq", self.output_hz if on else 0.0)
+        bank.set("output_current", current)
+        bank.set("rpm", round(arm.rpm) if on else 0)  # sensorless: no speed with the output off
+
+    # --------------------------------------------------------------- serving
+    def serving(
+        self,
+        *,
+        clock: Clock,
+        unit: int = 1,
+        tcp_port: int | None = None,
+        pty_link: Path | None = None,
+    ) -> contextlib.AbstractAsyncContextManager[Endpoint]:
+        """Serve this drive (TCP on 127.0.0.1, or RTU on a pty) while stepping it."""
+        return serve_stepped(
+            self,
+            self.bank,
+            self.backdoor.faults,
+            clock=clock,
+            unit=unit,
+            tcp_port=tcp_port,
+            pty_link=pty_link,
+            name="delta_vfd.sim",
+        )

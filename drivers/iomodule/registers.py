@@ -1,0 +1,66 @@
+"""Register table of the caster's Modbus coil / discrete-input module (driver, sim and tests).
+
+No casting machine publishes a protocol (devices.md §C.1), so the caster is integrated at the
+I/O level: a generic Modbus DIO module whose channels are wired by the site convention below.
+Its comms watchdog follows the ADAM-4000 Modbus "Comm Safety" registers (40215 enable, 40216
+flag: §D.1 and §A.9), with the timeout in the next register (an assumption, see NOTES.md).
+"""
+
+from __future__ import annotations
+
+from drivers._modbus.codecs import UINT16
+from drivers._modbus.registers import Poll, Register, RegisterMap, Table
+
+WIRING = "site wiring convention (NOTES.md)"
+ADAM = "ADAM-4000 Modbus Comm Safety, devices.md §D.1/§A.9"
+
+# Coil order is the wiring order; CasterOutputs field names are the register names.
+COILS = ("pump", "chamber_valve", "vent_valve", "argon_valve", "pour", "lid_release")
+INPUTS = ("lid_closed", "flask_present", "estop_ok", "pump_running")
+
+MAX_TIMEOUT_S = 600.0
+
+# Safe coil values (all off, vent open), matching CasterOutputs' defaults.
+SAFE = {name: name == "vent_valve" for name in COILS}
+
+MAP = RegisterMap(
+    (
+        *(
+            Register(
+                name=name,
+                address=address,
+                table=Table.COIL,
+                writable=True,
+                poll=Poll.FAST,
+                ref=WIRING,
+            )
+            for address, name in enumerate(COILS)
+        ),
+        *(
+            Register(name=name, address=address, table=Table.DISCRETE, poll=Poll.FAST, ref=WIRING)
+            for address, name in enumerate(INPUTS)
+        ),
+        Register(name="module_id", address=210, codec=UINT16, ref="ADAM 40211 module name, §D.1"),
+        Register(
+            name="comm_safety_enable",
+            address=214,
+            codec=UINT16,
+            writable=True,
+            limits=(0, 1),
+            ref=f"{ADAM}: 40215",
+        ),
+        Register(name="comm_safety_flag", address=215, codec=UINT16, ref=f"{ADAM}: 40216"),
+        Register(
+            name="comm_safety_timeout",
+            address=216,
+            codec=UINT16,
+            decimals=1,
+            unit="s",
+            writable=True,
+            limits=(0.0, MAX_TIMEOUT_S),  # 0: never fires
+            ref="assumed next to 40216 (NOTES.md)",
+        ),
+    )
+)
+
+IDENTITY = ("module_id",)  # re-read after every reconnect by the bus

@@ -1,0 +1,103 @@
+"""Casters from the site config: drivers on their buses and serial lines, then runners."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+from drivers._modbus.bus import ModbusDevice
+from drivers._serial.line import SerialLine, SerialSettings
+from drivers.adam4018 import Adam4018
+from drivers.capabilities import TemperatureController
+from drivers.clock import Clock
+from drivers.delta_vfd import DeltaVfd
+from drivers.eurotherm3200 import Eurotherm3200
+from drivers.iomodule import IoModule
+from drivers.omron_e5cc import OmronE5cc
+from drivers.tpg36x import Tpg36x
+from labctl.cast.devices import CasterDevices
+from labctl.cast.runner import CasterRunner
+from labctl.caster_config import NO_LEASE_FAMILIES, Adam4018Section, CasterSection, Tpg36xSection
+from labctl.config import SiteConfig
+from labctl.runstore import RunStore
+
+log = logging.getLogger(__name__)
+
+ModbusFactory = Callable[[str], ModbusDevice]
+
+
+class _Parts:
+    """Makes each role's driver for one site."""
+
+    def __init__(self, site: SiteConfig, modbus: ModbusFactory, clock: Clock) -> None:
+        self._site, self._modbus, self._clock = site, modbus, clock
+        self._lines = {
+            name: SerialLine(
+                SerialSettings(
+                    port=cfg.port, baudrate=cfg.baudrate, parity=cfg.parity, stopbits=cfg.stopbits
+                )
+            )
+            for name, cfg in site.lines.items()
+        }
+
+    def crucible(self, name: str) -> TemperatureController:
+        device = self._modbus(name)
+        family = self._site.devices[name].family
+        return OmronE5cc(device) if family == "omron_e5cc" else Eurotherm3200(device)
+
+    def gauge(self, name: str) -> Tpg36x:
+        dev = self._site.devices[name]
+        assert isinstance(dev, Tpg36xSection)  # the config's role checks guarantee it
+        line = self._site.lines[dev.line]
+        return Tpg36x(
+            self._lines[dev.line], channel=dev.channel, clock=self._clock, timeout_s=line.timeout_s
+        )
+
+    def thermocouple(self, name: str) -> Adam4018:
+        dev = self._site.devices[name]
+        assert isinstance(dev, Adam4018Section)
+        return Adam4018(
+            self._lines[dev.line],
+            address=dev.address,
+            channel=dev.channel,
+            checksum=dev.checksum,
+            clock=self._clock,
+            timeout_s=self._site.lines[dev.line].timeout_s,
+        )
+
+    def devices(self, cfg: CasterSection) -> CasterDevices:
+        return CasterDevices(
+            names=cfg.roles(),
+            crucible=self.crucible(cfg.crucible),
+            io=IoModule(self._modbus(cfg.io), lease_s=cfg.io_lease_s),
+            crucible_tc=None if cfg.crucible_tc is None else self.thermocouple(cfg.crucible_tc),
+            gauge=None if cfg.gauge is None else self.gauge(cfg.gauge),
+            drive=None if cfg.drive is None else DeltaVfd(self._modbus(cfg.drive)),
+        )
+
+
+def build_casters(
+    site: SiteConfig, modbus: ModbusFactory, clock: Clock, store: RunStore
+) -> dict[str, CasterRunner]:
+    """One runner per ``[casters.NAME]``; serial lines open on first use."""
+    parts = _Parts(site, modbus, clock)
+    runners: dict[str, CasterRunner] = {}
+    for name, cfg in site.casters.items():
+        runners[name] = CasterRunner(
+            name=name,
+            limits=cfg.limits(),
+            devices=parts.devices(cfg),
+            clock=clock,
+            store=store,
+            tick_s=site.lab.tick_s,
+        )
+        family = site.devices[cfg.crucible].family
+        if family in NO_LEASE_FAMILIES:
+            log.warning(
+                "%s: crucible controller %s (%s) has no comms watchdog: heat streamed to it "
+                "stays on if labctl dies; the site config accepts this risk",
+                name,
+                cfg.crucible,
+                family,
+            )
+    return runners

@@ -1,0 +1,109 @@
+"""Caster commands in the shared registry: start a cast, confirm a step, abort.
+
+A start names the alloy, the piece class and the kiln the flask comes from: the flask must be
+at the alloy's casting temperature for that piece class (within the caster's tolerance), and
+the alloy must fit the caster (crucible limit, casting method), or the start is refused.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+
+from labctl.cast.params import CastRefused, cast_params
+from labctl.cast.runner import CasterRunner
+from labctl.commands import Caller, CommandRefused, CommandRegistry, Payload, Role
+from labctl.errors import ProfileError
+from labctl.profiles.alloys import Alloy, load_alloy
+from labctl.snapshot import KilnSnapshot
+
+NAME = r"^[A-Za-z0-9_.-]{1,64}$"
+
+
+class CasterPayload(Payload):
+    """A command addressed to one caster."""
+
+    caster: str = Field(pattern=NAME)
+
+
+class CastStartPayload(CasterPayload):
+    """Start a cast of ``alloy`` for ``piece_class`` pieces, flask from ``kiln``."""
+
+    alloy: str = Field(pattern=NAME)
+    piece_class: Literal["thin", "medium", "heavy"]
+    kiln: str = Field(pattern=NAME)
+
+
+class ConfirmPayload(CasterPayload):
+    """A person confirms the step the caster waits for."""
+
+    step: Literal["flask_placed", "balance_confirmed"]
+
+
+class CastAbortPayload(CasterPayload):
+    """Abort the cast; every device to its safe state."""
+
+    reason: str = Field(default="", max_length=200)
+
+
+def load_alloy_named(profiles_dir: Path, name: str) -> Alloy:
+    """The alloy ``name`` from the library; CommandRefused with the reason if unusable."""
+    path = profiles_dir / "alloys" / f"{name}.toml"
+    if not path.is_file():
+        raise CommandRefused(f"no alloy profile {name!r} in {path.parent}")
+    try:
+        return load_alloy(path)
+    except ProfileError as err:
+        raise CommandRefused(f"alloy not usable: {err}") from err
+
+
+def register_caster_commands(
+    registry: CommandRegistry,
+    casters: Mapping[str, CasterRunner],
+    kilns: Callable[[str], KilnSnapshot | None],
+    profiles_dir: Path,
+) -> None:
+    """Register every caster command against ``casters``; ``kilns`` gives a kiln's snapshot."""
+
+    def runner(name: str) -> CasterRunner:
+        try:
+            return casters[name]
+        except KeyError:
+            known = ", ".join(sorted(casters)) or "none"
+            raise CommandRefused(f"no caster named {name!r}; casters here: {known}") from None
+
+    async def start(p: CastStartPayload, who: Caller) -> Mapping[str, object]:
+        r = runner(p.caster)
+        alloy = load_alloy_named(profiles_dir, p.alloy)
+        try:
+            params = cast_params(alloy, p.piece_class, r.limits)
+        except CastRefused as err:
+            raise CommandRefused(f"{p.caster}: {err.reason}") from err
+        kiln = kilns(p.kiln)
+        if kiln is None:
+            raise CommandRefused(f"no kiln named {p.kiln!r}")
+        if kiln.pv_c is None:
+            raise CommandRefused(f"{p.kiln}: no valid temperature; cannot check the flask")
+        off = kiln.pv_c - params.flask_temp_c
+        if abs(off) > r.limits.flask_tolerance_c:
+            raise CommandRefused(
+                f"the flask in {p.kiln} is at {kiln.pv_c:.0f} °C; {alloy.name} {p.piece_class} "
+                f"pieces need {params.flask_temp_c:.0f} ± {r.limits.flask_tolerance_c:.0f} °C"
+            )
+        return await r.submit(lambda: r.start(params, who.name))
+
+    async def confirm(p: ConfirmPayload, who: Caller) -> Mapping[str, object]:
+        r = runner(p.caster)
+        return await r.submit(lambda: r.confirm(p.step, who.name))
+
+    async def abort(p: CastAbortPayload, who: Caller) -> Mapping[str, object]:
+        r = runner(p.caster)
+        return await r.submit(lambda: r.abort(who.name, p.reason))
+
+    tech = Role.TECHNICIAN
+    registry.register("cast_start", CastStartPayload, tech, start, "start a cast on a caster")
+    registry.register("cast_confirm", ConfirmPayload, tech, confirm, "confirm a caster step")
+    registry.register("cast_abort", CastAbortPayload, tech, abort, "abort a cast; all safe")

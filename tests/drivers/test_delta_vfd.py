@@ -1,0 +1,257 @@
+"""Delta VFD-B: golden register vectors (§C.3), the simulated drive in virtual time, and the
+driver against the simulator over a real Modbus TCP loopback."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+import pytest
+
+from drivers._modbus.bank import BankError
+from drivers._modbus.bus import ModbusBus
+from drivers._modbus.plan import plan_reads
+from drivers._modbus.pymodbus_wire import PymodbusWire
+from drivers._modbus.registers import Poll, Table
+from drivers._modbus.transport import TcpEndpoint
+from drivers.clock import VirtualClock
+from drivers.delta_vfd import IDENTITY, MAP, DeltaVfd
+from drivers.delta_vfd.driver import RUN_FORWARD, decode_reading
+from drivers.delta_vfd.registers import Command, CommLossAction, Fault
+from drivers.delta_vfd.sim import DeltaVfdSim, VfdSimOptions
+from drivers.errors import ConfigurationError
+
+
+def _write(sim: DeltaVfdSim, name: str, value: float) -> None:
+    reg = MAP[name]
+    sim.bank.write(Table.HOLDING, reg.address, reg.encode(value))
+
+
+def _run_for(sim: DeltaVfdSim, start: float, seconds: float, *, poll: bool = True) -> float:
+    """Step the drive in 0.5 s; with ``poll`` the host reads the status each step."""
+    t = start
+    for _ in range(round(seconds / 0.5)):
+        t += 0.5
+        sim.step_to(t)
+        if poll:
+            sim.bank.read(Table.HOLDING, MAP["fault_code"].address, 13)
+    return t
+
+
+# ----------------------------------------------------------------- golden vectors
+
+
+def test_register_addresses_and_scaling_follow_the_manual_map() -> None:
+    addresses = {
+        "command": 0x2000,
+        "freq_cmd": 0x2001,
+        "fault_code": 0x2100,
+        "status": 0x2101,
+        "output_freq": 0x2103,
+        "output_current": 0x2104,
+        "rpm": 0x210C,
+        "max_freq": 0x0100,
+    }
+    assert {n: MAP[n].address for n in addresses} == addresses
+    assert MAP["freq_cmd"].encode(50.0) == (0x1388,)  # 0.01 Hz
+    assert MAP["output_freq"].decode([0x1770]) == 60.0
+    assert MAP["max_freq"].decode([6000]) == 60.0
+    assert int(RUN_FORWARD) == 0x0012
+    assert (Command.STOP, Command.EF, Command.RESET) == (0x0001, 0x1000, 0x2000)
+    with pytest.raises(ConfigurationError):
+        MAP["freq_cmd"].encode(400.01)
+
+
+def test_a_read_is_one_block_from_0x2100_to_0x210c() -> None:
+    sim = DeltaVfdSim()
+    blocks = plan_reads(MAP.polled(Poll.FAST), max_block=125, max_fill=8)
+    assert [(b.address, b.count) for b in blocks] == [(0x2100, 13)]
+    assert len(sim.bank.read(Table.HOLDING, 0x2100, 13)) == 13  # the gaps read as 0
+
+
+def test_decode_reading_status_bits() -> None:
+    values = {"fault_code": 0, "status": 0x0503, "output_freq": 30.0, "rpm": 868}
+    reading = decode_reading(1.0, values)
+    assert reading.running and reading.output_hz == 30.0 and reading.rpm == 868
+    assert decode_reading(1.0, {**values, "status": 0x0501}).running  # decelerating
+    assert not decode_reading(1.0, {**values, "status": 0x0500, "fault_code": 6}).running
+
+
+# ---------------------------------------------------------------- the simulated drive
+
+
+def _running_sim(options: VfdSimOptions | None = None) -> DeltaVfdSim:
+    sim = DeltaVfdSim(options)
+    sim.step_to(0.0)
+    _write(sim, "freq_cmd", 30.0)
+    _write(sim, "command", RUN_FORWARD)
+    return sim
+
+
+def test_drive_ramps_by_its_accel_and_decel_times_and_the_arm_follows() -> None:
+    sim = _running_sim(VfdSimOptions(max_freq_hz=60.0, accel_s=10.0, decel_s=20.0))
+    t = _run_for(sim, 0.0, 2.0)
+    assert sim.bank.get("output_freq") == pytest.approx(12.0, abs=0.01)  # 6 Hz/s
+    t = _run_for(sim, t, 10.0)
+    assert sim.bank.get("output_freq") == 30.0
+    assert 800 < sim.bank.get("rpm") < 900  # 30 Hz, 4 poles: 900 rpm less slip
+    assert sim.bank.get("output_current") > 0
+    _write(sim, "command", Command.STOP)
+    t = _run_for(sim, t, 2.0)
+    assert sim.bank.get("output_freq") == pytest.approx(24.0, abs=0.01)  # 3 Hz/s
+    assert int(sim.bank.get("status")) & 0x3 == 1  # decelerating
+    _run_for(sim, t, 10.0)
+    assert sim.bank.get("output_freq") == 0.0 and int(sim.bank.get("status")) & 0x3 == 0
+    assert sim.arm.rpm < 50.0
+
+
+def test_a_trip_cuts_the_output_and_the_arm_coasts_until_reset() -> None:
+    sim = _running_sim()
+    t = _run_for(sim, 0.0, 10.0)
+    sim.backdoor.drive_fault(Fault.OVER_CURRENT)
+    t = _run_for(sim, t, 2.0)
+    assert sim.bank.get("fault_code") == Fault.OVER_CURRENT
+    assert sim.bank.get("output_freq") == 0.0 and sim.bank.get("rpm") == 0  # the drive's view
+    assert sim.arm.rpm > 500  # the arm is still coasting
+    _write(sim, "command", RUN_FORWARD)  # ignored while tripped
+    t = _run_for(sim, t, 1.0)
+    assert not sim.output_on
+    _write(sim, "command", Command.RESET)
+    assert sim.bank.get("fault_code") == 0
+    _run_for(sim, t, 1.0)
+    assert not sim.output_on  # reset does not restart the arm
+    _write(sim, "command", Command.EF)  # the EF bit trips like an external fault
+    assert sim.bank.get("fault_code") == Fault.EXTERNAL
+
+
+@pytest.mark.parametrize(
+    ("action", "stopped_after_s"),
+    [(CommLossAction.WARN_RAMP_STOP, 6.0), (CommLossAction.WARN_COAST_STOP, 0.5)],
+)
+def test_host_silence_stops_the_drive_by_09_02(
+    action: CommLossAction, stopped_after_s: float
+) -> None:
+    sim = _running_sim(VfdSimOptions(comm_timeout_s=3.0, comm_fault_treatment=action))
+    t = _run_for(sim, 0.0, 20.0)  # polled: the lease holds
+    assert sim.bank.get("output_freq") == 30.0 and sim.bank.get("fault_code") == 0
+    t = _run_for(sim, t, 3.0, poll=False)
+    assert sim.output_on  # not yet past 09-03
+    t = _run_for(sim, t, 1.0, poll=False)
+    assert sim.bank.get("fault_code") == Fault.COMM_TIMEOUT
+    if action is CommLossAction.WARN_RAMP_STOP:
+        assert 0.0 < sim.bank.get("output_freq") < 30.0
+    _run_for(sim, t, stopped_after_s, poll=False)
+    assert not sim.output_on
+
+
+def test_default_09_02_keeps_running_without_a_warning() -> None:
+    sim = _running_sim(VfdSimOptions(comm_timeout_s=3.0))
+    _run_for(sim, 0.0, 20.0, poll=False)
+    assert sim.bank.get("output_freq") == 30.0 and sim.bank.get("fault_code") == 0
+
+
+def test_refusals_jog_reverse_and_above_max_frequency() -> None:
+    sim = DeltaVfdSim()
+    for word in (0x0003, Command.RUN | Command.REV):
+        with pytest.raises(BankError) as caught:
+            _write(sim, "command", word)
+        assert caught.value.code == 3
+    with pytest.raises(BankError):
+        _write(sim, "freq_cmd", 61.0)  # above 01-00 = 60 Hz
+    with pytest.raises(BankError):
+        _write(sim, "output_freq", 1.0)
+
+
+def test_reboot_coasts_and_clears_commands_but_keeps_parameters() -> None:
+    sim = _running_sim(VfdSimOptions(comm_timeout_s=3.0))
+    t = _run_for(sim, 0.0, 10.0)
+    sim.backdoor.reboot()
+    _run_for(sim, t, 1.0)
+    assert not sim.output_on and sim.arm.rpm > 0.0
+    assert sim.bank.get("command") == 0 and sim.bank.get("comm_timeout") == 3.0
+
+
+# ------------------------------------------------------------ driver over loopback
+
+
+@dataclass
+class Rig:
+    sim: DeltaVfdSim
+    clock: VirtualClock
+    drive: DeltaVfd
+
+
+@pytest.fixture
+async def rig() -> AsyncIterator[Rig]:
+    clock = VirtualClock()
+    sim = DeltaVfdSim()
+    async with sim.serving(clock=clock, tcp_port=0) as endpoint:
+        assert endpoint.port is not None
+        wire = PymodbusWire(TcpEndpoint(host="127.0.0.1", port=endpoint.port), timeout_s=0.5)
+        bus = ModbusBus(wire, name="vfd-tcp", clock=clock, timeout_s=0.5)
+        device = bus.device(name="arm1", unit=1, regmap=MAP, identity=IDENTITY)
+        task = asyncio.create_task(bus.run())
+        try:
+            drive = DeltaVfd(device, comm_timeout_s=2.0)
+            await drive.connect()
+            yield Rig(sim, clock, drive)
+        finally:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+
+
+def _advance(rig: Rig, seconds: float) -> None:
+    rig.clock.advance(seconds)
+    rig.sim.step_to(rig.clock.now())
+
+
+async def test_connect_arm_run_read_and_safe_state_through_the_bus(rig: Rig) -> None:
+    assert rig.sim.bank.get("comm_fault_treatment") == CommLossAction.WARN_RAMP_STOP
+    assert rig.sim.bank.get("comm_timeout") == 2.0  # armed by connect()
+    assert rig.drive.max_hz == 60.0
+    await rig.drive.run(30.0)
+    assert rig.sim.bank.get("command") == RUN_FORWARD
+    for _ in range(6):
+        _advance(rig, 1.0)
+        reading = await rig.drive.read()
+    assert reading.running and reading.output_hz == pytest.approx(30.0, abs=0.01)
+    assert 800 < reading.rpm < 900 and reading.fault_code == 0
+    await rig.drive.safe_state()
+    assert rig.sim.bank.get("command") == Command.STOP
+    _advance(rig, 1.0)
+    reading = await rig.drive.read()
+    assert reading.running and reading.output_hz < 30.0  # decelerating on its own ramp
+
+
+async def test_run_refuses_frequencies_above_01_00(rig: Rig) -> None:
+    with pytest.raises(ConfigurationError):
+        await rig.drive.run(75.0)
+    assert rig.sim.bank.get("command") == 0
+
+
+async def test_silent_host_gets_a_comm_fault_and_a_ramp_stop(rig: Rig) -> None:
+    await rig.drive.run(30.0)
+    for _ in range(6):
+        _advance(rig, 1.0)
+        await rig.drive.read()
+    _advance(rig, 2.5)  # the host says nothing past 09-03 = 2 s
+    _advance(rig, 0.5)
+    reading = await rig.drive.read()
+    assert reading.fault_code == Fault.COMM_TIMEOUT and 0 < reading.output_hz < 30.0
+    await rig.drive.reset_fault()
+    assert (await rig.drive.read()).fault_code == 0
+
+
+async def test_a_tripped_drive_reports_its_fault_and_will_not_run(rig: Rig) -> None:
+    rig.sim.backdoor.drive_fault(Fault.OVERLOAD)
+    reading = await rig.drive.read()
+    assert reading.fault_code == Fault.OVERLOAD and not reading.running
+    await rig.drive.run(30.0)  # accepted on the wire, ignored by the drive
+    _advance(rig, 2.0)
+    assert not (await rig.drive.read()).running
+    await rig.drive.reset_fault()
+    await rig.drive.run(30.0)
+    _advance(rig, 2.0)
+    reading = await rig.drive.read()
+    assert reading.running and reading.fault_code == 0

@@ -1,0 +1,344 @@
+"""The caster runner against fake devices at the capability seam, in virtual time."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+from collections.abc import Sequence
+from pathlib import Path
+
+import pytest
+
+from drivers.capabilities import (
+    CasterInputs,
+    CasterOutputs,
+    ControllerReading,
+    DeviceSegment,
+    DriveReading,
+    EndAction,
+    PressureReading,
+    ThermocoupleReading,
+)
+from drivers.clock import VirtualClock
+from drivers.errors import LinkDown
+from labctl.cast.devices import CasterDevices
+from labctl.cast.params import CasterKind, CasterLimits, cast_params
+from labctl.cast.runner import CasterRunner
+from labctl.commands import CommandRefused
+from labctl.profiles.alloys import load_alloy
+from labctl.runstore import RunStore
+
+ALLOYS = Path(__file__).resolve().parents[2] / "profiles" / "alloys"
+
+
+@dataclasses.dataclass
+class Plant:
+    """A caster's physics, crude but causal: what the fakes below read and drive."""
+
+    clock: VirtualClock
+    crucible_c: float = 20.0
+    sp_c: float | None = None
+    mbar: float = 1013.0
+    rpm: float = 0.0
+    drive_hz: float = 0.0
+    outputs: CasterOutputs = dataclasses.field(default_factory=CasterOutputs)
+    lid_closed: bool = True
+    flask_present: bool = False
+    estop_ok: bool = True
+    pump_broken: bool = False
+    leak: bool = False
+    dead: set[str] = dataclasses.field(default_factory=set)
+    last: float = 0.0
+    eeprom_writes: int = 0
+
+    def step(self) -> None:
+        dt, self.last = self.clock.now() - self.last, self.clock.now()
+        if self.sp_c is not None:
+            self.crucible_c += max(-50 * dt, min(50 * dt, self.sp_c - self.crucible_c))
+        pumping = self.outputs.pump and not self.pump_broken and self.outputs.chamber_valve
+        if self.outputs.vent_valve or self.leak:
+            self.mbar = min(1013.0, self.mbar + 200 * dt)
+        elif pumping:
+            self.mbar = max(5.0, self.mbar * 0.8**dt)
+        target_rpm = self.drive_hz * 29
+        self.rpm += max(-100 * dt, min(200 * dt, target_rpm - self.rpm))
+
+    def check(self, role: str) -> None:
+        self.step()
+        if role in self.dead:
+            raise LinkDown(f"{role}: no reply")
+
+
+class Crucible:
+    has_programmer = False
+
+    def __init__(self, plant: Plant) -> None:
+        self.p = plant
+
+    async def connect(self) -> None:
+        self.p.check("crucible")
+
+    async def read(self) -> ControllerReading:
+        self.p.check("crucible")
+        return ControllerReading(
+            at=self.p.clock.now(), pv_c=self.p.crucible_c, working_sp_c=self.p.sp_c, output_pct=0
+        )
+
+    async def safe_state(self) -> None:
+        self.p.check("crucible")
+        self.p.sp_c = None
+
+    async def arm_stream(self, *, fallback_sp_c: float) -> None:
+        self.p.check("crucible")
+
+    async def stream_setpoint(self, setpoint_c: float) -> None:
+        self.p.check("crucible")
+        self.p.sp_c = setpoint_c
+
+    async def reset_program(self) -> None:
+        raise AssertionError("no programmer")
+
+    async def download_program(
+        self, segments: Sequence[DeviceSegment], *, holdback_band_c: float, end: EndAction
+    ) -> None:
+        raise AssertionError("no programmer")
+
+    async def run_program(self) -> None:
+        raise AssertionError("no programmer")
+
+    async def hold_program(self) -> None:
+        raise AssertionError("no programmer")
+
+    async def resume_program(self) -> None:
+        raise AssertionError("no programmer")
+
+
+class Io:
+    def __init__(self, plant: Plant) -> None:
+        self.p = plant
+
+    async def connect(self) -> None:
+        self.p.check("io")
+
+    async def read(self) -> CasterInputs:
+        self.p.check("io")
+        p = self.p
+        running = p.outputs.pump and not p.pump_broken
+        return CasterInputs(
+            at=p.clock.now(),
+            lid_closed=p.lid_closed,
+            flask_present=p.flask_present,
+            estop_ok=p.estop_ok,
+            pump_running=running,
+            outputs=p.outputs,
+        )
+
+    async def set_outputs(self, outputs: CasterOutputs) -> None:
+        self.p.check("io")
+        self.p.outputs = outputs
+
+    async def safe_state(self) -> None:
+        await self.set_outputs(CasterOutputs())
+
+
+class Gauge:
+    def __init__(self, plant: Plant) -> None:
+        self.p = plant
+
+    async def connect(self) -> None:
+        self.p.check("gauge")
+
+    async def read(self) -> PressureReading:
+        self.p.check("gauge")
+        return PressureReading(at=self.p.clock.now(), mbar=self.p.mbar, status="ok")
+
+
+class Tc:
+    def __init__(self, plant: Plant) -> None:
+        self.p = plant
+
+    async def connect(self) -> None:
+        self.p.check("crucible_tc")
+
+    async def read(self) -> ThermocoupleReading:
+        self.p.check("crucible_tc")
+        return ThermocoupleReading(at=self.p.clock.now(), temp_c=self.p.crucible_c + 3)
+
+
+class Drive:
+    def __init__(self, plant: Plant) -> None:
+        self.p = plant
+
+    async def connect(self) -> None:
+        self.p.check("drive")
+
+    async def read(self) -> DriveReading:
+        self.p.check("drive")
+        p = self.p
+        return DriveReading(
+            at=p.clock.now(), output_hz=p.drive_hz, rpm=p.rpm, running=p.drive_hz > 0, fault_code=0
+        )
+
+    async def run(self, frequency_hz: float) -> None:
+        self.p.check("drive")
+        self.p.drive_hz = frequency_hz
+
+    async def safe_state(self) -> None:
+        self.p.check("drive")
+        self.p.drive_hz = 0.0
+
+
+@dataclasses.dataclass
+class Rig:
+    plant: Plant
+    runner: CasterRunner
+    store: RunStore
+    clock: VirtualClock
+
+    async def until(self, pred, *, limit_s: float = 7200.0) -> None:
+        deadline = self.clock.now() + limit_s
+        while not pred():
+            assert self.clock.now() < deadline, self.runner.status()
+            await asyncio.sleep(0)
+
+    def state(self) -> str:
+        return str(self.runner.status()["state"])
+
+
+@pytest.fixture
+async def make_rig(tmp_path):
+    made: list[tuple[Rig, list[asyncio.Task[None]]]] = []
+
+    async def make(kind: CasterKind) -> Rig:
+        clock = VirtualClock()
+        plant = Plant(clock)
+        store = await RunStore.open(tmp_path / "runs.sqlite")
+        names = {"crucible": "crucible1", "io": "io1", "crucible_tc": "tc1"}
+        vacuum = kind is CasterKind.VACUUM
+        names["gauge" if vacuum else "drive"] = "gauge1" if vacuum else "vfd1"
+        devices = CasterDevices(
+            names=names,
+            crucible=Crucible(plant),
+            io=Io(plant),
+            crucible_tc=Tc(plant),
+            gauge=Gauge(plant) if vacuum else None,
+            drive=None if vacuum else Drive(plant),
+        )
+        limits = CasterLimits(kind=kind, crucible_max_c=1450, confirm_timeout_s=120)
+        runner = CasterRunner(
+            name="c1", limits=limits, devices=devices, clock=clock, store=store, tick_s=1.0
+        )
+        tasks = [asyncio.create_task(runner.run()), asyncio.create_task(clock.autojump())]
+        rig = Rig(plant, runner, store, clock)
+        made.append((rig, tasks))
+        await rig.until(lambda: runner.ticks > 2)
+        return rig
+
+    yield make
+    for rig, tasks in made:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        await rig.store.close()
+
+
+def params(rig: Rig, alloy: str = "gold-18k-yellow"):
+    return cast_params(load_alloy(ALLOYS / f"{alloy}.toml"), "medium", rig.runner.limits)
+
+
+async def start(rig: Rig, alloy: str = "gold-18k-yellow") -> None:
+    await rig.runner.submit(lambda: rig.runner.start(params(rig, alloy), "tech1"))
+
+
+async def confirm(rig: Rig, step: str) -> dict[str, object]:
+    return await rig.runner.submit(lambda: rig.runner.confirm(step, "tech1"))
+
+
+async def outcome(rig: Rig) -> str:
+    (run,) = await rig.store.history(limit=1)
+    return str(run.outcome)
+
+
+@pytest.mark.parametrize("alloy", ["gold-18k-yellow", "silver-925", "gold-14k-white"])
+async def test_a_vacuum_cast_runs_to_completed(make_rig, alloy):
+    rig = await make_rig(CasterKind.VACUUM)
+    await start(rig, alloy)
+    await rig.until(lambda: rig.state() == "flask_transfer")
+    with pytest.raises(CommandRefused, match="no flask detected"):
+        await confirm(rig, "flask_placed")
+    rig.plant.flask_present = True
+    with pytest.raises(CommandRefused, match="waits for flask_placed, not balance_confirmed"):
+        await confirm(rig, "balance_confirmed")
+    await confirm(rig, "flask_placed")
+    await rig.until(lambda: rig.state() == "idle")
+    assert await outcome(rig) == "completed"
+    assert rig.plant.outputs == CasterOutputs() and rig.plant.sp_c is None
+    (run,) = await rig.store.history(limit=1)
+    texts = [e.text for e in await rig.store.events(run.id)]
+    assert "flask_placed confirmed by tech1" in texts
+    assert "pour -> vacuum_hold" in texts
+
+
+async def test_a_centrifugal_cast_spins_brakes_and_completes(make_rig):
+    rig = await make_rig(CasterKind.CENTRIFUGAL)
+    rig.plant.flask_present = True
+    await start(rig)
+    await rig.until(lambda: rig.state() == "balance")
+    await confirm(rig, "balance_confirmed")
+    await rig.until(lambda: rig.state() == "spin_hold")
+    assert rig.plant.rpm > 300
+    await rig.until(lambda: rig.state() == "idle")
+    assert await outcome(rig) == "completed"
+    assert rig.plant.drive_hz == 0 and rig.plant.rpm < 2
+
+
+@pytest.mark.parametrize(
+    ("state", "fault", "reason"),
+    [
+        ("melt", lambda p: setattr(p, "estop_ok", False), "e-stop pressed"),
+        ("melt", lambda p: p.dead.add("crucible_tc"), "no reading from tc1"),
+        ("evacuate", lambda p: setattr(p, "pump_broken", True), "vacuum pump failure"),
+        ("vacuum_hold", lambda p: setattr(p, "leak", True), "vacuum lost during vacuum_hold"),
+        ("evacuate", lambda p: setattr(p, "lid_closed", False), "lid/door opened during evacuate"),
+    ],
+)
+async def test_a_fault_ends_the_cast_faulted_with_every_device_safe(make_rig, state, fault, reason):
+    rig = await make_rig(CasterKind.VACUUM)
+    rig.plant.flask_present = True
+    await start(rig)
+    if state != "melt":
+        await rig.until(lambda: rig.state() == "flask_transfer")
+        await confirm(rig, "flask_placed")
+    await rig.until(lambda: rig.state() == state)
+    fault(rig.plant)
+    await rig.until(lambda: rig.state() == "idle")
+    text = await outcome(rig)
+    assert text.startswith("faulted: ") and reason in text
+    assert rig.plant.sp_c is None and not rig.plant.outputs.pump and rig.plant.outputs.vent_valve
+
+
+async def test_a_missing_confirmation_times_out_into_the_safe_state(make_rig):
+    rig = await make_rig(CasterKind.VACUUM)
+    await start(rig)
+    await rig.until(lambda: rig.state() == "flask_transfer")
+    await rig.until(lambda: rig.state() == "idle")
+    assert "nobody confirmed the flask" in await outcome(rig)
+    assert rig.plant.sp_c is None
+
+
+async def test_a_start_is_refused_with_the_lid_open_or_a_device_silent(make_rig):
+    rig = await make_rig(CasterKind.VACUUM)
+    rig.plant.lid_closed = False
+    rig.plant.dead.add("gauge")
+    await rig.until(lambda: rig.runner.status()["stale"] != [])
+    with pytest.raises(CommandRefused, match=r"no reading from gauge1.*the lid/door is open"):
+        await start(rig)
+
+
+async def test_an_abort_is_recorded_with_who(make_rig):
+    rig = await make_rig(CasterKind.VACUUM)
+    await start(rig)
+    await rig.until(lambda: rig.state() == "melt")
+    await rig.runner.submit(lambda: rig.runner.abort("supervisor1", "wrong flask"))
+    assert await outcome(rig) == "aborted by supervisor1"
+    assert rig.plant.sp_c is None
