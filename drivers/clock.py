@@ -54,6 +54,7 @@ class ScaledClock:
         if speed <= 0:
             raise ValueError(f"clock speed must be positive, got {speed}")
         self._speed = speed
+        self._base = 0.0  # clock time at _mono0
         self._mono0 = time.monotonic()
         real_now = time.time()
         self._epoch = real_now if epoch is None else epoch
@@ -64,16 +65,25 @@ class ScaledClock:
         return self._speed
 
     def now(self) -> float:
-        return (time.monotonic() - self._mono0) * self._speed
+        return self._base + (time.monotonic() - self._mono0) * self._speed
 
     def wall(self) -> float:
         return self._wall0 + self.now()
 
+    def set_speed(self, speed: float) -> None:
+        """Run at ``speed`` from now on; time stays continuous (the demo slows for a cast)."""
+        if speed <= 0:
+            raise ValueError(f"clock speed must be positive, got {speed}")
+        self._base, self._mono0, self._speed = self.now(), time.monotonic(), speed
+
     async def sleep(self, seconds: float) -> None:
-        await asyncio.sleep(max(0.0, seconds) / self._speed)
+        await self.sleep_until(self.now() + max(0.0, seconds))
 
     async def sleep_until(self, deadline: float) -> None:
-        await self.sleep(deadline - self.now())
+        # re-checked after waking: the speed may have changed meanwhile
+        while (left := deadline - self.now()) > 0:
+            await asyncio.sleep(left / self._speed)
+        await asyncio.sleep(0)
 
 
 def real_clock() -> ScaledClock:

@@ -63,8 +63,10 @@ class CasterSection(_Strict):
     gauge: str | None = None  # vacuum casters
     drive: str | None = None  # centrifugal casters
     crucible_max_c: float = Field(gt=0, le=2000)
+    tick_s: float = Field(default=1.0, gt=0, le=10)  # casts need faster control than kilns
     accept_crucible_without_lease: bool = False
-    io_lease_s: float = Field(default=20.0, gt=0, le=300)
+    io_lease_s: float = Field(default=20.0, gt=0, le=300)  # I/O module comms watchdog
+    drive_lease_s: float = Field(default=5.0, gt=0, le=300)  # drive: ramp to stop when silent
     pour_band_c: float = Field(default=10.0, gt=0, le=100)
     stabilise_s: float = Field(default=30.0, ge=0, le=600)
     melt_limit_min: float = Field(default=45.0, gt=0, le=240)

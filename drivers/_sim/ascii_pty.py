@@ -3,35 +3,25 @@
 The simulator side of :mod:`drivers._serial.line`: a raw pty pair whose slave path (plus an
 optional symlink) is what the daemon opens as its serial port. Bytes from the host are split
 into requests by a :class:`RequestFramer`; each complete request goes to the model's handler,
-which returns the reply bytes (or None: the device stays silent). :class:`AsciiFaults` is read
-on every request and reply, so a backdoor flipping a field takes effect at once.
+which returns the reply bytes (or None: the device stays silent). The link's
+:class:`~drivers._sim.links.Faults` are read on every request and reply, so a backdoor flipping a
+field takes effect at once (``corrupt_crc`` is for RTU links and unused here).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
 import os
 import tty
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 
 from drivers._sim.links import CHUNK, Faults
 
-log = logging.getLogger(__name__)
-
 Handler = Callable[[bytes], bytes | None]
 _LINE_ENDS = b"\r\n"
-
-
-@dataclass
-class AsciiFaults(Faults):
-    """Link faults for ASCII devices: ``garble`` corrupts every reply (``corrupt_crc`` unused)."""
-
-    garble: bool = False
 
 
 def garble(reply: bytes) -> bytes:
@@ -75,30 +65,6 @@ class RequestFramer:
         return out
 
 
-class LinkBackdoor:
-    """The link faults every ASCII simulator offers; device backdoors extend it."""
-
-    def __init__(self) -> None:
-        self.faults = AsciiFaults()
-
-    def comms_loss(self, on: bool = True) -> None:
-        """The cable is pulled: requests never reach the device, nothing comes back."""
-        log.warning("backdoor: comms %s", "lost" if on else "restored")
-        self.faults.link_down = on
-
-    def silent(self, on: bool = True) -> None:
-        """The device ignores every request."""
-        self.faults.silent = on
-
-    def slow_replies(self, delay_s: float) -> None:
-        """Every reply is late by ``delay_s`` wall seconds (0 restores)."""
-        self.faults.delay_s = delay_s
-
-    def garble(self, on: bool = True) -> None:
-        """Every reply arrives corrupted (line noise)."""
-        self.faults.garble = on
-
-
 class AsciiPty:
     """A raw pty pair: the daemon opens ``device_path`` (or ``link_path``), the model answers."""
 
@@ -106,7 +72,7 @@ class AsciiPty:
         self,
         handler: Handler,
         framer: RequestFramer,
-        faults: AsciiFaults,
+        faults: Faults,
         *,
         link_path: Path | None = None,
     ) -> None:

@@ -27,7 +27,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from drivers._sim.physics import KELVIN, KilnFaults
+from drivers._sim.physics import KELVIN, HeatedModel
 
 __all__ = ["CrucibleModel", "CrucibleParams"]
 
@@ -45,7 +45,7 @@ class CrucibleParams:
     max_substep_s: float = 0.5  # explicit-Euler substep bound
 
 
-class CrucibleModel:
+class CrucibleModel(HeatedModel):
     """Crucible plus charge, stepped with the heater output fraction; stable for any step.
 
     ``faults`` (``relay_stuck_on``, ``heater_failed``) act like the kiln model's: a welded
@@ -68,15 +68,13 @@ class CrucibleModel:
         if liquidus_c < solidus_c:
             raise ValueError(f"liquidus {liquidus_c} °C is below solidus {solidus_c} °C")
         self.params = p = params or CrucibleParams()
-        self.faults = KilnFaults()
+        super().__init__(p.heater_power_w)
         self.solidus_c, self.liquidus_c = solidus_c, liquidus_c
         self._metal_cap = charge_g * specific_heat_j_per_g_k  # J/K
         self._latent_j = charge_g * latent_heat_j_per_g
         t0 = p.ambient_c if start_c is None else start_c
         self._crucible_c = t0
         self._enthalpy_j = self._enthalpy_at(t0)
-        self._power_w = 0.0
-        self._time_s = 0.0
         hottest_k = self.max_temp_c() + KELVIN
         crucible_g = p.crucible_to_metal_w_per_k + p.loss_w_per_k
         crucible_g += 4 * p.radiation_w_per_k4 * hottest_k**3
@@ -101,31 +99,6 @@ class CrucibleModel:
     def crucible_c(self) -> float:
         """Crucible wall temperature, °C."""
         return self._crucible_c
-
-    @property
-    def power_w(self) -> float:
-        """Heater power applied during the last step, W."""
-        return self._power_w
-
-    @property
-    def time_s(self) -> float:
-        return self._time_s
-
-    @property
-    def relay_stuck_on(self) -> bool:
-        return self.faults.relay_stuck_on
-
-    @relay_stuck_on.setter
-    def relay_stuck_on(self, value: bool) -> None:
-        self.faults.relay_stuck_on = value
-
-    @property
-    def heater_failed(self) -> bool:
-        return self.faults.heater_failed
-
-    @heater_failed.setter
-    def heater_failed(self, value: bool) -> None:
-        self.faults.heater_failed = value
 
     # ------------------------------------------------------------ enthalpy
     def _enthalpy_at(self, temp_c: float) -> float:
@@ -152,15 +125,6 @@ class CrucibleModel:
         return self.solidus_c + frac * (self.liquidus_c - self.solidus_c), frac
 
     # ------------------------------------------------------------- dynamics
-    def heater_power_w(self, output_frac: float) -> float:
-        """Power into the crucible for a controller output fraction, faults applied."""
-        if self.faults.heater_failed:
-            return 0.0
-        if self.faults.relay_stuck_on:
-            return self.params.heater_power_w
-        frac = 0.0 if math.isnan(output_frac) else min(max(output_frac, 0.0), 1.0)
-        return self.params.heater_power_w * frac
-
     def loss_w(self, crucible_c: float) -> float:
         """Heat lost to the room at a crucible temperature, W."""
         p = self.params

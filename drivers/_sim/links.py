@@ -2,7 +2,8 @@
 
 Both sit on the wire, so the daemon sees exactly what a pulled cable, a silent instrument,
 a slow RS-485 adapter or line noise (bad CRC) looks like, through its real Modbus stack.
-:class:`Faults` is read on every chunk of traffic, so flipping a field takes effect at once.
+:class:`Faults` is read on every chunk of traffic, so flipping a field takes effect at once; the
+ASCII devices' pty (:mod:`drivers._sim.ascii_pty`) reads the same fields.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ class Faults:
     silent: bool = False  # requests swallowed: no reply
     delay_s: float = 0.0  # extra reply latency, wall seconds
     corrupt_crc: bool = False  # RTU: replies arrive with their last CRC byte flipped
+    garble: bool = False  # ASCII (drivers._sim.ascii_pty): every reply corrupted
 
 
 class TcpFaultProxy:

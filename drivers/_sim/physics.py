@@ -20,7 +20,7 @@ import math
 from dataclasses import dataclass
 from typing import Literal
 
-__all__ = ["KELVIN", "FlaskSize", "KilnFaults", "KilnParams", "KilnThermalModel"]
+__all__ = ["KELVIN", "FlaskSize", "HeatedModel", "KilnFaults", "KilnParams", "KilnThermalModel"]
 
 KELVIN = 273.15
 FlaskSize = Literal["small", "large", "none"]
@@ -63,52 +63,14 @@ class KilnFaults:
     heater_failed: bool = False  # burnt-out element or blown fuse: no power at all (a stall)
 
 
-class KilnThermalModel:
-    """Stepped with the heater output fraction and a time step; stable for any step.
+class HeatedModel:
+    """What the thermal models share: a heater with its faults, the power applied, the time."""
 
-    ``step`` integrates with explicit Euler in substeps no longer than ``max_substep_s`` and
-    a fifth of the fastest node time constant, so one call with ``dt_s = 120`` gives the same
-    result as 120 calls with ``dt_s = 1``.
-    """
-
-    def __init__(
-        self,
-        *,
-        flask: FlaskSize = "large",
-        start_c: float | None = None,
-        params: KilnParams | None = None,
-    ) -> None:
-        self.params = p = params or KilnParams()
-        self.flask = flask
+    def __init__(self, heater_power_w: float) -> None:
         self.faults = KilnFaults()
-        self._flask_cap, self._flask_g = p.flask(flask)
-        t0 = p.ambient_c if start_c is None else start_c
-        self._element_c = self._chamber_c = self._core_c = t0
+        self._rated_w = heater_power_w
         self._power_w = 0.0
         self._time_s = 0.0
-        taus = [
-            p.element_capacity_j_per_k / p.element_to_chamber_w_per_k,
-            p.chamber_capacity_j_per_k / (p.element_to_chamber_w_per_k + self._flask_g),
-        ]
-        if self._flask_g > 0:
-            taus.append(self._flask_cap / self._flask_g)
-        self._substep_s = min(p.max_substep_s, 0.2 * min(taus))
-
-    # ------------------------------------------------------------------ state
-    @property
-    def element_c(self) -> float:
-        """Heating-element temperature, °C."""
-        return self._element_c
-
-    @property
-    def chamber_c(self) -> float:
-        """Chamber temperature, °C: what the controller's thermocouple measures."""
-        return self._chamber_c
-
-    @property
-    def flask_core_c(self) -> float:
-        """Flask-core temperature, °C (the chamber temperature when there is no flask)."""
-        return self._core_c if self._flask_g > 0 else self._chamber_c
 
     @property
     def power_w(self) -> float:
@@ -137,16 +99,62 @@ class KilnThermalModel:
     def heater_failed(self, value: bool) -> None:
         self.faults.heater_failed = value
 
-    # ------------------------------------------------------------- dynamics
     def heater_power_w(self, output_frac: float) -> float:
-        """Power into the element for a controller output fraction, faults applied."""
+        """Heater power for a controller output fraction, faults applied."""
         if self.faults.heater_failed:
             return 0.0
         if self.faults.relay_stuck_on:
-            return self.params.heater_power_w
+            return self._rated_w
         frac = 0.0 if math.isnan(output_frac) else min(max(output_frac, 0.0), 1.0)
-        return self.params.heater_power_w * frac
+        return self._rated_w * frac
 
+
+class KilnThermalModel(HeatedModel):
+    """Stepped with the heater output fraction and a time step; stable for any step.
+
+    ``step`` integrates with explicit Euler in substeps no longer than ``max_substep_s`` and
+    a fifth of the fastest node time constant, so one call with ``dt_s = 120`` gives the same
+    result as 120 calls with ``dt_s = 1``.
+    """
+
+    def __init__(
+        self,
+        *,
+        flask: FlaskSize = "large",
+        start_c: float | None = None,
+        params: KilnParams | None = None,
+    ) -> None:
+        self.params = p = params or KilnParams()
+        super().__init__(p.heater_power_w)
+        self.flask = flask
+        self._flask_cap, self._flask_g = p.flask(flask)
+        t0 = p.ambient_c if start_c is None else start_c
+        self._element_c = self._chamber_c = self._core_c = t0
+        taus = [
+            p.element_capacity_j_per_k / p.element_to_chamber_w_per_k,
+            p.chamber_capacity_j_per_k / (p.element_to_chamber_w_per_k + self._flask_g),
+        ]
+        if self._flask_g > 0:
+            taus.append(self._flask_cap / self._flask_g)
+        self._substep_s = min(p.max_substep_s, 0.2 * min(taus))
+
+    # ------------------------------------------------------------------ state
+    @property
+    def element_c(self) -> float:
+        """Heating-element temperature, °C."""
+        return self._element_c
+
+    @property
+    def chamber_c(self) -> float:
+        """Chamber temperature, °C: what the controller's thermocouple measures."""
+        return self._chamber_c
+
+    @property
+    def flask_core_c(self) -> float:
+        """Flask-core temperature, °C (the chamber temperature when there is no flask)."""
+        return self._core_c if self._flask_g > 0 else self._chamber_c
+
+    # ------------------------------------------------------------- dynamics
     def wall_loss_w(self, chamber_c: float) -> float:
         """Heat lost to the room at a chamber temperature, W."""
         p = self.params

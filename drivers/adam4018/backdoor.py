@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import logging
 
-from drivers._sim.ascii_pty import LinkBackdoor
+from drivers._sim.backdoor import AsciiBackdoor
 
 log = logging.getLogger(__name__)
 
 
-class Backdoor(LinkBackdoor):
-    """Open thermocouples per channel, plus the link faults of :class:`LinkBackdoor`."""
+class Backdoor(AsciiBackdoor):
+    """Open thermocouples per channel, plus the link faults of :class:`AsciiBackdoor`."""
 
     def __init__(self) -> None:
         super().__init__()

@@ -5,18 +5,16 @@ from __future__ import annotations
 import logging
 from typing import Protocol
 
-from drivers.iomodule.backdoor import LinkBackdoor
+from drivers._sim.backdoor import ModbusBackdoor, Rebootable
 
 log = logging.getLogger(__name__)
 
 
-class _Drive(Protocol):
-    def reboot(self) -> None: ...
-
+class _Drive(Rebootable, Protocol):
     def trip(self, code: int) -> None: ...
 
 
-class Backdoor(LinkBackdoor):
+class Backdoor(ModbusBackdoor):
     """What a test may break: the drive (a trip) and its link."""
 
     def __init__(self, device: _Drive) -> None:

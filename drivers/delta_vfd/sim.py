@@ -12,16 +12,13 @@ Assumptions are listed in ``NOTES.md``.
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import math
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from drivers._modbus.bank import ILLEGAL_VALUE, BankError
 from drivers._sim.arm import ArmModel, ArmParams
-from drivers._sim.server import Endpoint
-from drivers.clock import Clock
+from drivers._sim.server import HostWatchedBank, ServedModbusSim
 from drivers.delta_vfd.backdoor import Backdoor
 from drivers.delta_vfd.registers import (
     DIR_MASK,
@@ -34,7 +31,6 @@ from drivers.delta_vfd.registers import (
     DriveState,
     Fault,
 )
-from drivers.iomodule.sim import HostWatchedBank, serve_stepped
 
 log = logging.getLogger(__name__)
 
@@ -57,7 +53,7 @@ class VfdSimOptions:
     arm: ArmParams = field(default_factory=ArmParams)
 
 
-class DeltaVfdSim:
+class DeltaVfdSim(ServedModbusSim):
     """The drive and its arm; ``backdoor`` injects faults."""
 
     def __init__(self, options: VfdSimOptions | None = None) -> None:
@@ -192,24 +188,3 @@ class DeltaVfdSim:
         bank.set("output_freq", self.output_hz if on else 0.0)
         bank.set("output_current", current)
         bank.set("rpm", round(arm.rpm) if on else 0)  # sensorless: no speed with the output off
-
-    # --------------------------------------------------------------- serving
-    def serving(
-        self,
-        *,
-        clock: Clock,
-        unit: int = 1,
-        tcp_port: int | None = None,
-        pty_link: Path | None = None,
-    ) -> contextlib.AbstractAsyncContextManager[Endpoint]:
-        """Serve this drive (TCP on 127.0.0.1, or RTU on a pty) while stepping it."""
-        return serve_stepped(
-            self,
-            self.bank,
-            self.backdoor.faults,
-            clock=clock,
-            unit=unit,
-            tcp_port=tcp_port,
-            pty_link=pty_link,
-            name="delta_vfd.sim",
-        )

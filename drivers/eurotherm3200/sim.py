@@ -11,20 +11,15 @@ Modelled assumptions (the manual pages read do not settle them) are listed in ``
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
-from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Literal
 
 from drivers._modbus.bank import BankError, RegisterBank
 from drivers._sim.backdoor import Backdoor
 from drivers._sim.physics import KilnThermalModel
 from drivers._sim.pid import Pid
-from drivers._sim.server import Endpoint, serve_sim
-from drivers.clock import Clock
+from drivers._sim.server import ServedModbusSim
 from drivers.eurotherm3200.programmer import Programmer, ProgramSegment
 from drivers.eurotherm3200.registers import (
     DECIMALS,
@@ -38,7 +33,6 @@ from drivers.eurotherm3200.registers import (
 
 log = logging.getLogger(__name__)
 
-STEP_WALL_S = 0.005  # the model advances to the clock's time every 5 ms of wall time
 INSTRUMENT_ID = 0x3216
 
 
@@ -52,7 +46,7 @@ class SimOptions:
     range_hi_c: float = 1200.0
 
 
-class Eurotherm3200Sim:
+class Eurotherm3200Sim(ServedModbusSim):
     """The instrument and its kiln; ``backdoor`` injects faults."""
 
     def __init__(self, options: SimOptions | None = None) -> None:
@@ -195,31 +189,3 @@ class Eurotherm3200Sim:
         bank.set("sbrk_flag", 1 if tc_open else 0)
         bank.set("tstat", self._programmer.tstat)
         bank.set("prog_segment", self._programmer.segment)
-
-    # --------------------------------------------------------------- serving
-    async def _stepping(self, clock: Clock) -> None:
-        while True:
-            self.step_to(clock.now())
-            await asyncio.sleep(STEP_WALL_S)
-
-    @contextlib.asynccontextmanager
-    async def serving(
-        self,
-        *,
-        clock: Clock,
-        unit: int = 1,
-        tcp_port: int | None = None,
-        pty_link: Path | None = None,
-    ) -> AsyncIterator[Endpoint]:
-        """Serve this instrument (TCP on 127.0.0.1, or RTU on a pty) while stepping it."""
-        self.step_to(clock.now())
-        async with serve_sim(
-            {unit: self.bank}, faults=self.backdoor.faults, tcp_port=tcp_port, pty_link=pty_link
-        ) as endpoint:
-            task = asyncio.create_task(self._stepping(clock), name="eurotherm3200.sim")
-            try:
-                yield endpoint
-            finally:
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task

@@ -5,50 +5,18 @@ from __future__ import annotations
 import logging
 from typing import Protocol
 
-from drivers._sim.links import Faults
+from drivers._sim.backdoor import ModbusBackdoor, Rebootable
 
 log = logging.getLogger(__name__)
 
 
-class _Rebootable(Protocol):
-    def reboot(self) -> None: ...
-
-
-class _Plant(_Rebootable, Protocol):
+class _Plant(Rebootable, Protocol):
     lid_closed: bool
     flask_present: bool
     estop_ok: bool
 
 
-class LinkBackdoor:
-    """Link faults (``faults``, read live by the link) and a power cycle: every simulator's."""
-
-    def __init__(self, device: _Rebootable) -> None:
-        self._rebootable = device
-        self.faults = Faults()
-
-    def comms_loss(self, on: bool = True) -> None:
-        """The cable is pulled: connections dropped, nothing answers."""
-        self.faults.link_down = on
-
-    def silent(self, on: bool = True) -> None:
-        """The device stops answering but the link stays up."""
-        self.faults.silent = on
-
-    def slow_replies(self, delay_s: float) -> None:
-        """Every reply is late by ``delay_s`` wall seconds (0 restores)."""
-        self.faults.delay_s = delay_s
-
-    def corrupt_crc(self, on: bool = True) -> None:
-        """RTU replies arrive with a bad CRC."""
-        self.faults.corrupt_crc = on
-
-    def reboot(self) -> None:
-        """Power-cycle the device: volatile state back to power-on values."""
-        self._rebootable.reboot()
-
-
-class Backdoor(LinkBackdoor):
+class Backdoor(ModbusBackdoor):
     """What a test may break on the caster: its inputs, its pump, the module's link."""
 
     def __init__(self, device: _Plant) -> None:

@@ -13,18 +13,13 @@ Modelled assumptions (the manual pages read do not settle them) are listed in ``
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
-from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from pathlib import Path
 
 from drivers._modbus.bank import BankError, RegisterBank
 from drivers._sim.crucible import CrucibleModel
 from drivers._sim.pid import Pid
-from drivers._sim.server import Endpoint, serve_sim
-from drivers.clock import Clock
+from drivers._sim.server import ServedModbusSim
 from drivers.omron_e5cc.backdoor import Backdoor
 from drivers.omron_e5cc.registers import (
     DECIMALS,
@@ -37,7 +32,6 @@ from drivers.omron_e5cc.registers import (
 
 log = logging.getLogger(__name__)
 
-STEP_WALL_S = 0.005  # the model advances to the clock's time every 5 ms of wall time
 CONTROL_PERIOD_S = 0.5  # simulated control period (clock seconds) [U]
 INPUT_TYPE_K = 5  # input type shown at 0x2C00 (K, -200..1300 °C): an identity value [U]
 _CODES = frozenset(CommandCode)
@@ -57,7 +51,7 @@ class SimOptions:
     input_type: int = INPUT_TYPE_K
 
 
-class OmronE5ccSim:
+class OmronE5ccSim(ServedModbusSim):
     """The instrument and its crucible; ``backdoor`` injects faults."""
 
     def __init__(self, options: SimOptions | None = None) -> None:
@@ -199,31 +193,3 @@ class OmronE5ccSim:
         bank.set("mv_heat", self.output_pct)
         bank.set("status", int(status))
         bank.set("status_lo", int(status) & 0xFFFF)
-
-    # --------------------------------------------------------------- serving
-    async def _stepping(self, clock: Clock) -> None:
-        while True:
-            self.step_to(clock.now())
-            await asyncio.sleep(STEP_WALL_S)
-
-    @contextlib.asynccontextmanager
-    async def serving(
-        self,
-        *,
-        clock: Clock,
-        unit: int = 1,
-        tcp_port: int | None = None,
-        pty_link: Path | None = None,
-    ) -> AsyncIterator[Endpoint]:
-        """Serve this instrument (TCP on 127.0.0.1, or RTU on a pty) while stepping it."""
-        self.step_to(clock.now())
-        async with serve_sim(
-            {unit: self.bank}, faults=self.backdoor.faults, tcp_port=tcp_port, pty_link=pty_link
-        ) as endpoint:
-            task = asyncio.create_task(self._stepping(clock), name="omron_e5cc.sim")
-            try:
-                yield endpoint
-            finally:
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from drivers._sim.ascii_pty import LinkBackdoor
+from drivers._sim.backdoor import AsciiBackdoor
 from drivers.tpg36x.protocol import GaugeStatus
 
 log = logging.getLogger(__name__)
@@ -13,8 +13,8 @@ log = logging.getLogger(__name__)
 _PRIORITY = (GaugeStatus.NO_SENSOR, GaugeStatus.SENSOR_OFF, GaugeStatus.SENSOR_ERROR)
 
 
-class Backdoor(LinkBackdoor):
-    """Sensor faults per channel, plus the link faults of :class:`LinkBackdoor`."""
+class Backdoor(AsciiBackdoor):
+    """Sensor faults per channel, plus the link faults of :class:`AsciiBackdoor`."""
 
     def __init__(self) -> None:
         super().__init__()

@@ -72,7 +72,9 @@ class _Parts:
             io=IoModule(self._modbus(cfg.io), lease_s=cfg.io_lease_s),
             crucible_tc=None if cfg.crucible_tc is None else self.thermocouple(cfg.crucible_tc),
             gauge=None if cfg.gauge is None else self.gauge(cfg.gauge),
-            drive=None if cfg.drive is None else DeltaVfd(self._modbus(cfg.drive)),
+            drive=None
+            if cfg.drive is None
+            else DeltaVfd(self._modbus(cfg.drive), comm_timeout_s=cfg.drive_lease_s),
         )
 
 
@@ -89,7 +91,7 @@ def build_casters(
             devices=parts.devices(cfg),
             clock=clock,
             store=store,
-            tick_s=site.lab.tick_s,
+            tick_s=cfg.tick_s,
         )
         family = site.devices[cfg.crucible].family
         if family in NO_LEASE_FAMILIES:

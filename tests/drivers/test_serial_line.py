@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 
 from drivers._serial import SerialLine, SerialSettings
-from drivers._sim.ascii_pty import AsciiFaults, AsciiPty, RequestFramer, garble
+from drivers._sim.ascii_pty import AsciiPty, RequestFramer, garble
+from drivers._sim.links import Faults
 from drivers.errors import DeviceTimeout, FramingError, LinkDown
 
 CR = b"\r"
@@ -50,8 +51,8 @@ def _echo(request: bytes) -> bytes | None:
 
 
 @pytest.fixture
-async def device(tmp_path: Path) -> AsyncIterator[tuple[SerialLine, AsciiFaults]]:
-    faults = AsciiFaults()
+async def device(tmp_path: Path) -> AsyncIterator[tuple[SerialLine, Faults]]:
+    faults = Faults()
     link = tmp_path / "ttyDEV"
     async with AsciiPty(_echo, RequestFramer(ends=CR), faults, link_path=link):
         line = SerialLine(SerialSettings(port=str(link), baudrate=19200))
@@ -68,7 +69,7 @@ async def _ask(line: SerialLine, request: bytes, timeout_s: float = 0.2) -> byte
 
 
 async def test_round_trip_and_serialized_transactions(
-    device: tuple[SerialLine, AsciiFaults],
+    device: tuple[SerialLine, Faults],
 ) -> None:
     line, _ = device
     opened = [line.connected]
@@ -79,7 +80,7 @@ async def test_round_trip_and_serialized_transactions(
     assert replies == [f"Q{n}".encode() for n in range(10)]
 
 
-async def test_silence_times_out_in_wall_seconds(device: tuple[SerialLine, AsciiFaults]) -> None:
+async def test_silence_times_out_in_wall_seconds(device: tuple[SerialLine, Faults]) -> None:
     line, faults = device
     started = time.monotonic()
     with pytest.raises(DeviceTimeout):
@@ -93,7 +94,7 @@ async def test_silence_times_out_in_wall_seconds(device: tuple[SerialLine, Ascii
 
 
 async def test_partial_and_overlong_replies_are_framing_errors(
-    device: tuple[SerialLine, AsciiFaults],
+    device: tuple[SerialLine, Faults],
 ) -> None:
     line, _ = device
     with pytest.raises(FramingError, match="incomplete"):
@@ -104,7 +105,7 @@ async def test_partial_and_overlong_replies_are_framing_errors(
 
 
 async def test_a_late_reply_does_not_answer_the_next_request(
-    device: tuple[SerialLine, AsciiFaults],
+    device: tuple[SerialLine, Faults],
 ) -> None:
     line, faults = device
     faults.delay_s = 0.15
@@ -133,14 +134,14 @@ async def test_lost_port_raises_link_down_then_reopens(
     link = tmp_path / "ttyDEV"
     line = SerialLine(SerialSettings(port=str(link)))
     try:
-        async with AsciiPty(_echo, RequestFramer(ends=CR), AsciiFaults(), link_path=link):
+        async with AsciiPty(_echo, RequestFramer(ends=CR), Faults(), link_path=link):
             assert await _ask(line, b"a") == b"A"
         await asyncio.sleep(0.05)  # the pty is gone: reading the port fails (EIO)
         for _ in range(3):
             with pytest.raises(LinkDown):
                 await _ask(line, b"b")
         assert not line.connected
-        async with AsciiPty(_echo, RequestFramer(ends=CR), AsciiFaults(), link_path=link):
+        async with AsciiPty(_echo, RequestFramer(ends=CR), Faults(), link_path=link):
             assert await _ask(line, b"c") == b"C"
     finally:
         await line.close()

@@ -1,0 +1,121 @@
+"""A whole simulated caster: its devices served on loopback and ptys, coupled by one physics step.
+
+The devices are the ones a real retrofit uses (reference/devices.md §C.1): an Omron E5CC
+crucible controller (it owns the crucible and its melting plateau), an ADAM-4018 reading the
+metal through an independent thermocouple, an I/O module whose coils drive the pump, valves,
+pour trigger and lid lock, and either a TPG gauge on a vacuum chamber or a Delta drive spinning
+the arm. :meth:`CasterRigSim.step_to` couples them: the chamber is pumped or vented by what the
+I/O module's outputs actually do, and the flask switch follows the chamber's flask.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+from drivers._sim.chamber import ChamberModel
+from drivers._sim.server import Endpoint
+from drivers.adam4018.sim import Adam4018Sim
+from drivers.clock import Clock
+from drivers.delta_vfd.sim import DeltaVfdSim, VfdSimOptions
+from drivers.iomodule.sim import IoModuleSim
+from drivers.omron_e5cc.sim import OmronE5ccSim
+from drivers.omron_e5cc.sim import SimOptions as CrucibleOptions
+from drivers.tpg36x.sim import Tpg36xSim
+
+STEP_WALL_S = 0.005
+
+
+@dataclass(frozen=True, slots=True)
+class CasterEndpoints:
+    """Where the daemon reaches each device of the rig."""
+
+    crucible: Endpoint
+    io: Endpoint
+    tc: Path
+    gauge: Path | None = None
+    drive: Endpoint | None = None
+
+
+class CasterRigSim:
+    """One caster and its devices; each device keeps its own ``backdoor`` for faults."""
+
+    def __init__(
+        self,
+        kind: Literal["vacuum", "centrifugal"],
+        *,
+        solidus_c: float = 880.0,
+        liquidus_c: float = 930.0,
+        charge_g: float = 300.0,
+    ) -> None:
+        self.kind = kind
+        self.crucible = OmronE5ccSim(
+            CrucibleOptions(solidus_c=solidus_c, liquidus_c=liquidus_c, charge_g=charge_g)
+        )
+        self.io = IoModuleSim()
+        self.io.flask_present = False
+        self.tc = Adam4018Sim(lambda: [self.crucible.pv_c])
+        self.chamber = ChamberModel(flask_present=False)
+        self.gauge = Tpg36xSim(lambda: self.chamber.chamber_mbar) if kind == "vacuum" else None
+        self.drive = (
+            DeltaVfdSim(VfdSimOptions(max_freq_hz=60.0, accel_s=4.0, decel_s=8.0))
+            if kind == "centrifugal"
+            else None
+        )
+        self._now: float | None = None
+
+    def leak(self, mbar_l_per_s: float) -> None:
+        """A vacuum leak (a cracked lid seal, a flask not seated): 0 stops it."""
+        self.chamber.leak_mbar_l_per_s = mbar_l_per_s
+
+    def step_to(self, now: float) -> None:
+        """Couple the devices' physics up to clock time ``now``."""
+        if self._now is None:
+            self._now = now
+            return
+        dt, self._now = now - self._now, now
+        if dt <= 0:
+            return
+        loads = self.io.loads
+        self.chamber.flask_present = self.io.flask_present
+        self.chamber.step(
+            dt,
+            pump_on=loads.pump,
+            chamber_valve=loads.chamber_valve,
+            vent_valve=loads.vent_valve,
+            argon_valve=loads.argon_valve,
+        )
+
+    async def _stepping(self, clock: Clock) -> None:
+        while True:
+            self.step_to(clock.now())
+            await asyncio.sleep(STEP_WALL_S)
+
+    @contextlib.asynccontextmanager
+    async def serving(self, *, clock: Clock, pty_dir: Path) -> AsyncIterator[CasterEndpoints]:
+        """Serve every device (Modbus TCP on 127.0.0.1, serial on ptys in ``pty_dir``)."""
+        async with contextlib.AsyncExitStack() as stack:
+            crucible = await stack.enter_async_context(self.crucible.serving(clock=clock))
+            io = await stack.enter_async_context(self.io.serving(clock=clock))
+            tc = await stack.enter_async_context(
+                self.tc.serving(clock=clock, pty_link=pty_dir / "tc")
+            )
+            gauge = drive = None
+            if self.gauge is not None:
+                gauge = await stack.enter_async_context(
+                    self.gauge.serving(clock=clock, pty_link=pty_dir / "gauge")
+                )
+            if self.drive is not None:
+                drive = await stack.enter_async_context(self.drive.serving(clock=clock))
+            self.step_to(clock.now())
+            task = asyncio.create_task(self._stepping(clock), name="caster_rig.sim")
+            try:
+                yield CasterEndpoints(crucible=crucible, io=io, tc=tc, gauge=gauge, drive=drive)
+            finally:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
