@@ -154,6 +154,7 @@ class CasterInputs:
     estop_ok: bool  # True while the e-stop chain is closed (not pressed)
     pump_running: bool  # the pump contactor's auxiliary contact
     outputs: CasterOutputs
+    arm_stopped: bool = True  # independent standstill sensor of a centrifugal arm
 
 
 class CasterIO(Protocol):

@@ -121,6 +121,10 @@ class CasterRig:
                 stdout=out, stderr=out,
             )  # fmt: skip
         await self.wait_for(lambda c: not c["stale"] and c["crucible_c"] is not None, 20)
+        deadline = time.monotonic() + 20
+        while (await self.command("status"))["result"]["kilns"][0]["pv_c"] is None:
+            assert time.monotonic() < deadline, f"the kiln never answered\n{self.log()}"
+            await asyncio.sleep(0.05)
 
     async def stop_daemon(self) -> None:
         if self.proc is None or self.proc.returncode is not None:
@@ -162,6 +166,12 @@ class CasterRig:
         )
         return str(status["outcome"])
 
+    async def wait_sim(self, pred: Callable[[CasterRigSim], bool], timeout_s: float) -> None:
+        deadline = time.monotonic() + timeout_s
+        while not pred(self.sim):
+            assert time.monotonic() < deadline, f"simulator condition not reached\n{self.log()}"
+            await asyncio.sleep(0.02)
+
     def log(self) -> str:
         return "\n".join(p.read_text()[-6000:] for p in self.logs if p.exists())
 
@@ -175,11 +185,14 @@ async def caster_rig(
     solidus_c: float = 880.0,
     liquidus_c: float = 930.0,
     confirm_timeout_s: float = 120.0,
+    crucible_c: float = 20.0,
 ) -> AsyncIterator[CasterRig]:
     """Serve the simulated caster and a kiln holding the flask at ``flask_c``."""
     epoch = time.time()
     clock = ScaledClock(SPEED, epoch=epoch)
-    sim = CasterRigSim(kind, solidus_c=solidus_c, liquidus_c=liquidus_c, charge_g=100.0)
+    sim = CasterRigSim(
+        kind, solidus_c=solidus_c, liquidus_c=liquidus_c, charge_g=100.0, start_c=crucible_c
+    )
     kiln = Eurotherm3200Sim(SimOptions(flask="small", start_temp_c=flask_c))
     (tmp / "state").mkdir(exist_ok=True)
     async with (

@@ -10,7 +10,6 @@ I/O module's outputs actually do, and the flask switch follows the chamber's fla
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -19,6 +18,7 @@ from typing import Literal
 
 from drivers._sim.chamber import ChamberModel
 from drivers._sim.server import Endpoint
+from drivers._sim.stepped import stepping
 from drivers.adam4018.sim import Adam4018Sim
 from drivers.clock import Clock
 from drivers.delta_vfd.sim import DeltaVfdSim, VfdSimOptions
@@ -26,8 +26,6 @@ from drivers.iomodule.sim import IoModuleSim
 from drivers.omron_e5cc.sim import OmronE5ccSim
 from drivers.omron_e5cc.sim import SimOptions as CrucibleOptions
 from drivers.tpg36x.sim import Tpg36xSim
-
-STEP_WALL_S = 0.005
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,10 +49,13 @@ class CasterRigSim:
         solidus_c: float = 880.0,
         liquidus_c: float = 930.0,
         charge_g: float = 300.0,
+        start_c: float = 20.0,
     ) -> None:
         self.kind = kind
         self.crucible = OmronE5ccSim(
-            CrucibleOptions(solidus_c=solidus_c, liquidus_c=liquidus_c, charge_g=charge_g)
+            CrucibleOptions(
+                solidus_c=solidus_c, liquidus_c=liquidus_c, charge_g=charge_g, start_temp_c=start_c
+            )
         )
         self.io = IoModuleSim()
         self.io.flask_present = False
@@ -81,6 +82,8 @@ class CasterRigSim:
         if dt <= 0:
             return
         loads = self.io.loads
+        if self.drive is not None:
+            self.io.arm_stopped = self.drive.arm.rpm < 1.0
         self.chamber.flask_present = self.io.flask_present
         self.chamber.step(
             dt,
@@ -89,11 +92,6 @@ class CasterRigSim:
             vent_valve=loads.vent_valve,
             argon_valve=loads.argon_valve,
         )
-
-    async def _stepping(self, clock: Clock) -> None:
-        while True:
-            self.step_to(clock.now())
-            await asyncio.sleep(STEP_WALL_S)
 
     @contextlib.asynccontextmanager
     async def serving(self, *, clock: Clock, pty_dir: Path) -> AsyncIterator[CasterEndpoints]:
@@ -112,10 +110,5 @@ class CasterRigSim:
             if self.drive is not None:
                 drive = await stack.enter_async_context(self.drive.serving(clock=clock))
             self.step_to(clock.now())
-            task = asyncio.create_task(self._stepping(clock), name="caster_rig.sim")
-            try:
-                yield CasterEndpoints(crucible=crucible, io=io, tc=tc, gauge=gauge, drive=drive)
-            finally:
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
+            await stack.enter_async_context(stepping(self, clock, name="caster_rig.sim"))
+            yield CasterEndpoints(crucible=crucible, io=io, tc=tc, gauge=gauge, drive=drive)

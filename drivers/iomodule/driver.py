@@ -35,6 +35,7 @@ def decode_inputs(at: float, values: Mapping[str, float]) -> CasterInputs:
         estop_ok=bool(values["estop_ok"]),
         pump_running=bool(values["pump_running"]),
         outputs=outputs_from(values),
+        arm_stopped=bool(values["arm_stopped"]),
     )
 
 

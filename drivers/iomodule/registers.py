@@ -16,7 +16,7 @@ ADAM = "ADAM-4000 Modbus Comm Safety, devices.md §D.1/§A.9"
 
 # Coil order is the wiring order; CasterOutputs field names are the register names.
 COILS = ("pump", "chamber_valve", "vent_valve", "argon_valve", "pour", "lid_release")
-INPUTS = ("lid_closed", "flask_present", "estop_ok", "pump_running")
+INPUTS = ("lid_closed", "flask_present", "estop_ok", "pump_running", "arm_stopped")
 
 MAX_TIMEOUT_S = 600.0
 

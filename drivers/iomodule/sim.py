@@ -35,6 +35,7 @@ class IoModuleSim(ServedModbusSim):
         self.lid_closed = True
         self.flask_present = True
         self.estop_ok = True
+        self.arm_stopped = True  # the arm's standstill sensor (set by the caster rig)
         self.watchdog_trips = 0
         self._now: float | None = None
         self._last_request: float | None = None
@@ -79,6 +80,7 @@ class IoModuleSim(ServedModbusSim):
         bank.set("lid_closed", self.lid_closed)
         bank.set("flask_present", self.flask_present)
         bank.set("estop_ok", self.estop_ok)
+        bank.set("arm_stopped", self.arm_stopped)
         bank.set("pump_running", self.loads.pump)
 
     def _on_request(self) -> None:

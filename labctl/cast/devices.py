@@ -17,13 +17,9 @@ from typing import TypeVar
 
 from drivers.capabilities import (
     ArmDrive,
-    CasterInputs,
     CasterIO,
-    DriveReading,
-    PressureReading,
     TemperatureController,
     ThermocoupleInput,
-    ThermocoupleReading,
     VacuumGauge,
 )
 from drivers.errors import DriverError
@@ -43,6 +39,14 @@ class _Link:
     connected: bool = False
     last_good: float | None = None
     failing: bool = False
+
+
+class ApplyFailed(Exception):
+    """A device did not take what the sequence asked of it; the message names the device."""
+
+
+async def _nothing() -> None:
+    return None
 
 
 @dataclass
@@ -87,20 +91,24 @@ class CasterDevices:
         return value
 
     async def observe(self, now: float, stale_after_s: float) -> CasterObservation:
-        """Read every device once (in turn: they may share a bus)."""
-        ctl = await self._call("crucible", self.crucible.connect, self.crucible.read, now)
-        io: CasterInputs | None = await self._call("io", self.io.connect, self.io.read, now)
-        tc: ThermocoupleReading | None = None
-        if self.crucible_tc is not None:
-            tc = await self._call(
-                "crucible_tc", self.crucible_tc.connect, self.crucible_tc.read, now
-            )
-        gauge: PressureReading | None = None
-        if self.gauge is not None:
-            gauge = await self._call("gauge", self.gauge.connect, self.gauge.read, now)
-        drive: DriveReading | None = None
-        if self.drive is not None:
-            drive = await self._call("drive", self.drive.connect, self.drive.read, now)
+        """Read every device once, concurrently, so the readings belong to one instant.
+
+        Devices on one bus are still served one at a time by that bus's task.
+        """
+        none = _nothing
+        ctl, io, tc, gauge, drive = await asyncio.gather(
+            self._call("crucible", self.crucible.connect, self.crucible.read, now),
+            self._call("io", self.io.connect, self.io.read, now),
+            none()
+            if self.crucible_tc is None
+            else self._call("crucible_tc", self.crucible_tc.connect, self.crucible_tc.read, now),
+            none()
+            if self.gauge is None
+            else self._call("gauge", self.gauge.connect, self.gauge.read, now),
+            none()
+            if self.drive is None
+            else self._call("drive", self.drive.connect, self.drive.read, now),
+        )
         stale = tuple(
             link.name
             for role, link in sorted(self._links.items())
@@ -130,26 +138,30 @@ class CasterDevices:
         ]
 
     async def apply(self, wanted: Actuation) -> None:
-        """Drive every device to ``wanted``; raises DriverError (the runner trips on it)."""
+        """Drive every device to ``wanted``; ApplyFailed names the device that did not take it."""
         before = self._applied
         self._applied = None  # unknown until every write below is confirmed
-        async with asyncio.timeout(IO_TIMEOUT_S):
-            if before is None or wanted.outputs != before.outputs:
-                await self.io.set_outputs(wanted.outputs)
-            if wanted.crucible_sp_c is not None:
-                if not self._heating:
-                    await self.crucible.arm_stream(fallback_sp_c=0.0)
-                    self._heating = True
-                await self.crucible.stream_setpoint(wanted.crucible_sp_c)
-            elif self._heating or before is None:
-                await self.crucible.safe_state()
-                self._heating = False
-            if self.drive is not None and (before is None or wanted.drive_hz != before.drive_hz):
-                if wanted.drive_hz is None:
-                    await self.drive.safe_state()
-                else:
-                    await self.drive.run(wanted.drive_hz)
+        if before is None or wanted.outputs != before.outputs:
+            await self._do("io", self.io.set_outputs(wanted.outputs))
+        if wanted.crucible_sp_c is not None:
+            if not self._heating:
+                await self._do("crucible", self.crucible.arm_stream(fallback_sp_c=0.0))
+                self._heating = True
+            await self._do("crucible", self.crucible.stream_setpoint(wanted.crucible_sp_c))
+        elif self._heating or before is None:
+            await self._do("crucible", self.crucible.safe_state())
+            self._heating = False
+        if self.drive is not None and (before is None or wanted.drive_hz != before.drive_hz):
+            hz = wanted.drive_hz
+            await self._do("drive", self.drive.safe_state() if hz is None else self.drive.run(hz))
         self._applied = wanted
+
+    async def _do(self, role: str, call: Awaitable[None]) -> None:
+        try:
+            async with asyncio.timeout(IO_TIMEOUT_S):
+                await call
+        except (DriverError, TimeoutError) as err:
+            raise ApplyFailed(f"{self.names[role]}: {str(err) or 'no reply in time'}") from err
 
     @property
     def applied(self) -> Actuation:

@@ -36,4 +36,10 @@ class CasterObservation:
 
     @property
     def at_standstill(self) -> bool:
-        return self.rpm is not None and self.rpm < 2.0
+        """The drive reads no speed and the independent standstill sensor agrees.
+
+        A drive estimates speed from its output, so it reads 0 while a tripped or coasting
+        arm still turns; only the sensor on the arm can release the lid.
+        """
+        arm_stopped = self.io is not None and self.io.arm_stopped
+        return self.rpm is not None and self.rpm < 2.0 and arm_stopped

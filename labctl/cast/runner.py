@@ -16,13 +16,20 @@ import json
 import logging
 from collections.abc import Awaitable, Callable
 
+from drivers.capabilities import CasterOutputs
 from drivers.clock import Clock
-from drivers.errors import DriverError
-from labctl.cast.devices import CasterDevices
+from labctl.cast.devices import ApplyFailed, CasterDevices
 from labctl.cast.interlocks import InterlockMemory, check
 from labctl.cast.observation import CasterObservation
-from labctl.cast.params import CasterLimits, CastParams
-from labctl.cast.sequence import CastProgress, CastState, actuation, advance, waiting_for
+from labctl.cast.params import CasterKind, CasterLimits, CastParams
+from labctl.cast.sequence import (
+    Actuation,
+    CastProgress,
+    CastState,
+    actuation,
+    advance,
+    waiting_for,
+)
 from labctl.commands import CommandRefused
 from labctl.run_state import OutcomeKind
 from labctl.runstore import RunStore
@@ -165,8 +172,7 @@ class CasterRunner:
         self._obs = obs = await self._devices.observe(self._clock.now(), self.limits.stale_after_s)
         cast = self._cast
         if cast is None:
-            if self._unsafe:
-                await self._safe()
+            await (self._safe() if self._unsafe else self._idle_lid(obs))
             return
         applied = self._devices.applied
         cast.memory, trip = check(cast.progress.state, obs, cast.params, applied, cast.memory)
@@ -183,8 +189,19 @@ class CasterRunner:
             return
         try:
             await self._devices.apply(actuation(cast.progress, cast.params))
-        except (DriverError, TimeoutError) as err:
-            await self._shutdown(cast, f"could not drive the machine: {str(err) or 'timeout'}")
+        except ApplyFailed as err:
+            await self._shutdown(cast, f"could not drive {err}")
+
+    async def _idle_lid(self, obs: CasterObservation) -> None:
+        """Between casts a centrifugal lid is released exactly while the arm stands still."""
+        if self.limits.kind is not CasterKind.CENTRIFUGAL:
+            return
+        release = obs.at_standstill
+        if self._devices.applied.outputs.lid_release != release:
+            try:
+                await self._devices.apply(Actuation(outputs=CasterOutputs(lid_release=release)))
+            except ApplyFailed as err:
+                log.warning("%s: lid lock not set: %s", self.name, err)
 
     async def _shutdown(self, cast: _Cast, reason: str) -> None:
         log.error("%s: FAULT: %s; driving every device to its safe state", self.name, reason)

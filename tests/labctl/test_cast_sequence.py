@@ -156,6 +156,15 @@ def test_centrifugal_spins_up_holds_brakes_and_releases_the_lid_only_at_standsti
     assert advance(p, obs(6.0 + c.spin_hold_s, rpm=0.0), c).progress.state is CastState.COMPLETE
 
 
+def test_the_lid_stays_locked_while_the_standstill_sensor_sees_the_arm_turn():
+    c = params(CEN)
+    p = CastProgress(state=CastState.BRAKE, entered_at=0.0)
+    coasting = obs(5.0, rpm=0.0, io=io(arm_stopped=False))  # drive output off, arm coasting
+    assert advance(p, coasting, c).progress.state is CastState.BRAKE
+    lid_open = obs(5.0, rpm=0.0, io=io(arm_stopped=False, lid_closed=False))
+    assert trip(CastState.BRAKE, lid_open) == "lid opened while the arm turns"
+
+
 def test_spin_up_timeout_names_the_speed_reached():
     c = params(CEN)
     p = CastProgress(state=CastState.SPIN_UP, entered_at=0.0)

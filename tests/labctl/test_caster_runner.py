@@ -131,6 +131,7 @@ class Io:
             estop_ok=p.estop_ok,
             pump_running=running,
             outputs=p.outputs,
+            arm_stopped=p.rpm < 1,
         )
 
     async def set_outputs(self, outputs: CasterOutputs) -> None:
