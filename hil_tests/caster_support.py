@@ -15,89 +15,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from drivers._sim.caster_rig import CasterEndpoints, CasterRigSim
+from drivers._sim.caster_rig import CasterRigSim
 from drivers.clock import ScaledClock
 from drivers.eurotherm3200.sim import Eurotherm3200Sim, SimOptions
 from labctl.control_socket import send_command
+from labctl.rig_site import rig_site
 
 SPEED = 50.0  # simulated seconds per wall second
 PROFILES = Path(__file__).resolve().parent.parent / "profiles"
-
-SITE = """
-[lab]
-name = "hil-casting"
-state_dir = "{state}"
-tick_s = 1.0
-clock_speed = {speed}
-clock_epoch = {epoch}
-profiles_dir = "{profiles}"
-
-[buses.kiln_link]
-kind = "tcp"
-host = "127.0.0.1"
-port = {kiln_port}
-timeout_s = 0.3
-[buses.crucible_link]
-kind = "tcp"
-host = "127.0.0.1"
-port = {crucible_port}
-timeout_s = 0.3
-[buses.io_link]
-kind = "tcp"
-host = "127.0.0.1"
-port = {io_port}
-timeout_s = 0.3
-{drive_bus}
-[lines.tc_line]
-port = "{tc_path}"
-timeout_s = 0.3
-{gauge_line}
-[devices.kiln1_tc]
-family = "eurotherm3200"
-bus = "kiln_link"
-[devices.crucible1]
-family = "omron_e5cc"
-bus = "crucible_link"
-[devices.io1]
-family = "iomodule"
-bus = "io_link"
-[devices.tc1]
-family = "adam4018"
-line = "tc_line"
-address = 1
-{machine_devices}
-[kilns.kiln1]
-controller = "kiln1_tc"
-max_temp_c = 800
-
-[casters.caster1]
-kind = "{kind}"
-crucible = "crucible1"
-crucible_tc = "tc1"
-io = "io1"
-{machine_roles}
-crucible_max_c = 1450
-accept_crucible_without_lease = true
-stabilise_s = 10
-confirm_timeout_s = {confirm_timeout_s}
-stale_after_s = 20
-io_lease_s = 60
-drive_lease_s = 60
-"""
-
-VACUUM = {
-    "gauge_line": '[lines.gauge_line]\nport = "{gauge_path}"\ntimeout_s = 0.3',
-    "machine_devices": '[devices.gauge1]\nfamily = "tpg36x"\nline = "gauge_line"',
-    "machine_roles": 'gauge = "gauge1"',
-    "drive_bus": "",
-}
-CENTRIFUGAL = {
-    "gauge_line": "",
-    "machine_devices": '[devices.vfd1]\nfamily = "delta_vfd"\nbus = "drive_link"',
-    "machine_roles": 'drive = "vfd1"',
-    "drive_bus": '[buses.drive_link]\nkind = "tcp"\nhost = "127.0.0.1"\nport = {drive_port}\n'
-    "timeout_s = 0.3",
-}
 
 
 @dataclass
@@ -200,33 +125,16 @@ async def caster_rig(
         kiln.serving(clock=clock, tcp_port=0) as kiln_ep,
     ):
         site = tmp / "site.toml"
-        site.write_text(_site(tmp, kind, epoch, ep, kiln_ep.port, confirm_timeout_s))
+        assert kiln_ep.port is not None
+        site.write_text(
+            rig_site(
+                state=tmp / "state", profiles=PROFILES, speed=SPEED, epoch=epoch, tick_s=1.0,
+                kiln_port=kiln_ep.port, mode="programmer", caster=ep,
+                confirm_timeout_s=confirm_timeout_s, name="hil-casting",
+            )
+        )  # fmt: skip
         rig = CasterRig(tmp=tmp, sim=sim, kiln=kiln, clock=clock, site=site)
         try:
             yield rig
         finally:
             await rig.stop_daemon()
-
-
-def _site(
-    tmp: Path, kind: str, epoch: float, ep: CasterEndpoints, kiln_port: int | None,
-    confirm_timeout_s: float,
-) -> str:  # fmt: skip
-    parts = VACUUM if kind == "vacuum" else CENTRIFUGAL
-    ports = {
-        "gauge_path": ep.gauge,
-        "drive_port": ep.drive.port if ep.drive is not None else 0,
-    }
-    return SITE.format(
-        state=tmp / "state",
-        speed=SPEED,
-        epoch=epoch,
-        profiles=PROFILES,
-        kiln_port=kiln_port,
-        crucible_port=ep.crucible.port,
-        io_port=ep.io.port,
-        tc_path=ep.tc,
-        kind=kind,
-        confirm_timeout_s=confirm_timeout_s,
-        **{key: value.format(**ports) for key, value in parts.items()},
-    )

@@ -83,7 +83,31 @@ def _cmd_status(args: argparse.Namespace) -> int:
     kilns = result.get("kilns", []) if isinstance(result, dict) else []
     for kiln in kilns:
         print(_status_line(kiln))
+    for caster in result.get("casters", []) if isinstance(result, dict) else []:
+        print(_caster_line(caster))
     return EXIT_OK
+
+
+def _caster_line(c: dict[str, object]) -> str:
+    parts = [f"{c['caster']} ({c['kind']}): {c['state']}"]
+    if c.get("cast_id") is not None:
+        parts.append(f"cast {c['cast_id']} {c['alloy']}")
+    if c.get("waiting_for"):
+        parts.append(f"WAITING FOR {c['waiting_for']}")
+    readings = {
+        "crucible_c": "crucible {:.0f} °C",
+        "chamber_mbar": "{:.0f} mbar",
+        "rpm": "{:.0f} rpm",
+    }
+    parts += [fmt.format(c[key]) for key, fmt in readings.items() if c.get(key) is not None]
+    stale = c.get("stale")
+    if isinstance(stale, list) and stale:
+        parts.append(f"no reading from {', '.join(str(name) for name in stale)}")
+    if c.get("outcome"):
+        parts.append(f"last cast: {c['outcome']}")
+    if not c.get("safe", True):
+        parts.append("SAFE STATE NOT CONFIRMED")
+    return " | ".join(parts)
 
 
 def _status_line(k: dict[str, object]) -> str:
@@ -132,7 +156,7 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("paths", nargs="*", help="files or folders (default: profiles/)")
     check.set_defaults(func=_cmd_profiles_check)
 
-    status = sub.add_parser("status", help="what every kiln is doing")
+    status = sub.add_parser("status", help="what every kiln and caster is doing")
     status.add_argument("--config", required=True)
     status.set_defaults(func=_cmd_status)
 
@@ -148,16 +172,46 @@ def build_parser() -> argparse.ArgumentParser:
         cmd.add_argument("kiln")
         if name == "start":
             cmd.add_argument("profile")
+            cmd.add_argument("--alloy", help="end at this alloy's flask temperature")
+            cmd.add_argument("--piece-class", choices=["thin", "medium", "heavy"])
         if name == "abort":
             cmd.add_argument("--reason", default="")
         cmd.set_defaults(func=_cmd_kiln_command, wire_name=name.replace("-", "_"))
+    _add_cast_commands(sub)
     return parser
+
+
+def _add_cast_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    start = sub.add_parser("cast-start", help="start a cast on a caster")
+    start.add_argument("caster")
+    start.add_argument("alloy")
+    start.add_argument("piece_class", choices=["thin", "medium", "heavy"])
+    start.add_argument("--kiln", required=True, help="the kiln the flask comes from")
+    confirm = sub.add_parser("cast-confirm", help="confirm the step a caster waits for")
+    confirm.add_argument("caster")
+    confirm.add_argument("step", choices=["flask_placed", "balance_confirmed"])
+    abort = sub.add_parser("cast-abort", help="abort a cast (every device to its safe state)")
+    abort.add_argument("caster")
+    abort.add_argument("--reason", default="")
+    for cmd in (start, confirm, abort):
+        cmd.add_argument("--config", required=True)
+        cmd.set_defaults(func=_cmd_cast_command)
+
+
+def _cmd_cast_command(args: argparse.Namespace) -> int:
+    payload: dict[str, object] = {"caster": args.caster}
+    for key in ("alloy", "piece_class", "kiln", "step", "reason"):
+        if getattr(args, key, None) is not None:
+            payload[key] = getattr(args, key)
+    return _cmd_send(args, args.command.replace("-", "_"), payload)
 
 
 def _cmd_kiln_command(args: argparse.Namespace) -> int:
     payload: dict[str, object] = {"kiln": args.kiln}
     if args.wire_name == "start":
         payload["profile"] = args.profile
+        if args.alloy or args.piece_class:
+            payload.update(alloy=args.alloy, piece_class=args.piece_class)
     if args.wire_name == "abort":
         payload["reason"] = args.reason
     return _cmd_send(args, args.wire_name, payload)

@@ -32,11 +32,34 @@ from drivers.tpg36x.sim import Tpg36xSim
 class CasterEndpoints:
     """Where the daemon reaches each device of the rig."""
 
+    kind: Literal["vacuum", "centrifugal"]
     crucible: Endpoint
     io: Endpoint
     tc: Path
     gauge: Path | None = None
     drive: Endpoint | None = None
+
+    @property
+    def crucible_port(self) -> int:
+        assert self.crucible.port is not None
+        return self.crucible.port
+
+    @property
+    def io_port(self) -> int:
+        assert self.io.port is not None
+        return self.io.port
+
+    @property
+    def tc_path(self) -> Path:
+        return self.tc
+
+    @property
+    def gauge_path(self) -> Path | None:
+        return self.gauge
+
+    @property
+    def drive_port(self) -> int | None:
+        return None if self.drive is None else self.drive.port
 
 
 class CasterRigSim:
@@ -111,4 +134,4 @@ class CasterRigSim:
                 drive = await stack.enter_async_context(self.drive.serving(clock=clock))
             self.step_to(clock.now())
             await stack.enter_async_context(stepping(self, clock, name="caster_rig.sim"))
-            yield CasterEndpoints(crucible=crucible, io=io, tc=tc, gauge=gauge, drive=drive)
+            yield CasterEndpoints(self.kind, crucible, io, tc, gauge=gauge, drive=drive)

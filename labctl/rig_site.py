@@ -1,0 +1,156 @@
+"""Site files for a simulated lab (the demo and the HIL tests): a kiln and optionally a caster.
+
+The text is an ordinary site config (see ``systemd/site.example.toml``), so what the demo and
+the tests run is exactly what ``labctl run --config`` would load on a test rig.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal, Protocol
+
+_LAB = """
+[lab]
+name = "{name}"
+state_dir = "{state}"
+tick_s = {tick}
+clock_speed = {speed}
+clock_epoch = {epoch}
+profiles_dir = "{profiles}"
+
+[buses.kiln_link]
+kind = "tcp"
+host = "127.0.0.1"
+port = {kiln_port}
+timeout_s = 0.5
+
+[devices.kiln1_tc]
+family = "eurotherm3200"
+bus = "kiln_link"
+
+[kilns.kiln1]
+controller = "kiln1_tc"
+mode = "{mode}"
+max_temp_c = 800
+"""
+
+_CASTER = """
+[buses.crucible_link]
+kind = "tcp"
+host = "127.0.0.1"
+port = {crucible_port}
+timeout_s = 0.3
+
+[buses.io_link]
+kind = "tcp"
+host = "127.0.0.1"
+port = {io_port}
+timeout_s = 0.3
+
+[lines.tc_line]
+port = "{tc_path}"
+timeout_s = 0.3
+
+[devices.crucible1]
+family = "omron_e5cc"
+bus = "crucible_link"
+
+[devices.io1]
+family = "iomodule"
+bus = "io_link"
+
+[devices.tc1]
+family = "adam4018"
+line = "tc_line"
+address = 1
+{machine}
+[casters.caster1]
+kind = "{kind}"
+crucible = "crucible1"
+crucible_tc = "tc1"
+io = "io1"
+{role}
+crucible_max_c = 1450
+accept_crucible_without_lease = true  # a simulated E5CC: no comms watchdog
+stabilise_s = {stabilise_s}
+confirm_timeout_s = {confirm_timeout_s}
+stale_after_s = 20
+io_lease_s = 60
+drive_lease_s = 60
+"""
+
+_GAUGE = """
+[lines.gauge_line]
+port = "{gauge}"
+timeout_s = 0.3
+
+[devices.gauge1]
+family = "tpg36x"
+line = "gauge_line"
+"""
+
+_DRIVE = """
+[buses.drive_link]
+kind = "tcp"
+host = "127.0.0.1"
+port = {drive}
+timeout_s = 0.3
+
+[devices.vfd1]
+family = "delta_vfd"
+bus = "drive_link"
+"""
+
+
+class CasterPorts(Protocol):
+    """Where a simulated caster's devices listen (``drivers._sim.caster_rig`` provides it)."""
+
+    @property
+    def kind(self) -> Literal["vacuum", "centrifugal"]: ...
+    @property
+    def crucible_port(self) -> int: ...
+    @property
+    def io_port(self) -> int: ...
+    @property
+    def tc_path(self) -> Path: ...
+    @property
+    def gauge_path(self) -> Path | None: ...
+    @property
+    def drive_port(self) -> int | None: ...
+
+
+def rig_site(
+    *,
+    state: Path,
+    profiles: Path,
+    speed: float,
+    epoch: float,
+    tick_s: float,
+    kiln_port: int,
+    mode: str = "stream",
+    caster: CasterPorts | None = None,
+    stabilise_s: float = 10.0,
+    confirm_timeout_s: float = 120.0,
+    name: str = "simulated lab",
+) -> str:
+    """The site file text for a kiln (``kiln1``) and, given ``caster``, a ``caster1``."""
+    text = _LAB.format(
+        name=name, state=state, tick=tick_s, speed=speed, epoch=epoch, profiles=profiles,
+        kiln_port=kiln_port, mode=mode,
+    )  # fmt: skip
+    if caster is None:
+        return text
+    vacuum = caster.kind == "vacuum"
+    machine = (
+        _GAUGE.format(gauge=caster.gauge_path) if vacuum else _DRIVE.format(drive=caster.drive_port)
+    )
+    return text + _CASTER.format(
+        crucible_port=caster.crucible_port,
+        io_port=caster.io_port,
+        tc_path=caster.tc_path,
+        machine=machine,
+        kind=caster.kind,
+        role='gauge = "gauge1"' if vacuum else 'drive = "vfd1"',
+        stabilise_s=stabilise_s,
+        confirm_timeout_s=confirm_timeout_s,
+    )
