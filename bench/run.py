@@ -21,6 +21,7 @@ from pathlib import Path
 
 from pymodbus.client import AsyncModbusTcpClient  # baseline only: raw pymodbus reads
 
+from bench.casting import bench_gauge_round_trips, bench_step_latency, bench_tc_round_trips
 from drivers._modbus.bus import ModbusBus
 from drivers._modbus.pymodbus_wire import PymodbusWire
 from drivers._modbus.registers import Poll
@@ -266,6 +267,9 @@ async def main(quick: bool) -> None:
     await bench_rtu(cycles=100 if quick else 500)
     await bench_daemon(window_s=10 if quick else 30)
     await bench_jitter(window_s=10 if quick else 30)
+    await bench_gauge_round_trips(row, reads=300 if quick else 2000)
+    await bench_tc_round_trips(row, reads=300 if quick else 2000)
+    await bench_step_latency(row, casts=3 if quick else 5)
     print()
     print("| figure | measured | baseline | ratio / target |")
     print("|---|---|---|---|")

@@ -38,8 +38,11 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     from labctl.demo import run_demo
 
     return asyncio.run(
-        run_demo(mode=args.mode, speed=args.speed, profile=args.profile, flask=args.flask)
-    )
+        run_demo(
+            mode=args.mode, speed=args.speed, profile=args.profile, flask=args.flask,
+            alloy=args.alloy, piece_class=args.piece_class, cast=args.cast,
+        )
+    )  # fmt: skip
 
 
 def _cmd_profiles_check(args: argparse.Namespace) -> int:
@@ -135,11 +138,14 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     sub = parser.add_subparsers(dest="command", required=True)
 
-    demo = sub.add_parser("demo", help="simulated kiln over loopback Modbus TCP, accelerated")
+    demo = sub.add_parser("demo", help="a simulated kiln and caster: burnout, then a cast")
     demo.add_argument("--mode", choices=["stream", "programmer"], default="stream")
     demo.add_argument("--speed", type=float, default=1200.0, help="simulated seconds per second")
     demo.add_argument("--profile", default="gypsum-wax-small")
     demo.add_argument("--flask", choices=["small", "large"], default="small")
+    demo.add_argument("--alloy", default="gold-18k-yellow", help="a file in profiles/alloys")
+    demo.add_argument("--piece-class", choices=["thin", "medium", "heavy"], default="medium")
+    demo.add_argument("--cast", choices=["vacuum", "centrifugal", "none"], default="vacuum")
     demo.set_defaults(func=_cmd_demo)
 
     run = sub.add_parser("run", help="run the daemon")

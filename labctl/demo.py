@@ -1,9 +1,10 @@
-"""``labctl demo``: the daemon against a simulated kiln over loopback Modbus TCP, accelerated.
+"""``labctl demo``: the daemon against a simulated lab over loopback Modbus TCP and ptys.
 
-Starts a simulated Eurotherm 3216P kiln with an invested flask, the real daemon (bus, driver,
-interlocks, program engine, run store, command registry) on a scaled clock, starts a burnout,
-prints a live progress line, takes the flask when the kiln has soaked at casting temperature,
-and ends with a summary of the run and its outcome.
+Starts a simulated Eurotherm 3216P kiln with an invested flask and a simulated caster (E5CC
+crucible, ADAM-4018, I/O module, TPG gauge or Delta drive), the real daemon (buses, drivers,
+interlocks, program engine, cast sequences, run store, command registry) on a scaled clock,
+runs a burnout for the chosen alloy and piece class with a live progress line, then slows the
+clock and casts the flask, and ends with a summary of the run and the cast.
 """
 
 from __future__ import annotations
@@ -16,43 +17,22 @@ import time
 from pathlib import Path
 from typing import Literal
 
+from drivers._sim.caster_rig import CasterRigSim
 from drivers.clock import ScaledClock
 from drivers.eurotherm3200.sim import Eurotherm3200Sim, SimOptions
-from labctl.app import build_lab, run_lab
+from labctl.app import Lab, build_lab, run_lab
 from labctl.commands import Caller, CommandRefused, Role
 from labctl.config import load_site
+from labctl.demo_cast import run_cast
+from labctl.profiles.alloys import load_alloy
+from labctl.rig_site import rig_site
 from labctl.snapshot import KilnSnapshot
 
 PROFILES = Path(__file__).resolve().parent.parent / "profiles"
 FINAL_SOAK_S = 20 * 60.0  # demo technician takes the flask after 20 simulated minutes
+CAST_SPEED = 30.0  # casting happens in minutes, not hours: the clock slows down for it
 PRINT_EVERY_S = 1.0  # wall seconds between progress lines
 DEMO = Caller(name="demo", role=Role.SUPERVISOR)
-
-SITE = """
-[lab]
-name = "labctl demo"
-state_dir = "{state}"
-tick_s = {tick}
-clock_speed = {speed}
-clock_epoch = {epoch}
-profiles_dir = "{profiles}"
-
-[buses.demo_link]
-kind = "tcp"
-host = "127.0.0.1"
-port = {port}
-timeout_s = 0.5
-
-[devices.kiln1_tc]
-family = "eurotherm3200"
-bus = "demo_link"
-unit = 1
-
-[kilns.kiln1]
-controller = "kiln1_tc"
-mode = "{mode}"
-max_temp_c = 800
-"""
 
 
 def _hms(seconds: float | None) -> str:
@@ -74,60 +54,89 @@ def _line(s: KilnSnapshot, core_c: float, wall_s: float) -> str:
 
 
 async def run_demo(
-    *, mode: str, speed: float, profile: str, flask: Literal["small", "large", "none"]
+    *,
+    mode: str,
+    speed: float,
+    profile: str,
+    flask: Literal["small", "large", "none"],
+    alloy: str = "gold-18k-yellow",
+    piece_class: Literal["thin", "medium", "heavy"] = "medium",
+    cast: Literal["vacuum", "centrifugal", "none"] = "vacuum",
 ) -> int:
-    """Run the demo; returns 0 when the run completed, 1 otherwise."""
-    clock = ScaledClock(speed, epoch=time.time())
+    """Run the demo; returns 0 when the burnout (and the cast, if any) completed."""
+    epoch = time.time()
+    clock = ScaledClock(speed, epoch=epoch)
     tick_s = max(2.0, speed * 0.02)  # about 50 control ticks per wall second
     # the remote-setpoint lease: half a wall second of silence and the controller falls back
     sim = Eurotherm3200Sim(SimOptions(flask=flask, comms_timeout_s=max(4 * tick_s, speed / 2)))
+    metal = load_alloy(PROFILES / "alloys" / f"{alloy}.toml")
+    caster = (
+        None
+        if cast == "none"
+        else CasterRigSim(
+            cast, solidus_c=metal.solidus_c, liquidus_c=metal.liquidus_c, charge_g=150.0
+        )
+    )
     with tempfile.TemporaryDirectory(prefix="labctl-demo-") as tmp:
-        async with sim.serving(clock=clock, unit=1, tcp_port=0) as endpoint:
+        async with contextlib.AsyncExitStack() as stack:
+            endpoint = await stack.enter_async_context(sim.serving(clock=clock, tcp_port=0))
+            ports = None
+            if caster is not None:
+                ports = await stack.enter_async_context(
+                    caster.serving(clock=clock, pty_dir=Path(tmp))
+                )
+            assert endpoint.port is not None
             site_file = Path(tmp) / "site.toml"
             site_file.write_text(
-                SITE.format(
-                    state=Path(tmp) / "state",
-                    tick=tick_s,
-                    speed=speed,
-                    epoch=time.time(),
-                    profiles=PROFILES,
-                    port=endpoint.port,
-                    mode=mode,
+                rig_site(
+                    state=Path(tmp) / "state", profiles=PROFILES, speed=speed, epoch=epoch,
+                    tick_s=tick_s, kiln_port=endpoint.port, mode=mode, caster=ports,
+                    name="labctl demo",
                 )
-            )
-            site = load_site(site_file)
+            )  # fmt: skip
             print(
                 f"labctl demo: simulated kiln at 127.0.0.1:{endpoint.port} (Modbus TCP), "
-                f"{mode} mode, {speed:g}x time, profile {profile}"
+                f"{mode} mode, {speed:g}x time, profile {profile} for {alloy} ({piece_class})"
             )
-            lab = await build_lab(site, clock)
+            lab = await build_lab(load_site(site_file), clock)
             ready = asyncio.Event()
             daemon = asyncio.create_task(run_lab(lab, ready=ready), name="demo.daemon")
             try:
                 await ready.wait()
-                return await _drive(lab, sim, clock, profile)
+                return await _drive(lab, sim, caster, clock, profile, alloy, piece_class)
             finally:
                 daemon.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await daemon
 
 
-async def _drive(lab: object, sim: Eurotherm3200Sim, clock: ScaledClock, profile: str) -> int:
-    from labctl.app import Lab
-
-    assert isinstance(lab, Lab)
+async def _drive(
+    lab: Lab,
+    sim: Eurotherm3200Sim,
+    caster: CasterRigSim | None,
+    clock: ScaledClock,
+    profile: str,
+    alloy: str,
+    piece_class: Literal["thin", "medium", "heavy"],
+) -> int:
     runner = lab.runners["kiln1"]
     start_wall = time.monotonic()
     while runner.snapshot.pv_c is None:
         await asyncio.sleep(0.05)
     try:
-        started = await lab.registry.dispatch("start", {"kiln": "kiln1", "profile": profile}, DEMO)
+        started = await lab.registry.dispatch(
+            "start",
+            {"kiln": "kiln1", "profile": profile, "alloy": alloy, "piece_class": piece_class},
+            DEMO,
+        )
     except CommandRefused as refused:
         print(f"could not start: {refused.reason}", file=sys.stderr)
         return 1
     run_id = started["run_id"]
     t0, final_since, next_print = clock.now(), None, 0.0
     peak_pv = peak_core = 0.0
+    burnout_s = burnout_wall = 0.0
+    cast_outcome: str | None = None
     while True:
         await asyncio.sleep(0.05)
         snap, wall = runner.snapshot, time.monotonic() - start_wall
@@ -138,18 +147,36 @@ async def _drive(lab: object, sim: Eurotherm3200Sim, clock: ScaledClock, profile
             next_print = wall + PRINT_EVERY_S
         if snap.run_id is None and snap.outcome is not None:
             break
-        if snap.state == "final_hold":
-            final_since = final_since if final_since is not None else clock.now()
-            if clock.now() - final_since >= FINAL_SOAK_S:
-                print(f"[{wall:5.1f}s] technician takes the flask at {snap.pv_c:.0f} °C")
-                await lab.registry.dispatch("take_flask", {"kiln": "kiln1"}, DEMO)
-    sim_s, wall = clock.now() - t0, time.monotonic() - start_wall
-    history = await lab.store.history(limit=1)
+        if snap.state != "final_hold":
+            continue
+        final_since = final_since if final_since is not None else clock.now()
+        if clock.now() - final_since < FINAL_SOAK_S:
+            continue
+        burnout_s, burnout_wall = clock.now() - t0, wall
+        if caster is None:
+            print(f"[{wall:5.1f}s] technician takes the flask at {snap.pv_c:.0f} °C")
+            await lab.registry.dispatch("take_flask", {"kiln": "kiln1"}, DEMO)
+            continue
+        clock.set_speed(CAST_SPEED)
+        print(f"[{wall:5.1f}s] flask soaked at {snap.pv_c:.0f} °C; clock slowed to {CAST_SPEED:g}x")
+        cast_outcome = await run_cast(
+            registry=lab.registry, caster=lab.casters["caster1"], sim=caster, clock=clock,
+            who=DEMO, alloy=alloy, piece_class=piece_class, started=start_wall,
+        )  # fmt: skip
+        if runner.snapshot.run_id is not None:  # the cast never asked for the flask
+            await lab.registry.dispatch("take_flask", {"kiln": "kiln1"}, DEMO)
+    history = await lab.store.history(limit=2)
     events = await lab.store.events(int(str(run_id)))
     print()
-    print(f"run {run_id} ({profile}): {snap.outcome}")
-    print(f"  simulated time {_hms(sim_s)} in {wall:.1f} s wall ({sim_s / wall:.0f}x real time)")
+    print(f"run {run_id} ({profile} for {alloy} {piece_class}): {snap.outcome}")
+    print(
+        f"  simulated time {_hms(burnout_s)} in {burnout_wall:.1f} s wall "
+        f"({burnout_s / max(burnout_wall, 1e-9):.0f}x real time) to the end of the flask soak"
+    )
     print(f"  peak kiln PV {peak_pv:.1f} °C, peak flask core {peak_core:.1f} °C")
     print(f"  EEPROM setpoint writes during the run: {sim.eeprom_writes}")
-    print(f"  run store: {len(history)} run(s), {len(events)} event(s) recorded")
-    return 0 if snap.outcome == "completed" else 1
+    print(f"  run store: {len(history)} run(s) and cast(s), {len(events)} event(s) in this run")
+    ok = snap.outcome == "completed" and cast_outcome in (None, "completed")
+    if caster is not None:
+        print(f"cast: {cast_outcome}")
+    return 0 if ok else 1
