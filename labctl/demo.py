@@ -24,6 +24,7 @@ from labctl.app import Lab, build_lab, run_lab
 from labctl.commands import Caller, CommandRefused, Role
 from labctl.config import load_site
 from labctl.demo_cast import run_cast
+from labctl.errors import ProfileError
 from labctl.profiles.alloys import load_alloy
 from labctl.rig_site import rig_site
 from labctl.snapshot import KilnSnapshot
@@ -69,7 +70,11 @@ async def run_demo(
     tick_s = max(2.0, speed * 0.02)  # about 50 control ticks per wall second
     # the remote-setpoint lease: half a wall second of silence and the controller falls back
     sim = Eurotherm3200Sim(SimOptions(flask=flask, comms_timeout_s=max(4 * tick_s, speed / 2)))
-    metal = load_alloy(PROFILES / "alloys" / f"{alloy}.toml")
+    try:
+        metal = load_alloy(PROFILES / "alloys" / f"{alloy}.toml")
+    except ProfileError as err:
+        print(f"labctl demo: {err}", file=sys.stderr)
+        return 2
     caster = (
         None
         if cast == "none"

@@ -11,6 +11,15 @@ A rig file names each simulated device and where it listens::
     tcp_port = 5020        # or: pty_link = "/run/labctl-sim/kiln1"  (a symlink to the pty)
     flask = "large"        # small | large
     comms_timeout_s = 10   # remote-SP comms-loss fallback, simulated seconds
+
+    [casters.caster1]      # a whole simulated caster (labctl/rig_site.py shows its site file)
+    kind = "vacuum"        # or "centrifugal"
+    pty_dir = "/run/labctl-sim/caster1"   # ptys "tc" and "gauge" are linked here
+    crucible_tcp_port = 5030
+    io_tcp_port = 5031
+    drive_tcp_port = 5032  # centrifugal only
+    solidus_c = 880
+    liquidus_c = 930
 """
 
 from __future__ import annotations
@@ -24,6 +33,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from drivers._sim.caster_rig import CasterRigSim
 from drivers.clock import ScaledClock
 from drivers.eurotherm3200.sim import Eurotherm3200Sim, SimOptions
 from labctl.errors import ConfigError
@@ -45,6 +55,21 @@ class SimSpec(BaseModel):
     start_temp_c: float = Field(default=20.0, ge=-20, le=1200)
 
 
+class CasterSimSpec(BaseModel):
+    """One simulated caster and where its devices listen."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    kind: Literal["vacuum", "centrifugal"]
+    pty_dir: Path
+    crucible_tcp_port: int = Field(default=0, ge=0, le=65535)
+    io_tcp_port: int = Field(default=0, ge=0, le=65535)
+    drive_tcp_port: int = Field(default=0, ge=0, le=65535)
+    solidus_c: float = Field(default=880.0, gt=0, le=2000)
+    liquidus_c: float = Field(default=930.0, gt=0, le=2000)
+    charge_g: float = Field(default=300.0, gt=0, le=5000)
+
+
 class RigConfig(BaseModel):
     """A whole rig file."""
 
@@ -52,7 +77,8 @@ class RigConfig(BaseModel):
 
     speed: float = Field(default=1.0, gt=0, le=100_000)
     epoch: float | None = None
-    sims: dict[str, SimSpec]
+    sims: dict[str, SimSpec] = {}
+    casters: dict[str, CasterSimSpec] = {}
 
 
 def load_rig(path: Path) -> RigConfig:
@@ -93,5 +119,18 @@ async def run_rig(path: Path) -> int:
                 )
             )
             log.info("simulating %s (%s) at %s, speed %gx", name, spec.family, endpoint, rig.speed)
+        for name, cast in rig.casters.items():
+            caster = CasterRigSim(
+                cast.kind,
+                solidus_c=cast.solidus_c,
+                liquidus_c=cast.liquidus_c,
+                charge_g=cast.charge_g,
+            )
+            cast.pty_dir.mkdir(parents=True, exist_ok=True)
+            ports = (cast.crucible_tcp_port, cast.io_tcp_port, cast.drive_tcp_port)
+            ep = await stack.enter_async_context(
+                caster.serving(clock=clock, pty_dir=cast.pty_dir, tcp_ports=ports)
+            )
+            log.info("simulating caster %s (%s): %s", name, cast.kind, ep)
         await asyncio.Event().wait()
     return 0

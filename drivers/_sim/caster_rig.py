@@ -117,11 +117,19 @@ class CasterRigSim:
         )
 
     @contextlib.asynccontextmanager
-    async def serving(self, *, clock: Clock, pty_dir: Path) -> AsyncIterator[CasterEndpoints]:
-        """Serve every device (Modbus TCP on 127.0.0.1, serial on ptys in ``pty_dir``)."""
+    async def serving(
+        self, *, clock: Clock, pty_dir: Path, tcp_ports: tuple[int, int, int] = (0, 0, 0)
+    ) -> AsyncIterator[CasterEndpoints]:
+        """Serve every device, Modbus on 127.0.0.1 and serial on ptys linked in ``pty_dir``.
+
+        ``tcp_ports`` are the crucible's, the I/O module's and the drive's (0: any free port).
+        """
+        crucible_port, io_port, drive_port = tcp_ports
         async with contextlib.AsyncExitStack() as stack:
-            crucible = await stack.enter_async_context(self.crucible.serving(clock=clock))
-            io = await stack.enter_async_context(self.io.serving(clock=clock))
+            crucible = await stack.enter_async_context(
+                self.crucible.serving(clock=clock, tcp_port=crucible_port)
+            )
+            io = await stack.enter_async_context(self.io.serving(clock=clock, tcp_port=io_port))
             tc = await stack.enter_async_context(
                 self.tc.serving(clock=clock, pty_link=pty_dir / "tc")
             )
@@ -131,7 +139,9 @@ class CasterRigSim:
                     self.gauge.serving(clock=clock, pty_link=pty_dir / "gauge")
                 )
             if self.drive is not None:
-                drive = await stack.enter_async_context(self.drive.serving(clock=clock))
+                drive = await stack.enter_async_context(
+                    self.drive.serving(clock=clock, tcp_port=drive_port)
+                )
             self.step_to(clock.now())
             await stack.enter_async_context(stepping(self, clock, name="caster_rig.sim"))
             yield CasterEndpoints(self.kind, crucible, io, tc, gauge=gauge, drive=drive)
