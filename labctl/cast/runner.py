@@ -238,6 +238,13 @@ class CasterRunner:
         await self._store.add_event(cast.id, at_wall=self._clock.wall(), kind=kind, text=text)
 
     async def _recover(self) -> None:
+        """Wait (up to the stale limit) for the devices to answer, then drive them safe."""
+        deadline = self._clock.now() + self.limits.stale_after_s
+        while self._clock.now() < deadline:
+            self._obs = await self._devices.observe(self._clock.now(), self.limits.stale_after_s)
+            if not self._obs.stale:
+                break
+            await self._clock.sleep(self._tick_s)
         await self._safe()
         stored = await self._store.active_run(self.name)
         if stored is not None:
