@@ -21,6 +21,7 @@ from labctl.caster_config import (
 )
 from labctl.errors import ConfigError
 from labctl.interlocks import InterlockLimits
+from labctl.telemetry_config import InfluxSection, MqttSection, TelemetrySection, UserSection
 
 
 class _Strict(BaseModel):
@@ -137,6 +138,10 @@ class SiteConfig(_Strict):
     devices: dict[str, Device] = {}
     kilns: dict[str, KilnSection] = {}
     casters: dict[str, CasterSection] = {}
+    telemetry: TelemetrySection = TelemetrySection()
+    influx: InfluxSection | None = None
+    mqtt: MqttSection | None = None
+    users: dict[str, UserSection] = {}
 
     def modbus_device(self, name: str) -> DeviceSection:
         """The Modbus device ``name`` (the cross-checks guarantee roles get the right kind)."""

@@ -14,6 +14,7 @@ import asyncio
 import dataclasses
 import json
 import logging
+from collections import deque
 from collections.abc import Awaitable, Callable
 
 from drivers.capabilities import CasterOutputs
@@ -60,9 +61,11 @@ class CasterRunner:
         clock: Clock,
         store: RunStore,
         tick_s: float,
+        publish: Callable[[dict[str, object], float], None] | None = None,
     ) -> None:
         self.name, self.limits, self._devices = name, limits, devices
         self._clock, self._store, self._tick_s = clock, store, tick_s
+        self._publish = publish
         self._cast: _Cast | None = None
         self._obs = CasterObservation(at=clock.now())
         self._commands: asyncio.Queue[tuple[Action, asyncio.Future[dict[str, object]]]] = (
@@ -71,6 +74,7 @@ class CasterRunner:
         self._unsafe: list[str] = []
         self.last_outcome: str | None = None
         self.ticks = 0
+        self.lateness_s: deque[float] = deque(maxlen=4096)  # tick start lateness, clock s
 
     # ----------------------------------------------------------------- commands
     async def submit(self, action: Action) -> dict[str, object]:
@@ -156,9 +160,12 @@ class CasterRunner:
         while True:
             next_tick = max(next_tick + self._tick_s, self._clock.now())
             await self._clock.sleep_until(next_tick)
+            self.lateness_s.append(self._clock.now() - next_tick)
             await self._drain_commands()
             await self._tick()
             self.ticks += 1
+            if self._publish is not None:
+                self._publish(self.status(), self._clock.wall())
 
     async def _drain_commands(self) -> None:
         while not self._commands.empty():

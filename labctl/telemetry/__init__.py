@@ -1,0 +1,1 @@
+"""Telemetry: points from machine snapshots, the durable spool, InfluxDB writers, MQTT."""

@@ -1,0 +1,124 @@
+"""Machine snapshots -> telemetry points and events (pure: no I/O, time from the snapshot).
+
+:class:`PointMaker` turns each kiln snapshot and caster status into one reading point, and
+notices what changed since the previous one (a run started or ended, a cast step, an alarm),
+which becomes an ``event`` point (HIGH priority) and an MQTT event.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from labctl.snapshot import KilnSnapshot
+from labctl.telemetry.points import FieldValue, Priority, TelemetryPoint
+
+Event = dict[str, FieldValue]
+
+
+def _flag(value: object) -> int | None:
+    return None if value is None else int(bool(value))
+
+
+def _number(value: object) -> float | None:
+    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
+
+
+@dataclass
+class PointMaker:
+    """Points for one lab; remembers each machine's last state to derive events."""
+
+    lab: str
+    devices: Mapping[str, str] = field(default_factory=dict)  # kiln -> controller device name
+    _last: dict[str, tuple[object, ...]] = field(default_factory=dict)
+
+    def kiln(self, s: KilnSnapshot) -> tuple[TelemetryPoint, list[Event]]:
+        """The kiln's reading point and the events since its previous snapshot."""
+        tags = {"lab": self.lab, "machine": s.kiln, "device": self.devices.get(s.kiln, s.kiln)}
+        point = TelemetryPoint.make(
+            "kiln",
+            tags,
+            {
+                "pv_c": s.pv_c,
+                "setpoint_c": s.setpoint_c,
+                "working_sp_c": s.working_sp_c,
+                "output_pct": s.output_pct,
+                "holdback": int(s.holdback_s > 0),
+                "state": s.state,
+                "run_id": s.run_id,
+            },
+            wall_s=s.wall,
+        )
+        now = (s.run_id, s.state, s.segment, s.alarms)
+        events = self._kiln_events(s, self._last.get(s.kiln))
+        self._last[s.kiln] = now
+        return point, events
+
+    def _kiln_events(self, s: KilnSnapshot, before: tuple[object, ...] | None) -> list[Event]:
+        if before is None:
+            return []
+        run_id, state, segment, alarms = before
+        events: list[Event] = []
+        if s.run_id is not None and s.run_id != run_id:
+            events.append({"kind": "run_started", "text": f"run {s.run_id}: {s.profile}"})
+        if s.run_id is None and run_id is not None:
+            events.append(
+                {
+                    "kind": "run_ended",
+                    "text": f"run {run_id}: {s.outcome}",
+                    "outcome": str(s.outcome),
+                }
+            )
+        elif s.run_id is not None and (s.state, s.segment) != (state, segment):
+            events.append({"kind": "kiln_state", "text": f"{s.state}: {s.segment}"})
+        seen = alarms if isinstance(alarms, tuple) else ()
+        events += [{"kind": "alarm", "text": a} for a in s.alarms if a not in seen]
+        run = s.run_id if s.run_id is not None else run_id
+        return [{**e, "run_id": run} for e in events if isinstance(run, int)]
+
+    def caster(
+        self, status: Mapping[str, object], wall_s: float
+    ) -> tuple[TelemetryPoint, list[Event]]:
+        """The caster's reading point (from ``CasterRunner.status()``) and its new events."""
+        name = str(status["caster"])
+        point = TelemetryPoint.make(
+            "caster",
+            {"lab": self.lab, "machine": name},
+            {
+                "crucible_c": _number(status.get("crucible_c")),
+                "crucible_tc_c": _number(status.get("crucible_tc_c")),
+                "chamber_mbar": _number(status.get("chamber_mbar")),
+                "rpm": _number(status.get("rpm")),
+                "lid_closed": _flag(status.get("lid_closed")),
+                "flask_present": _flag(status.get("flask_present")),
+                "state": str(status.get("state")),
+                "cast_id": _number(status.get("cast_id")),
+            },
+            wall_s=wall_s,
+        )
+        now = (status.get("cast_id"), status.get("state"), status.get("outcome"))
+        before = self._last.get(name)
+        self._last[name] = now
+        events: list[Event] = []
+        if before is not None and now != before:
+            cast_id, state, _ = before
+            if status.get("cast_id") is None and cast_id is not None:
+                outcome = str(status.get("outcome"))
+                events.append(
+                    {"kind": "cast_ended", "text": f"cast {cast_id}: {outcome}", "outcome": outcome}
+                )
+            elif status.get("state") != state:
+                events.append({"kind": "cast_state", "text": f"{state} -> {status.get('state')}"})
+        return point, events
+
+    def event_point(self, machine: str, event: Event, wall_s: float) -> TelemetryPoint:
+        """An ``event`` point (HIGH priority: the spool drops readings before these)."""
+        kind = str(event["kind"])
+        fields = {k: v for k, v in event.items() if k != "kind"}
+        return TelemetryPoint.make(
+            "event",
+            {"lab": self.lab, "machine": machine, "kind": kind},
+            fields,
+            wall_s=wall_s,
+            priority=Priority.HIGH,
+        )
