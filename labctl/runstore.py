@@ -13,14 +13,14 @@ from __future__ import annotations
 import asyncio
 import functools
 import sqlite3
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager, nullcontext
+from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
 
 from labctl.run_state import Outcome, OutcomeKind
+from labctl.sqlite_tx import transaction
 
 SCHEMA_VERSION: Final = 1
 
@@ -203,19 +203,8 @@ class RunStore:
             raise RunStoreError(f"run store {self._path}: {err}") from err
 
 
-@contextmanager
-def _transaction(conn: sqlite3.Connection) -> Iterator[None]:
-    conn.execute("BEGIN IMMEDIATE")
-    try:
-        yield
-        conn.execute("COMMIT")
-    finally:
-        if conn.in_transaction:
-            conn.execute("ROLLBACK")
-
-
 def _execute(conn: sqlite3.Connection, sql: str, params: tuple[object, ...], write: bool) -> Any:
-    with _transaction(conn) if write else nullcontext():
+    with transaction(conn) if write else nullcontext():
         return conn.execute(sql, params).fetchall()
 
 
@@ -227,7 +216,7 @@ def _connect(path: Path) -> sqlite3.Connection:
             raise RunStoreError(f"run store {path}: cannot use WAL mode on this filesystem")
         conn.execute("PRAGMA synchronous = FULL")
         conn.execute("PRAGMA foreign_keys = ON")
-        with _transaction(conn):
+        with transaction(conn):
             tables = {name for (name,) in conn.execute("SELECT name FROM sqlite_master")}
             if "schema_version" not in tables:
                 for statement in _SCHEMA:

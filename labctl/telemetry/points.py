@@ -24,6 +24,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 FieldValue = float | int | str | bool
+_ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
 
 
 class Priority(enum.IntEnum):
@@ -67,9 +68,8 @@ class TelemetryPoint:
 
     def to_json(self) -> str:
         """Compact JSON for the spool."""
-        return json.dumps(
-            [self.measurement, self.tags, self.fields, self.time_ns, int(self.priority)],
-            separators=(",", ":"),
+        return _ENCODER.encode(
+            [self.measurement, self.tags, self.fields, self.time_ns, int(self.priority)]
         )
 
     @classmethod

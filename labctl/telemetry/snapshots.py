@@ -61,7 +61,7 @@ class PointMaker:
         events: list[Event] = []
         if s.run_id is not None and s.run_id != run_id:
             events.append({"kind": "run_started", "text": f"run {s.run_id}: {s.profile}"})
-        if s.run_id is None and run_id is not None:
+        elif s.run_id is None and run_id is not None:
             events.append(
                 {
                     "kind": "run_ended",
