@@ -208,6 +208,7 @@ async def make_rig(tmp_path: Path) -> AsyncIterator[Callable[..., Awaitable[Rig]
             transport: str = "tcp",
             max_gap_min: float = 30,
             comms_timeout_s: float = 300.0,
+            extra: str = "",
         ) -> Rig:
             profiles = tmp_path / "profiles" / "burnout"
             profiles.mkdir(parents=True)
@@ -234,6 +235,7 @@ async def make_rig(tmp_path: Path) -> AsyncIterator[Callable[..., Awaitable[Rig]
                     mode=mode,
                     max_gap_min=max_gap_min,
                 )
+                + extra
             )
             rig = Rig(tmp=tmp_path, sim=sim, clock=clock, mode=mode, site=site)
             stack.push_async_callback(rig.stop_daemon)

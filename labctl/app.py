@@ -34,6 +34,8 @@ from labctl.profiles.loader import check_profiles
 from labctl.runstore import RunStore
 from labctl.snapshot import KilnSnapshot
 from labctl.status_command import register_status
+from labctl.telemetry.build import build_telemetry
+from labctl.telemetry.service import Telemetry
 from labctl.watchdog import notify, watchdog_interval_s, watchdog_loop
 
 log = logging.getLogger(__name__)
@@ -59,6 +61,15 @@ class Lab:
     registry: CommandRegistry = field(default_factory=CommandRegistry)
     casters: dict[str, CasterRunner] = field(default_factory=dict)
     listeners: list[Callable[[KilnSnapshot], None]] = field(default_factory=list)
+    caster_listeners: list[Callable[[dict[str, object], float], None]] = field(default_factory=list)
+    telemetry: Telemetry | None = None
+
+    def publish_caster(self, status: dict[str, object], wall_s: float) -> None:
+        for listener in self.caster_listeners:
+            try:
+                listener(status, wall_s)
+            except Exception:
+                log.exception("caster status listener failed")
 
     def modbus_device(self, name: str) -> ModbusDevice:
         """The driver-side handle of Modbus device ``name`` on its bus."""
@@ -131,9 +142,14 @@ async def build_lab(site: SiteConfig, clock: Clock) -> Lab:
             publish=lab.publish,
         )
     register_kiln_commands(lab.registry, lab.runners, site.profiles_dir)
-    lab.casters = build_casters(site, lab.modbus_device, clock, lab.store)
+    lab.casters = build_casters(site, lab.modbus_device, clock, lab.store, lab.publish_caster)
     register_caster_commands(lab.registry, lab.casters, lab.kiln_snapshot, site.profiles_dir)
-    register_status(lab.registry, lab.runners, lab.casters, lab.store)
+    lab.telemetry = await build_telemetry(
+        site, clock, lab.registry, lab.buses, lab.runners, lab.casters
+    )
+    register_status(lab.registry, lab.runners, lab.casters, lab.store, lab.telemetry.summary)
+    lab.listeners.append(lab.telemetry.kiln)
+    lab.caster_listeners.append(lab.telemetry.caster)
     return lab
 
 
@@ -149,6 +165,10 @@ async def run_lab(lab: Lab, *, ready: asyncio.Event | None = None) -> None:
                 tg.create_task(runner.run(), name=f"kiln[{name}].control")
             for name, caster in lab.casters.items():
                 tg.create_task(caster.run(), name=f"caster[{name}].control")
+            if lab.telemetry is not None:
+                tg.create_task(lab.telemetry.run(), name="telemetry")
+                health_s = lab.site.telemetry.health_interval_s
+                tg.create_task(lab.telemetry.health_loop(health_s), name="telemetry.health")
             interval = watchdog_interval_s()
             if interval is not None:
                 loops: list[KilnRunner | CasterRunner] = [
@@ -171,6 +191,8 @@ async def run_lab(lab: Lab, *, ready: asyncio.Event | None = None) -> None:
         await sock.close()
         for bus in lab.buses.values():
             await bus.close()
+        if lab.telemetry is not None:
+            await lab.telemetry.close()
         await lab.store.close()
 
 

@@ -6,6 +6,7 @@ the problem, and the daemon refuses to start with it.
 
 from __future__ import annotations
 
+import re
 import tomllib
 from pathlib import Path
 from typing import Annotated, Literal
@@ -161,7 +162,20 @@ class SiteConfig(_Strict):
 
 def _cross_check(site: SiteConfig) -> tuple[str, str] | None:
     """References between sections; returns (field, problem) for the first inconsistency."""
-    return _check_devices(site) or _check_ports(site) or _check_machines(site)
+    return _check_devices(site) or _check_ports(site) or _check_machines(site) or _check_names(site)
+
+
+def _check_names(site: SiteConfig) -> tuple[str, str] | None:
+    """With MQTT, the lab, machine and user names are topic segments."""
+    if site.mqtt is None:
+        return None
+    names = [("lab.name", site.lab.name)]
+    names += [(f"kilns.{n}", n) for n in site.kilns] + [(f"casters.{n}", n) for n in site.casters]
+    names += [(f"users.{n}", n) for n in site.users]
+    for field, name in names:
+        if not _SEGMENT.fullmatch(name):
+            return field, f"{name!r} is used in MQTT topics: use 1-64 letters, digits, _ . or -"
+    return None
 
 
 def _check_devices(site: SiteConfig) -> tuple[str, str] | None:
@@ -219,6 +233,7 @@ def _check_machines(site: SiteConfig) -> tuple[str, str] | None:
     return None
 
 
+_SEGMENT = re.compile(r"[A-Za-z0-9_.-]{1,64}")
 _TAGS = frozenset(
     {"tcp", "rtu", "eurotherm3200", "omron_e5cc", "iomodule", "delta_vfd", "tpg36x", "adam4018"}
 )

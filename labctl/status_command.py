@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 from labctl.cast.runner import CasterRunner
 from labctl.commands import Caller, CommandRegistry, Payload, Role
@@ -20,6 +20,7 @@ def register_status(
     kilns: Mapping[str, KilnRunner],
     casters: Mapping[str, CasterRunner],
     store: RunStore,
+    telemetry: Callable[[], Mapping[str, object]] | None = None,
 ) -> None:
     """Register ``status`` (observer role: it changes nothing)."""
 
@@ -29,6 +30,7 @@ def register_status(
             "kilns": [r.snapshot.as_dict() for r in kilns.values()],
             "casters": [c.status() for c in casters.values()],
             "history": [json.loads(json.dumps(_row(run), default=str)) for run in runs],
+            "telemetry": None if telemetry is None else json.loads(json.dumps(telemetry())),
         }
 
     registry.register("status", EmptyPayload, Role.OBSERVER, status, "every machine's state")

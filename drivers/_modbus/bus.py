@@ -18,6 +18,7 @@ from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
+from drivers._modbus.alarm import Alarm
 from drivers._modbus.plan import Block, plan_reads
 from drivers._modbus.registers import Poll, Register, RegisterMap, Table
 from drivers._modbus.transport import Wire
@@ -212,6 +213,7 @@ class ModbusBus:
         queue_size: int = 64,
     ) -> None:
         self.name, self.clock, self._wire, self._timeout_s = name, clock, wire, timeout_s
+        self._alarm = Alarm(timeout_s)
         self._backoff = (backoff_initial_s, backoff_max_s)
         self._queue: asyncio.Queue[_Request[Any]] = asyncio.Queue(queue_size)
         self._up = asyncio.Event()  # connected and identities checked: requests accepted
@@ -248,6 +250,7 @@ class ModbusBus:
     async def run(self) -> None:
         """Connect, serve requests one at a time, reconnect with backoff; until cancelled."""
         delay = self._backoff[0]
+        self._alarm = Alarm(self._timeout_s)  # its timer belongs to this run's event loop
         try:
             while True:
                 if await self._connect():
@@ -356,8 +359,7 @@ class ModbusBus:
         """One wire transaction under the real-time timeout."""
         self.transactions += 1
         try:
-            async with asyncio.timeout(self._timeout_s):
-                return await call
+            return await self._alarm.run(call)
         except TimeoutError:
             self.errors += 1
             raise DeviceTimeout(f"{dev.name}: no reply within {self._timeout_s} s") from None

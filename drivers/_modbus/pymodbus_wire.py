@@ -50,17 +50,17 @@ class PymodbusWire:
         self._endpoint = endpoint
         self._timeout_s = timeout_s
         self._client: Client | None = None
-        self._dropped: asyncio.Event | None = None  # set when the current link goes down
+        self._link: _Link | None = None  # the current connection's state
         self._rx_bytes = 0  # bytes received since the current request was sent
 
     @property
     def connected(self) -> bool:
         return self._client is not None and self._client.connected
 
-    def _new_client(self, dropped: asyncio.Event) -> Client:
+    def _new_client(self, link: _Link) -> Client:
         def on_connect(up: bool) -> None:
             if not up:
-                dropped.set()
+                link.cut()
 
         def on_packet(sending: bool, data: bytes) -> bytes:
             if not sending:
@@ -94,8 +94,8 @@ class PymodbusWire:
 
     async def connect(self) -> None:
         await self.close()
-        dropped = asyncio.Event()
-        client = self._new_client(dropped)
+        link = _Link()
+        client = link.client = self._new_client(link)
         try:
             ok = await client.connect()
         except (ModbusException, OSError, ValueError) as err:
@@ -105,18 +105,18 @@ class PymodbusWire:
             client.close()
             raise LinkDown(f"cannot connect to {self._endpoint}")
         client.set_max_no_responses(1_000_000)  # silence is the bus's call, not a reason to hang up
-        self._client, self._dropped = client, dropped
+        self._client, self._link = client, link
 
     async def close(self) -> None:
-        client, dropped = self._client, self._dropped
-        self._client = self._dropped = None
-        if dropped is not None:
-            dropped.set()  # a request still waiting ends with LinkDown now, not at its timeout
+        client, link = self._client, self._link
+        self._client = self._link = None
+        if link is not None:
+            link.cut()  # a request still waiting ends with LinkDown now, not at its timeout
         if client is not None:
             client.close()
 
     async def read(self, table: Table, address: int, count: int, unit: int) -> list[int]:
-        client = self._require()
+        client, link = self._require()
         if table is Table.COIL:
             request = partial(client.read_coils, address, count=count, device_id=unit)
         elif table is Table.DISCRETE:
@@ -125,7 +125,7 @@ class PymodbusWire:
             request = partial(client.read_holding_registers, address, count=count, device_id=unit)
         else:
             request = partial(client.read_input_registers, address, count=count, device_id=unit)
-        response = await self._call(client, request)
+        response = await self._call(client, link, request)
         if table.is_bits:
             bits = list(response.bits)
             if len(bits) < count:
@@ -137,7 +137,7 @@ class PymodbusWire:
         return words
 
     async def write(self, table: Table, address: int, values: Sequence[int], unit: int) -> None:
-        client = self._require()
+        client, link = self._require()
         if not values:
             raise ConfigurationError("nothing to write")
         if table is Table.HOLDING:
@@ -156,37 +156,26 @@ class PymodbusWire:
                 request = partial(client.write_coils, address, bits, device_id=unit)
         else:
             raise ConfigurationError(f"the {table.value} table is read-only")
-        await self._call(client, request)
+        await self._call(client, link, request)
 
-    def _require(self) -> Client:
-        if self._client is None or not self._client.connected:
+    def _require(self) -> tuple[Client, _Link]:
+        client, link = self._client, self._link
+        if client is None or link is None or link.down or not client.connected:
             raise LinkDown(f"not connected to {self._endpoint}")
-        return self._client
+        return client, link
 
-    async def _call(self, client: Client, request: Callable[[], Awaitable[ModbusPDU]]) -> ModbusPDU:
+    async def _call(
+        self, client: Client, link: _Link, request: Callable[[], Awaitable[ModbusPDU]]
+    ) -> ModbusPDU:
         """Run one pymodbus request; map every failure to a DriverError."""
-        dropped = self._dropped
-        if dropped is None:
-            raise LinkDown(f"not connected to {self._endpoint}")
         self._rx_bytes = 0
-        task = asyncio.ensure_future(_run(request))
-        watch = asyncio.ensure_future(dropped.wait())
+        link.busy = True
         try:
-            await asyncio.wait((task, watch), return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            watch.cancel()
-            if not task.done():
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError, Exception):
-                    await task
-        if not task.done() or task.cancelled():
-            raise LinkDown(f"link to {self._endpoint} lost")
-        try:
-            response = task.result()
+            response = await request()
         except ConnectionException as err:
             raise LinkDown(f"link to {self._endpoint} lost: {err}") from err
         except (ModbusException, TimeoutError) as err:  # ModbusIOException: see module doc
-            if dropped.is_set() or not client.connected:
+            if link.down or not client.connected:
                 raise LinkDown(f"link to {self._endpoint} lost: {err}") from err
             if self._rx_bytes:
                 raise FramingError(f"garbled reply from {self._endpoint}: {err}") from err
@@ -198,14 +187,35 @@ class PymodbusWire:
         except Exception as err:  # a pymodbus bug must not escape: a fresh client may do
             log.exception("unexpected pymodbus failure on %s", self._endpoint)
             raise LinkDown(f"client failure on {self._endpoint}: {err!r}") from err
+        finally:
+            link.busy = False
         if response.isError():
             code = int(response.exception_code)
             raise DeviceRejected(f"device refused the request (exception {code})", code=code)
         return response
 
 
-async def _run(request: Callable[[], Awaitable[ModbusPDU]]) -> ModbusPDU:
-    return await request()
+class _Link:
+    """One connection: down once pymodbus reports it lost or the wire closes it.
+
+    A request in flight waits on the client's reply future (pymodbus 3.16 keeps it in
+    ``ctx.response_future``); :meth:`cut` fails that future with ConnectionException, so the
+    request ends with LinkDown at once rather than at its timeout, with no watcher task.
+    """
+
+    __slots__ = ("busy", "client", "down")
+
+    def __init__(self) -> None:
+        self.client: Client | None = None
+        self.down = False
+        self.busy = False  # a request is waiting for its reply
+
+    def cut(self) -> None:
+        self.down = True
+        if self.busy and self.client is not None:
+            reply = self.client.ctx.response_future
+            if not reply.done():
+                reply.set_exception(ConnectionException("link lost"))
 
 
 class _BankContext(ModbusServerContext):

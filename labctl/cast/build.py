@@ -79,7 +79,11 @@ class _Parts:
 
 
 def build_casters(
-    site: SiteConfig, modbus: ModbusFactory, clock: Clock, store: RunStore
+    site: SiteConfig,
+    modbus: ModbusFactory,
+    clock: Clock,
+    store: RunStore,
+    publish: Callable[[dict[str, object], float], None] | None = None,
 ) -> dict[str, CasterRunner]:
     """One runner per ``[casters.NAME]``; serial lines open on first use."""
     parts = _Parts(site, modbus, clock)
@@ -92,6 +96,7 @@ def build_casters(
             clock=clock,
             store=store,
             tick_s=cfg.tick_s,
+            publish=publish,
         )
         family = site.devices[cfg.crucible].family
         if family in NO_LEASE_FAMILIES:

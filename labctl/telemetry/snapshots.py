@@ -44,6 +44,7 @@ class PointMaker:
                 "working_sp_c": s.working_sp_c,
                 "output_pct": s.output_pct,
                 "holdback": int(s.holdback_s > 0),
+                "alarms": len(s.alarms),
                 "state": s.state,
                 "run_id": s.run_id,
             },

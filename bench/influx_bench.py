@@ -1,0 +1,184 @@
+"""Drain rate: spooled points into real servers through our Drainer and writers, next to
+``influxdb-client``'s own batching ``WriteApi`` writing the same points in the same run.
+
+- influxd 1.x (Debian's 1.6.7): ours = Drainer + InfluxV1Writer from the SQLite spool. The
+  library's ``WriteApi`` only speaks ``/api/v2/write``, which InfluxDB 1.x has only from 1.8, so
+  its baseline here is our writer sending the same batches straight from memory (server and
+  serialisation ceiling, no spool).
+- VictoriaMetrics (implements ``/api/v2/write``): ours = Drainer + InfluxV2Writer, fed from a
+  spool-like list in memory and from the SQLite spool; baseline = the library's batching
+  ``WriteApi`` (sync client, ``WriteOptions(batch_size=5000)``), fed from memory, same endpoint.
+
+.venv/bin/python -m bench.influx_bench [--points 50000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from influxdb_client.client.influxdb_client import InfluxDBClient
+from influxdb_client.client.write_api import WriteOptions
+
+from hil_tests.services import influxdb1, influxql_rows, victoria_metrics
+from labctl.telemetry.drain import Drainer, SpoolSource
+from labctl.telemetry.influx import InfluxV1Writer, InfluxV2Writer, PointWriter, to_point
+from labctl.telemetry.points import TelemetryPoint
+from labctl.telemetry.spool import Spool
+
+Row = Callable[[str, str, str, str], None]
+BATCH = 5000
+
+
+def bench_points(n: int, wall0: float) -> list[TelemetryPoint]:
+    """Kiln-like points: eight machines, one reading per second each, seven fields."""
+    return [
+        TelemetryPoint.make(
+            "kiln",
+            {"lab": "bench", "machine": f"kiln{i % 8}", "device": f"tc{i % 8}"},
+            {
+                "pv_c": 20.0 + i % 900 + 0.25,
+                "setpoint_c": 500.0,
+                "working_sp_c": 499.5,
+                "output_pct": 42.5,
+                "holdback": i % 2,
+                "state": "running",
+                "run_id": 17,
+            },
+            wall_s=wall0 + i // 8,
+        )
+        for i in range(n)
+    ]
+
+
+async def _spool(tmp: Path, data: Sequence[TelemetryPoint]) -> Spool:
+    spool = await Spool.open(tmp / "spool.db", max_points=len(data) + 1, buffer_max=len(data))
+    spool.offer(data)
+    await spool.flush()
+    return spool
+
+
+class ListSource:
+    """A spool-like source in memory (leases as in the real spool, no disk)."""
+
+    def __init__(self, data: Sequence[TelemetryPoint]) -> None:
+        self.rows = dict(enumerate(data))
+        self.cursor = 0
+
+    async def batch(self, limit: int) -> list[tuple[int, TelemetryPoint]]:
+        ids = [i for i in range(self.cursor, self.cursor + limit) if i in self.rows]
+        self.cursor += limit
+        return [(i, self.rows[i]) for i in ids]
+
+    async def ack(self, ids: Sequence[int]) -> None:
+        for i in ids:
+            del self.rows[i]
+
+    def release(self) -> None:
+        self.cursor = min(self.rows, default=0)
+
+
+async def _drain_rate(spool: SpoolSource, writer: PointWriter, n: int) -> float:
+    """Points/s for one Drainer emptying the spool (no idle naps: drain_once until empty)."""
+    drainer = Drainer(spool, writer, batch_size=BATCH)
+    started = time.perf_counter()
+    while await drainer.drain_once():
+        pass
+    elapsed = time.perf_counter() - started
+    stats = drainer.stats()
+    assert stats.sent == n, stats
+    assert stats.failed_attempts == 0, stats
+    return n / elapsed
+
+
+async def _memory_rate(writer: PointWriter, data: Sequence[TelemetryPoint]) -> float:
+    started = time.perf_counter()
+    for i in range(0, len(data), BATCH):
+        await writer.write(data[i : i + BATCH])
+    return len(data) / (time.perf_counter() - started)
+
+
+def _library_rate(url: str, data: Sequence[TelemetryPoint]) -> float:
+    """The library's batching WriteApi (its own thread); close() flushes the last batch."""
+    written, errors = [0], []
+
+    def ok(_conf: object, body: bytes) -> None:
+        written[0] += body.count(b"\n") + 1
+
+    def failed(_conf: object, _body: bytes, exc: Exception) -> None:
+        errors.append(exc)
+
+    options = WriteOptions(batch_size=BATCH, flush_interval=1000)
+    with InfluxDBClient(url=url, token="bench", org="bench") as client:
+        started = time.perf_counter()
+        with client.write_api(
+            write_options=options, success_callback=ok, error_callback=failed
+        ) as api:
+            api.write(bucket="lib", record=[to_point(p) for p in data])
+        elapsed = time.perf_counter() - started
+    assert not errors, errors[:1]
+    assert written[0] == len(data), written
+    return len(data) / elapsed
+
+
+async def bench_influx_drain(row: Row, points: int) -> None:
+    """Rows for the drain rate into influxd 1.x and VictoriaMetrics (see the module doc)."""
+    data = bench_points(points, wall0=time.time() - points // 8 - 60)
+    with tempfile.TemporaryDirectory() as tmp_dir:
+        tmp = Path(tmp_dir)
+        async with influxdb1(tmp / "influx") as server:
+            baseline_writer = InfluxV1Writer(server.url, "memory")
+            writer = InfluxV1Writer(server.url, "ours")
+            spool = await _spool(tmp / "s1", data)
+            try:
+                baseline = await _memory_rate(baseline_writer, data)
+                ours = await _drain_rate(spool, writer, points)
+            finally:
+                await spool.close()
+                await writer.close()
+                await baseline_writer.close()
+            (count,) = await influxql_rows(server.url, "ours", "SELECT count(pv_c) FROM kiln")
+            assert count["count"] == points, count
+        row(
+            f"drain {points} pts into influxd 1.6 (/write), spool -> Drainer + V1 writer",
+            f"{ours:,.0f} pts/s",
+            f"{baseline:,.0f} pts/s same writer from memory (lib WriteApi needs >= 1.8)",
+            f"{ours / baseline:.2f}",
+        )
+        async with victoria_metrics(tmp / "vm") as server:
+            lib = await asyncio.to_thread(_library_rate, server.url, data)
+            writer2 = InfluxV2Writer(server.url, "bench", "ours", "bench")
+            spool = await _spool(tmp / "s2", data)
+            try:
+                from_memory = await _drain_rate(ListSource(data), writer2, points)
+                ours = await _drain_rate(spool, writer2, points)
+            finally:
+                await spool.close()
+                await writer2.close()
+        lib_name = f"{lib:,.0f} pts/s influxdb-client batching WriteApi (batch 5000, from memory)"
+        row(
+            f"drain {points} pts into VictoriaMetrics (/api/v2/write), Drainer + V2 writer",
+            f"{from_memory:,.0f} pts/s from a spool-like list",
+            lib_name,
+            f"{from_memory / lib:.2f} (target >= 1)",
+        )
+        row(
+            "  same, from the SQLite spool (durable: read, decode and ack on disk)",
+            f"{ours:,.0f} pts/s",
+            lib_name,
+            f"{ours / lib:.2f}",
+        )
+
+
+def _print_row(name: str, value: str, baseline: str, ratio: str) -> None:
+    print(f"  {name}: {value} | baseline {baseline} | {ratio}", flush=True)
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--points", type=int, default=50_000)
+    asyncio.run(bench_influx_drain(_print_row, parser.parse_args().points))
