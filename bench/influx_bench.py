@@ -8,6 +8,8 @@
 - VictoriaMetrics (implements ``/api/v2/write``): ours = Drainer + InfluxV2Writer, fed from a
   spool-like list in memory and from the SQLite spool; baseline = the library's batching
   ``WriteApi`` (sync client, ``WriteOptions(batch_size=5000)``), fed from memory, same endpoint.
+- Control tick lateness while a Drainer empties a full spool into influxd 1.x (spool thread
+  reading and decoding, writer serialising and posting), next to the same ticking task idle.
 
 .venv/bin/python -m bench.influx_bench [--points 50000]
 """
@@ -24,6 +26,7 @@ from pathlib import Path
 from influxdb_client.client.influxdb_client import InfluxDBClient
 from influxdb_client.client.write_api import WriteOptions
 
+from drivers.clock import Clock, real_clock
 from hil_tests.services import influxdb1, influxql_rows, victoria_metrics
 from labctl.telemetry.drain import Drainer, SpoolSource
 from labctl.telemetry.influx import InfluxV1Writer, InfluxV2Writer, PointWriter, to_point
@@ -144,7 +147,7 @@ async def bench_influx_drain(row: Row, points: int) -> None:
             (count,) = await influxql_rows(server.url, "ours", "SELECT count(pv_c) FROM kiln")
             assert count["count"] == points, count
         row(
-            f"drain {points} pts into influxd 1.6 (/write), spool -> Drainer + V1 writer",
+            f"(j) drain {points:,} pts into influxd 1.6 (/write), spool -> Drainer + V1 writer",
             f"{ours:,.0f} pts/s",
             f"{baseline:,.0f} pts/s same writer from memory (lib WriteApi needs >= 1.8)",
             f"{ours / baseline:.2f}",
@@ -161,17 +164,72 @@ async def bench_influx_drain(row: Row, points: int) -> None:
                 await writer2.close()
         lib_name = f"{lib:,.0f} pts/s influxdb-client batching WriteApi (batch 5000, from memory)"
         row(
-            f"drain {points} pts into VictoriaMetrics (/api/v2/write), Drainer + V2 writer",
+            f"(j) drain {points:,} pts into VictoriaMetrics (/api/v2/write), Drainer + V2 writer",
             f"{from_memory:,.0f} pts/s from a spool-like list",
             lib_name,
             f"{from_memory / lib:.2f} (target >= 1)",
         )
         row(
-            "  same, from the SQLite spool (durable: read, decode and ack on disk)",
+            "(j) same, from the SQLite spool (durable: read, decode and ack on disk)",
             f"{ours:,.0f} pts/s",
             lib_name,
             f"{ours / lib:.2f}",
         )
+
+
+PERIOD_S = 0.1  # the control loop's tick
+
+
+async def _tick_lateness(clock: Clock, until: Callable[[], bool]) -> list[float]:
+    """Sorted lateness (ms) of a control-loop-like task ticking every ``PERIOD_S`` until
+    ``until()``; computed as in ``bench.run.bench_jitter``: fixed deadlines, now - deadline."""
+    late: list[float] = []
+    deadline = clock.now()
+    while not until():
+        deadline += PERIOD_S
+        await clock.sleep_until(deadline)
+        late.append((clock.now() - deadline) * 1000)
+    return sorted(late)
+
+
+def _pct(xs: Sequence[float], q: float) -> float:
+    return xs[min(len(xs) - 1, int(q * len(xs)))]
+
+
+async def bench_tick_jitter_while_draining(row: Row, window_s: float, points: int) -> None:
+    """(k) tick lateness idle for ``window_s``, then while a Drainer empties a spool filled
+    with ``points`` into influxd 1.x (until it is empty or ``window_s`` passes)."""
+    clock = real_clock()
+    end = clock.now() + window_s
+    idle = await _tick_lateness(clock, lambda: clock.now() >= end)
+    data = bench_points(points, wall0=time.time() - points // 8 - 60)
+    with tempfile.TemporaryDirectory() as tmp_dir:
+        tmp = Path(tmp_dir)
+        async with influxdb1(tmp / "influx") as server:
+            spool, writer = await _spool(tmp, data), InfluxV1Writer(server.url, "jitter")
+            del data  # only the spool holds the points now, as in the daemon
+            drainer = Drainer(spool, writer, batch_size=BATCH, clock=clock)
+            tasks = [asyncio.create_task(spool.run()), asyncio.create_task(drainer.run())]
+            started, end = time.perf_counter(), clock.now() + window_s
+            try:
+                busy = await _tick_lateness(
+                    clock, lambda: drainer.stats().sent >= points or clock.now() >= end
+                )
+            finally:
+                for task in tasks:
+                    task.cancel()
+                await asyncio.gather(*tasks, return_exceptions=True)
+                await spool.close()
+                await writer.close()
+            took, sent = time.perf_counter() - started, drainer.stats().sent
+    assert drainer.stats().failed_attempts == 0, drainer.stats()
+    row(
+        f"(k) tick lateness p50 / p99 while draining a full spool ({points:,} pts) into influxd",
+        f"{_pct(busy, 0.5):.2f} / {_pct(busy, 0.99):.2f} ms ({len(busy)} ticks, "
+        f"{sent:,} pts sent in {took:.1f} s)",
+        f"{_pct(idle, 0.5):.2f} / {_pct(idle, 0.99):.2f} ms same task idle ({len(idle)} ticks)",
+        f"p99 {_pct(busy, 0.99) / max(_pct(idle, 0.99), 1e-3):.1f}x idle (target p99 < 20 ms)",
+    )
 
 
 def _print_row(name: str, value: str, baseline: str, ratio: str) -> None:
