@@ -276,6 +276,7 @@ class CasterRunner:
             "cast_id": cast.id if cast else None,
             "alloy": cast.params.alloy if cast else None,
             "waiting_for": waiting_for(cast.progress, cast.params) if cast else None,
+            "confirmations": [list(c) for c in cast.confirmations] if cast else [],
             "crucible_c": obs.crucible_c,
             "crucible_tc_c": obs.crucible_tc_c,
             "chamber_mbar": obs.chamber_mbar,

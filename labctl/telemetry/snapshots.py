@@ -31,6 +31,7 @@ class PointMaker:
     lab: str
     devices: Mapping[str, str] = field(default_factory=dict)  # kiln -> controller device name
     _last: dict[str, tuple[object, ...]] = field(default_factory=dict)
+    _confirmed: dict[str, int] = field(default_factory=dict)  # confirmations seen per caster
 
     def kiln(self, s: KilnSnapshot) -> tuple[TelemetryPoint, list[Event]]:
         """The kiln's reading point and the events since its previous snapshot."""
@@ -97,10 +98,15 @@ class PointMaker:
             },
             wall_s=wall_s,
         )
+        confirmations = status.get("confirmations")
+        given = list(confirmations) if isinstance(confirmations, list) else []
         now = (status.get("cast_id"), status.get("state"), status.get("outcome"))
-        before = self._last.get(name)
-        self._last[name] = now
-        events: list[Event] = []
+        before, seen = self._last.get(name), self._confirmed.get(name, 0)
+        self._last[name], self._confirmed[name] = now, len(given)
+        events: list[Event] = [
+            {"kind": "confirmation", "text": f"{step} confirmed", "who": str(who)}
+            for step, who in given[seen:]
+        ]
         if before is not None and now != before:
             cast_id, state, _ = before
             if status.get("cast_id") is None and cast_id is not None:
