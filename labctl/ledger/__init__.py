@@ -1,0 +1,1 @@
+"""The traceability ledger: signed records in an append-only Merkle log."""
