@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import sys
 import tempfile
 import time
 from collections.abc import Callable, Sequence
@@ -28,6 +29,7 @@ from influxdb_client.client.write_api import WriteOptions
 
 from drivers.clock import Clock, real_clock
 from hil_tests.services import influxdb1, influxql_rows, victoria_metrics
+from labctl.app import GIL_SWITCH_S
 from labctl.telemetry.drain import Drainer, SpoolSource
 from labctl.telemetry.influx import InfluxV1Writer, InfluxV2Writer, PointWriter, to_point
 from labctl.telemetry.points import TelemetryPoint
@@ -208,7 +210,8 @@ async def bench_tick_jitter_while_draining(row: Row, window_s: float, points: in
         async with influxdb1(tmp / "influx") as server:
             spool, writer = await _spool(tmp, data), InfluxV1Writer(server.url, "jitter")
             del data  # only the spool holds the points now, as in the daemon
-            drainer = Drainer(spool, writer, batch_size=BATCH, clock=clock)
+            sys.setswitchinterval(GIL_SWITCH_S)  # as the daemon runs
+            drainer = Drainer(spool, writer, clock=clock)  # the daemon's default batch size
             tasks = [asyncio.create_task(spool.run()), asyncio.create_task(drainer.run())]
             started, end = time.perf_counter(), clock.now() + window_s
             try:

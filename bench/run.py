@@ -1,7 +1,9 @@
 """labctl benchmarks: each figure next to a baseline measured in the same run.
 
-.venv/bin/python -m bench.run            # all, about 2 minutes
-.venv/bin/python -m bench.run --quick    # shorter measurement windows
+.venv/bin/python -m bench.run            # all, about 4 minutes
+.venv/bin/python -m bench.run --quick    # shorter windows and sizes, about 2 minutes
+
+(j) and (k) start their own influxd and victoria-metrics (hil_tests/services.py) on free ports.
 """
 
 from __future__ import annotations

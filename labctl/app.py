@@ -9,6 +9,7 @@ import asyncio
 import contextlib
 import logging
 import signal
+import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -39,6 +40,10 @@ from labctl.telemetry.service import Telemetry
 from labctl.watchdog import notify, watchdog_interval_s, watchdog_loop
 
 log = logging.getLogger(__name__)
+
+#: Worker threads (SQLite stores, the telemetry spool) run pure Python while holding the GIL;
+#: a 1 ms switch interval (default 5 ms) bounds how long they can keep the control loop waiting.
+GIL_SWITCH_S = 0.001
 
 #: Register map and identity registers of each Modbus device family.
 MODBUS_FAMILIES: dict[str, tuple[RegisterMap, tuple[str, ...]]] = {
@@ -221,6 +226,7 @@ async def run_daemon_from_config(path: Path) -> int:
     if errors:
         return 2
     clock = ScaledClock(site.lab.clock_speed, epoch=site.lab.clock_epoch)
+    sys.setswitchinterval(GIL_SWITCH_S)
     lab = await build_lab(site, clock)
     task = asyncio.current_task()
     assert task is not None

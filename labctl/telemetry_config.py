@@ -40,7 +40,7 @@ class InfluxSection(_Strict):
     org: str | None = None  # v2
     bucket: str | None = None  # v2
     token_file: Path | None = None  # v2
-    batch_size: int = Field(default=5000, ge=1, le=100_000)
+    batch_size: int = Field(default=1000, ge=1, le=100_000)  # small: the spool thread decodes it
     timeout_s: float = Field(default=10.0, gt=0, le=120)
 
     @model_validator(mode="after")

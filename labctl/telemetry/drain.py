@@ -72,7 +72,7 @@ class Drainer:
         spool: SpoolSource,
         writer: PointWriter,
         *,
-        batch_size: int = 5000,
+        batch_size: int = 1000,
         backoff_initial_s: float = 0.5,
         backoff_max_s: float = 60.0,
         idle_s: float = 0.5,

@@ -1,0 +1,86 @@
+"""The daemon's ledger: production records signed into the log, certificates exported.
+
+:meth:`LedgerService.record` builds the in-toto Statement of a record inside the append
+transaction (it commits to its own index and the previous leaf hash), signs it as a DSSE
+envelope with every current key, and returns only after the entry and its signed checkpoint
+are durably committed: only then may a record be acknowledged to anyone.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from labctl import __version__
+from labctl.ledger import dsse, statement
+from labctl.ledger.certificate import TlogProof, write_certificate
+from labctl.ledger.keys import Signer, load
+from labctl.ledger.records import Record
+from labctl.ledger.store import Appended, Entry, Ledger
+
+SOFTWARE = {"name": "labctl", "version": __version__}
+
+
+class LedgerService:
+    """One open ledger and the keys that sign its records and checkpoints."""
+
+    def __init__(self, ledger: Ledger, signers: Sequence[Signer]) -> None:
+        self.ledger, self.signers = ledger, tuple(signers)
+
+    @classmethod
+    async def open(
+        cls,
+        path: Path,
+        *,
+        origin: str,
+        key_files: Sequence[Path],
+        on_alarm: Callable[[str], None] | None = None,
+    ) -> LedgerService:
+        signers = [load(key, origin) for key in key_files]
+        ledger = await Ledger.open(path, origin=origin, signers=signers, on_alarm=on_alarm)
+        return cls(ledger, signers)
+
+    @property
+    def vkeys(self) -> list[str]:
+        return [s.vkey for s in self.signers]
+
+    async def record(self, rec: Record) -> Appended:
+        """Sign ``rec`` into the log; returns after the commit (raises LedgerStopped if not)."""
+
+        def build(index: int, prev_leaf_hash: bytes) -> bytes:
+            where = {
+                "origin": self.ledger.origin,
+                "index": index,
+                "prev_leaf_hash": prev_leaf_hash.hex(),
+            }
+            predicate = {**rec.predicate(), "ledger": where, "software": SOFTWARE}
+            payload = statement.build(rec.kind, rec.record_id, predicate).payload()
+            return statement.leaf_bytes(dsse.sign(payload, self.signers).to_dict())
+
+        return await self.ledger.append(build, kind=rec.kind, subject=rec.record_id)
+
+    async def find(self, kind: str, subject: str) -> Entry | None:
+        """The latest entry of ``kind`` about ``subject``, if any."""
+        for index in range(self.ledger.size - 1, -1, -1):
+            entry = await self.ledger.entry(index)
+            if entry.kind == kind and entry.subject == subject:
+                return entry
+        return None
+
+    async def export(self, entry: Entry, out: Path, pdf: bytes) -> None:
+        """Write ``entry``'s certificate (envelope, tlog-proof, vkeys, page, manifest)."""
+        size = self.ledger.size
+        checkpoint = await self.ledger.checkpoint_at(size)
+        assert checkpoint is not None  # every append writes the checkpoint of its size
+        proof = await self.ledger.inclusion_proof(entry.index, size)
+        write_certificate(
+            out,
+            leaf=entry.leaf,
+            proof=TlogProof(entry.index, tuple(proof), checkpoint),
+            vkeys=self.vkeys,
+            pdf=pdf,
+            signers=list(self.signers),
+        )
+
+    async def close(self) -> None:
+        await self.ledger.close()

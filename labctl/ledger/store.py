@@ -1,0 +1,255 @@
+"""The ledger's append-only Merkle log in SQLite, written by one thread off the event loop.
+
+Every :meth:`Ledger.append` is one ``BEGIN IMMEDIATE`` transaction: read the tail, let the caller
+build the leaf for that index and previous leaf hash, insert the entry and the subtrees it
+completes, compute the new root from the compact range (O(log n)), sign and insert the
+checkpoint, and COMMIT (``synchronous=FULL``: durable once it returns). Only then does
+``append`` return, so a caller acknowledges nothing that is not on disk.
+
+Opening checks the tail (last leaf and chain, root against the latest checkpoint, its signature,
+no stray tiles). On any mismatch, and after any SQLite or OS error during an append, the ledger
+is STOPPED: appends are refused with the reason and ``on_alarm`` is called. Nothing is repaired.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import sqlite3
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TypeVar
+
+from labctl.errors import LabctlError
+from labctl.ledger import merkle, store_sql
+from labctl.ledger.jcs import LedgerFormatError
+from labctl.ledger.keys import Signer
+from labctl.sqlite_tx import transaction
+
+T = TypeVar("T")
+Build = Callable[[int, bytes], bytes]
+
+
+class LedgerError(LabctlError):
+    """The ledger refused a request (bad index or size, closed ledger)."""
+
+
+class LedgerStopped(LedgerError):
+    """Appends are stopped (tail mismatch, I/O error); the message says why."""
+
+
+class _Stop(Exception):
+    """Raised on the writer thread: stop appends with this reason."""
+
+
+@dataclass(frozen=True, slots=True)
+class LedgerState:
+    """``stopped`` is None while appends are accepted, else the reason they are refused."""
+
+    stopped: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.stopped is None
+
+
+@dataclass(frozen=True, slots=True)
+class Appended:
+    """A committed append: the entry's index and leaf hash, the new tree and its checkpoint."""
+
+    index: int
+    leaf_hash: bytes
+    size: int
+    root: bytes
+    checkpoint: str
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    """One stored entry."""
+
+    index: int
+    leaf: bytes
+    leaf_hash: bytes
+    chain: bytes
+    kind: str
+    subject: str
+
+
+@dataclass(slots=True)
+class _Tail:
+    range: merkle.CompactRange  # of [0, size)
+    leaf_hash: bytes
+    chain: bytes
+
+
+class Ledger:
+    """The ledger database. Make one with :meth:`open`; every call runs on its own thread."""
+
+    def __init__(
+        self,
+        path: Path,
+        origin: str,
+        signers: Sequence[Signer],
+        conn: sqlite3.Connection,
+        executor: ThreadPoolExecutor,
+        on_alarm: Callable[[str], None] | None,
+    ) -> None:
+        self.path, self.origin, self.signers = path, origin, tuple(signers)
+        self.verifiers = tuple(signer.verifier() for signer in self.signers)
+        self._conn, self._executor, self._on_alarm = conn, executor, on_alarm
+        self._tail = _Tail(merkle.CompactRange(), store_sql.NO_HASH, store_sql.NO_HASH)
+        self._state = LedgerState()
+        self._closed = False
+
+    @classmethod
+    async def open(
+        cls,
+        path: Path | str,
+        *,
+        origin: str,
+        signers: Sequence[Signer],
+        on_alarm: Callable[[str], None] | None = None,
+    ) -> Ledger:
+        """Open (or create) the ledger and check its tail; a mismatch opens it STOPPED."""
+        if not signers:
+            raise LedgerError("a ledger needs at least one checkpoint signer")
+        executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ledger")
+        loop = asyncio.get_running_loop()
+        try:
+            conn = await loop.run_in_executor(executor, store_sql.connect, Path(path))
+        except BaseException:
+            executor.shutdown(wait=False)
+            raise
+        ledger = cls(Path(path), origin, signers, conn, executor, on_alarm)
+        try:
+            await ledger._run(ledger._open_sync)
+        except _Stop as stop:
+            ledger.stop(str(stop))
+        except BaseException:
+            await ledger.close()
+            raise
+        return ledger
+
+    @property
+    def size(self) -> int:
+        """Entries committed (as of the last append, or the tail read at open)."""
+        return self._tail.range.size
+
+    @property
+    def state(self) -> LedgerState:
+        return self._state
+
+    async def append(self, build: Build, *, kind: str = "", subject: str = "") -> Appended:
+        """Append the leaf ``build(index, prev_leaf_hash)`` returns; returns after COMMIT.
+
+        ``prev_leaf_hash`` is the previous entry's leaf hash (32 zero bytes for entry 0).
+        An exception from ``build`` is re-raised with nothing written; a SQLite or OS error
+        stops appends (:class:`LedgerStopped`), rolled back, the ledger still valid.
+        """
+        if self._state.stopped is not None:
+            raise LedgerStopped(f"ledger {self.path} is stopped: {self._state.stopped}")
+        try:
+            return await self._run(self._append_sync, build, kind, subject)
+        except _Stop as stop:
+            self.stop(str(stop))
+            raise LedgerStopped(f"ledger {self.path} stopped: {stop}") from stop.__cause__
+
+    async def entry(self, index: int) -> Entry:
+        """The entry at ``index`` (< :attr:`size`)."""
+        self._check_sizes(index + 1)
+        return await self._run(self._entry_sync, index)
+
+    async def checkpoint(self) -> str | None:
+        """The latest checkpoint note, None while the ledger is empty."""
+        return await self._run(store_sql.note_at, self._conn, None)
+
+    async def checkpoint_at(self, size: int) -> str | None:
+        """The checkpoint note of tree ``size``, if one was written."""
+        return await self._run(store_sql.note_at, self._conn, size)
+
+    async def inclusion_proof(self, index: int, size: int | None = None) -> list[bytes]:
+        """RFC 9162 inclusion proof of entry ``index`` in tree ``size`` (default: current)."""
+        size = self.size if size is None else size
+        self._check_sizes(index + 1, size)
+        return await self._run(
+            merkle.inclusion_proof_from, store_sql.subtree_reader(self._conn), index, size
+        )
+
+    async def consistency_proof(self, size1: int, size2: int) -> list[bytes]:
+        """RFC 9162 consistency proof from tree ``size1`` to tree ``size2``."""
+        self._check_sizes(1, size1, size2)
+        return await self._run(
+            merkle.consistency_proof_from, store_sql.subtree_reader(self._conn), size1, size2
+        )
+
+    async def close(self) -> None:
+        """Finish the calls already queued, then close the database. Idempotent."""
+        if self._closed:
+            return
+        self._closed = True
+        try:
+            await asyncio.get_running_loop().run_in_executor(self._executor, self._conn.close)
+        finally:
+            self._executor.shutdown(wait=False)
+
+    def _check_sizes(self, *sizes: int) -> None:
+        if not all(0 < a <= b for a, b in zip(sizes, (*sizes[1:], self.size), strict=True)):
+            raise LedgerError(f"sizes {sizes} are not ordered within 1..{self.size}")
+
+    def stop(self, reason: str) -> None:
+        """Refuse appends from now on with ``reason`` and raise the alarm (once)."""
+        if self._state.stopped is None:
+            self._state = LedgerState(reason)
+            if self._on_alarm is not None:
+                self._on_alarm(reason)
+
+    async def _run(self, call: Callable[..., T], *args: object) -> T:
+        if self._closed:
+            raise LedgerError(f"the ledger {self.path} is closed")
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._executor, functools.partial(call, *args))
+
+    def _entry_sync(self, index: int) -> Entry:
+        sql = "SELECT idx, leaf, leaf_hash, chain, kind, subject FROM entries WHERE idx = ?"
+        found = self._conn.execute(sql, (index,)).fetchone()
+        if found is None:
+            raise LedgerError(f"entry {index} is not stored")
+        idx, leaf, leaf_hash, chain, kind, subject = found
+        return Entry(int(idx), bytes(leaf), bytes(leaf_hash), bytes(chain), str(kind), str(subject))
+
+    def _open_sync(self) -> None:
+        conn = self._conn
+        if not store_sql.has_schema(conn):
+            with transaction(conn):
+                if not store_sql.has_schema(conn):
+                    store_sql.create_schema(conn, self.origin)
+        try:
+            self._tail = _Tail(*store_sql.check_tail(conn, self.origin, self.verifiers))
+        except (LedgerFormatError, LookupError, ValueError) as exc:
+            raise _Stop(f"tail check failed: {exc}") from exc
+
+    def _append_sync(self, build: Build, kind: str, subject: str) -> Appended:
+        tail, conn = self._tail, self._conn
+        try:
+            with transaction(conn):
+                size, prev_leaf_hash, prev_chain = store_sql.tail(conn)
+                if (size, prev_leaf_hash, prev_chain) != (self.size, tail.leaf_hash, tail.chain):
+                    raise _Stop(f"the stored tail (size {size}) changed under the writer")
+                leaf = build(size, prev_leaf_hash)
+                if not leaf:
+                    raise ValueError(f"build returned an empty leaf for entry {size}")
+                leaf_hash = merkle.leaf_hash(leaf)
+                chain = store_sql.chain_hash(prev_chain, leaf_hash)
+                tree = merkle.CompactRange(size, tail.range.hashes)
+                tiles = tree.append(leaf_hash)
+                root = tree.root()
+                note = store_sql.sign_checkpoint(self.origin, size + 1, root, self.signers)
+                entry = (size, leaf, leaf_hash, chain, kind, subject)
+                store_sql.insert(conn, entry, tiles, (size + 1, note))
+        except (sqlite3.Error, OSError) as exc:
+            raise _Stop(f"append of entry {self.size} failed: {exc}") from exc
+        self._tail = _Tail(tree, leaf_hash, chain)
+        return Appended(size, leaf_hash, size + 1, root, note)
