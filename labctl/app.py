@@ -31,6 +31,8 @@ from labctl.errors import LabctlError
 from labctl.kiln_commands import register_kiln_commands
 from labctl.kiln_runner import KilnRunner
 from labctl.kiln_settings import RunSettings
+from labctl.ledger.commands import register_ledger_commands
+from labctl.ledger.recorder import CastRecorder, open_recorder
 from labctl.profiles.loader import check_profiles
 from labctl.runstore import RunStore
 from labctl.snapshot import KilnSnapshot
@@ -68,6 +70,13 @@ class Lab:
     listeners: list[Callable[[KilnSnapshot], None]] = field(default_factory=list)
     caster_listeners: list[Callable[[dict[str, object], float], None]] = field(default_factory=list)
     telemetry: Telemetry | None = None
+    recorder: CastRecorder | None = None
+    alarms: list[str] = field(default_factory=list)
+
+    def alarm(self, text: str) -> None:
+        """A lab-wide alarm (the ledger stopped, a record missing): logged and kept."""
+        log.critical("ALARM: %s", text)
+        self.alarms.append(text)
 
     def publish_caster(self, status: dict[str, object], wall_s: float) -> None:
         for listener in self.caster_listeners:
@@ -148,11 +157,21 @@ async def build_lab(site: SiteConfig, clock: Clock) -> Lab:
         )
     register_kiln_commands(lab.registry, lab.runners, site.profiles_dir)
     lab.casters = build_casters(site, lab.modbus_device, clock, lab.store, lab.publish_caster)
-    register_caster_commands(lab.registry, lab.casters, lab.kiln_snapshot, site.profiles_dir)
+    lab.recorder = await open_recorder(site, lab.alarm)
+    if lab.recorder is not None:
+        lab.listeners.append(lab.recorder.history.add)
+        for caster in lab.casters.values():
+            caster.recorder = lab.recorder.record
+        register_ledger_commands(lab.registry, lab.recorder, site.state_dir / "certificates")
+    register_caster_commands(
+        lab.registry, lab.casters, lab.kiln_snapshot, site.profiles_dir, lab.recorder
+    )
     lab.telemetry = await build_telemetry(
         site, clock, lab.registry, lab.buses, lab.runners, lab.casters
     )
-    register_status(lab.registry, lab.runners, lab.casters, lab.store, lab.telemetry.summary)
+    register_status(
+        lab.registry, lab.runners, lab.casters, lab.store, lab.telemetry.summary, lab.alarms.copy
+    )
     lab.listeners.append(lab.telemetry.kiln)
     lab.caster_listeners.append(lab.telemetry.caster)
     return lab
@@ -198,6 +217,8 @@ async def run_lab(lab: Lab, *, ready: asyncio.Event | None = None) -> None:
             await bus.close()
         if lab.telemetry is not None:
             await lab.telemetry.close()
+        if lab.recorder is not None:
+            await lab.recorder.service.close()
         await lab.store.close()
 
 
@@ -227,7 +248,11 @@ async def run_daemon_from_config(path: Path) -> int:
         return 2
     clock = ScaledClock(site.lab.clock_speed, epoch=site.lab.clock_epoch)
     sys.setswitchinterval(GIL_SWITCH_S)
-    lab = await build_lab(site, clock)
+    try:
+        lab = await build_lab(site, clock)
+    except LabctlError as err:
+        log.error("not starting: %s", err)
+        return 2
     task = asyncio.current_task()
     assert task is not None
     with _stop_on_signals(task), contextlib.suppress(asyncio.CancelledError):

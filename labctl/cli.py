@@ -41,6 +41,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
         run_demo(
             mode=args.mode, speed=args.speed, profile=args.profile, flask=args.flask,
             alloy=args.alloy, piece_class=args.piece_class, cast=args.cast,
+            keep_certificate=Path(args.keep_certificate) if args.keep_certificate else None,
         )
     )  # fmt: skip
 
@@ -146,6 +147,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--alloy", default="gold-18k-yellow", help="a file in profiles/alloys")
     demo.add_argument("--piece-class", choices=["thin", "medium", "heavy"], default="medium")
     demo.add_argument("--cast", choices=["vacuum", "centrifugal", "none"], default="vacuum")
+    demo.add_argument("--keep-certificate", metavar="DIR", help="copy the cast certificate here")
     demo.set_defaults(func=_cmd_demo)
 
     run = sub.add_parser("run", help="run the daemon")

@@ -22,6 +22,7 @@ from labctl.caster_config import (
 )
 from labctl.errors import ConfigError
 from labctl.interlocks import InterlockLimits
+from labctl.ledger_config import LedgerSection
 from labctl.telemetry_config import InfluxSection, MqttSection, TelemetrySection, UserSection
 
 
@@ -143,6 +144,7 @@ class SiteConfig(_Strict):
     influx: InfluxSection | None = None
     mqtt: MqttSection | None = None
     users: dict[str, UserSection] = {}
+    ledger: LedgerSection | None = None
 
     def modbus_device(self, name: str) -> DeviceSection:
         """The Modbus device ``name`` (the cross-checks guarantee roles get the right kind)."""

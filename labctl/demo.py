@@ -23,10 +23,12 @@ from drivers.eurotherm3200.sim import Eurotherm3200Sim, SimOptions
 from labctl.app import Lab, build_lab, run_lab
 from labctl.commands import Caller, CommandRefused, Role
 from labctl.config import load_site
-from labctl.demo_cast import run_cast
+from labctl.demo_cast import certify, run_cast, sign_records
+from labctl.demo_records import demo_records
 from labctl.errors import ProfileError
-from labctl.profiles.alloys import load_alloy
-from labctl.rig_site import rig_site
+from labctl.ledger import keys
+from labctl.profiles.alloys import Alloy, load_alloy
+from labctl.rig_site import LEDGER_ORIGIN, rig_site
 from labctl.snapshot import KilnSnapshot
 
 PROFILES = Path(__file__).resolve().parent.parent / "profiles"
@@ -63,6 +65,7 @@ async def run_demo(
     alloy: str = "gold-18k-yellow",
     piece_class: Literal["thin", "medium", "heavy"] = "medium",
     cast: Literal["vacuum", "centrifugal", "none"] = "vacuum",
+    keep_certificate: Path | None = None,
 ) -> int:
     """Run the demo; returns 0 when the burnout (and the cast, if any) completed."""
     epoch = time.time()
@@ -91,12 +94,14 @@ async def run_demo(
                     caster.serving(clock=clock, pty_dir=Path(tmp))
                 )
             assert endpoint.port is not None
+            ledger_key = Path(tmp) / "ledger.key"
+            keys.generate(ledger_key, LEDGER_ORIGIN)
             site_file = Path(tmp) / "site.toml"
             site_file.write_text(
                 rig_site(
                     state=Path(tmp) / "state", profiles=PROFILES, speed=speed, epoch=epoch,
                     tick_s=tick_s, kiln_port=endpoint.port, mode=mode, caster=ports,
-                    name="labctl demo",
+                    name="labctl-demo", ledger_key=None if caster is None else ledger_key,
                 )
             )  # fmt: skip
             print(
@@ -108,7 +113,9 @@ async def run_demo(
             daemon = asyncio.create_task(run_lab(lab, ready=ready), name="demo.daemon")
             try:
                 await ready.wait()
-                return await _drive(lab, sim, caster, clock, profile, alloy, piece_class)
+                return await _drive(
+                    lab, sim, caster, clock, profile, metal, piece_class, keep_certificate
+                )
             finally:
                 daemon.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
@@ -121,10 +128,11 @@ async def _drive(
     caster: CasterRigSim | None,
     clock: ScaledClock,
     profile: str,
-    alloy: str,
+    metal: Alloy,
     piece_class: Literal["thin", "medium", "heavy"],
+    keep_certificate: Path | None,
 ) -> int:
-    runner = lab.runners["kiln1"]
+    runner, alloy = lab.runners["kiln1"], metal.name
     start_wall = time.monotonic()
     while runner.snapshot.pv_c is None:
         await asyncio.sleep(0.05)
@@ -141,6 +149,7 @@ async def _drive(
     t0, final_since, next_print = clock.now(), None, 0.0
     peak_pv = peak_core = 0.0
     burnout_s = burnout_wall = 0.0
+    certified = True
     cast_outcome: str | None = None
     while True:
         await asyncio.sleep(0.05)
@@ -162,6 +171,9 @@ async def _drive(
             print(f"[{wall:5.1f}s] technician takes the flask at {snap.pv_c:.0f} °C")
             await lab.registry.dispatch("take_flask", {"kiln": "kiln1"}, DEMO)
             continue
+        await sign_records(
+            lab.registry, DEMO, demo_records(alloy, piece_class, metal.metal, metal.fineness_ppt)
+        )
         clock.set_speed(CAST_SPEED)
         print(f"[{wall:5.1f}s] flask soaked at {snap.pv_c:.0f} °C; clock slowed to {CAST_SPEED:g}x")
         cast_outcome = await run_cast(
@@ -170,6 +182,8 @@ async def _drive(
         )  # fmt: skip
         if runner.snapshot.run_id is not None:  # the cast never asked for the flask
             await lab.registry.dispatch("take_flask", {"kiln": "kiln1"}, DEMO)
+        cast_id = lab.casters["caster1"].last_cast_id
+        certified = await certify(lab.registry, DEMO, cast_id, keep_certificate)
     history = await lab.store.history(limit=2)
     events = await lab.store.events(int(str(run_id)))
     print()
@@ -181,7 +195,7 @@ async def _drive(
     print(f"  peak kiln PV {peak_pv:.1f} °C, peak flask core {peak_core:.1f} °C")
     print(f"  EEPROM setpoint writes during the run: {sim.eeprom_writes}")
     print(f"  run store: {len(history)} run(s) and cast(s), {len(events)} event(s) in this run")
-    ok = snap.outcome == "completed" and cast_outcome in (None, "completed")
+    ok = snap.outcome == "completed" and cast_outcome in (None, "completed") and certified
     if caster is not None:
         print(f"cast: {cast_outcome}")
     return 0 if ok else 1

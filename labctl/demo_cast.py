@@ -7,15 +7,27 @@ flask, the demo technician takes it out of the kiln (completing the burnout) and
 from __future__ import annotations
 
 import asyncio
+import shutil
 import time
-from typing import Literal
+from pathlib import Path
+from typing import Any, Literal
 
 from drivers._sim.caster_rig import CasterRigSim
 from drivers.clock import ScaledClock
 from labctl.cast.runner import CasterRunner
 from labctl.commands import Caller, CommandRefused, CommandRegistry
+from labctl.ledger.certificate import (
+    ENVELOPE,
+    MANIFEST,
+    PDF,
+    PROOF,
+    VKEY,
+    CertificateError,
+    verify_certificate,
+)
 
 PRINT_EVERY_S = 1.0
+CERTIFICATE_FILES = (ENVELOPE, PROOF, VKEY, PDF, MANIFEST)
 
 
 def _line(status: dict[str, object], sim: CasterRigSim, wall_s: float) -> str:
@@ -45,11 +57,10 @@ async def run_cast(
     started: float,
 ) -> str:
     """Start a cast of ``alloy`` with the flask from ``kiln1``; returns its outcome."""
+    start = {"caster": "caster1", "alloy": alloy, "piece_class": piece_class, "kiln": "kiln1"}
     try:
         reply = await registry.dispatch(
-            "cast_start",
-            {"caster": "caster1", "alloy": alloy, "piece_class": piece_class, "kiln": "kiln1"},
-            who,
+            "cast_start", {**start, "flask_id": "F-0007", "melt_id": "M-0031"}, who
         )
     except CommandRefused as refused:
         return f"not started: {refused.reason}"
@@ -71,6 +82,36 @@ async def run_cast(
             await registry.dispatch("cast_confirm", {"caster": "caster1", "step": step}, who)
     print(f"cast {cast_id}: {status['outcome']} ({(clock.now() - t0) / 60:.1f} simulated min)")
     return str(status["outcome"])
+
+
+async def sign_records(
+    registry: CommandRegistry, who: Caller, records: list[dict[str, Any]]
+) -> None:
+    """Sign the demo's lot, melt, job and flask records (each acknowledged after its commit)."""
+    for rec in records:
+        reply = await registry.dispatch("ledger_record", rec, who)
+        print(f"ledger: {reply['kind']} {reply['id']} signed at index {reply['index']}")
+
+
+async def certify(
+    registry: CommandRegistry, who: Caller, cast_id: object, keep: Path | None
+) -> bool:
+    """Export the cast's certificate and verify it as a customer would: only with log.vkey."""
+    reply = await registry.dispatch("ledger_export", {"cast_id": f"cast-{cast_id}"}, who)
+    directory = Path(str(reply["certificate"]))
+    if keep is not None:
+        directory = Path(await asyncio.to_thread(shutil.copytree, directory, keep))
+    try:
+        verified = await asyncio.to_thread(verify_certificate, directory)
+    except CertificateError as err:
+        print(f"certificate: FAILED: {err}")
+        return False
+    print(
+        f"certificate: {directory} ({', '.join(CERTIFICATE_FILES)})\n"
+        f"certificate verified with only log.vkey: {verified.subject} is entry {verified.index} "
+        f"of {verified.origin} (tree size {verified.tree_size}), signed by {verified.signed_by[0]}"
+    )
+    return True
 
 
 async def _place_flask(

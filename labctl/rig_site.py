@@ -9,6 +9,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal, Protocol
 
+LEDGER_ORIGIN = "demo.labctl.invalid/ledger/v1"
+
 _LAB = """
 [lab]
 name = "{name}"
@@ -132,12 +134,15 @@ def rig_site(
     stabilise_s: float = 10.0,
     confirm_timeout_s: float = 120.0,
     name: str = "simulated lab",
+    ledger_key: Path | None = None,
 ) -> str:
     """The site file text for a kiln (``kiln1``) and, given ``caster``, a ``caster1``."""
     text = _LAB.format(
         name=name, state=state, tick=tick_s, speed=speed, epoch=epoch, profiles=profiles,
         kiln_port=kiln_port, mode=mode,
     )  # fmt: skip
+    if ledger_key is not None:
+        text += f'\n[ledger]\norigin = "{LEDGER_ORIGIN}"\nkey_files = ["{ledger_key}"]\n'
     if caster is None:
         return text
     vacuum = caster.kind == "vacuum"

@@ -21,6 +21,7 @@ def register_status(
     casters: Mapping[str, CasterRunner],
     store: RunStore,
     telemetry: Callable[[], Mapping[str, object]] | None = None,
+    alarms: Callable[[], list[str]] = list,
 ) -> None:
     """Register ``status`` (observer role: it changes nothing)."""
 
@@ -31,6 +32,7 @@ def register_status(
             "casters": [c.status() for c in casters.values()],
             "history": [json.loads(json.dumps(_row(run), default=str)) for run in runs],
             "telemetry": None if telemetry is None else json.loads(json.dumps(telemetry())),
+            "alarms": alarms(),
         }
 
     registry.register("status", EmptyPayload, Role.OBSERVER, status, "every machine's state")

@@ -9,18 +9,28 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Literal
+from typing import Literal, Protocol
 
 from pydantic import Field
 
 from labctl.cast.params import CastRefused, cast_params
 from labctl.cast.runner import CasterRunner
+from labctl.cast.summary import CastOrigin
 from labctl.commands import Caller, CommandRefused, CommandRegistry, Payload, Role
 from labctl.errors import ProfileError
 from labctl.profiles.alloys import Alloy, load_alloy
 from labctl.snapshot import KilnSnapshot
 
+
+class CastLedger(Protocol):
+    """What a cast start asks of the ledger (when the site has one)."""
+
+    async def check_origin(self, origin: CastOrigin) -> None:
+        """CommandRefused unless the flask and the melt are recorded."""
+
+
 NAME = r"^[A-Za-z0-9_.-]{1,64}$"
+LEDGER_ID = r"^[A-Za-z0-9][A-Za-z0-9_.:/-]{0,63}$"
 
 
 class CasterPayload(Payload):
@@ -35,6 +45,8 @@ class CastStartPayload(CasterPayload):
     alloy: str = Field(pattern=NAME)
     piece_class: Literal["thin", "medium", "heavy"]
     kiln: str = Field(pattern=NAME)
+    flask_id: str | None = Field(default=None, pattern=LEDGER_ID)  # required with a ledger
+    melt_id: str | None = Field(default=None, pattern=LEDGER_ID)
 
 
 class ConfirmPayload(CasterPayload):
@@ -65,6 +77,7 @@ def register_caster_commands(
     casters: Mapping[str, CasterRunner],
     kilns: Callable[[str], KilnSnapshot | None],
     profiles_dir: Path,
+    ledger: CastLedger | None = None,
 ) -> None:
     """Register every caster command against ``casters``; ``kilns`` gives a kiln's snapshot."""
 
@@ -93,7 +106,16 @@ def register_caster_commands(
                 f"the flask in {p.kiln} is at {kiln.pv_c:.0f} °C; {alloy.name} {p.piece_class} "
                 f"pieces need {params.flask_temp_c:.0f} ± {r.limits.flask_tolerance_c:.0f} °C"
             )
-        return await r.submit(lambda: r.start(params, who.name))
+        origin = CastOrigin(
+            kiln=p.kiln,
+            flask_c=kiln.pv_c,
+            burnout_profile=kiln.profile,
+            flask_id=p.flask_id,
+            melt_id=p.melt_id,
+        )
+        if ledger is not None:
+            await ledger.check_origin(origin)
+        return await r.submit(lambda: r.start(params, who.name, origin))
 
     async def confirm(p: ConfirmPayload, who: Caller) -> Mapping[str, object]:
         r = runner(p.caster)

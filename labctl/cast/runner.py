@@ -31,6 +31,7 @@ from labctl.cast.sequence import (
     advance,
     waiting_for,
 )
+from labctl.cast.summary import CastOrigin, CastSummary, Sample
 from labctl.commands import CommandRefused
 from labctl.run_state import OutcomeKind
 from labctl.runstore import RunStore
@@ -45,8 +46,17 @@ class _Cast:
     id: int
     params: CastParams
     progress: CastProgress
+    origin: CastOrigin
     memory: InterlockMemory = dataclasses.field(default_factory=InterlockMemory)
-    confirmations: list[tuple[str, str]] = dataclasses.field(default_factory=list)
+    confirmations: list[tuple[str, str, float]] = dataclasses.field(default_factory=list)
+    series: list[Sample] = dataclasses.field(default_factory=list)
+    ending: bool = False
+
+    def sample(self, obs: CasterObservation, wall: float) -> None:
+        self.series.append((wall, obs.crucible_c, obs.crucible_tc_c, obs.chamber_mbar, obs.rpm))
+
+
+Recorder = Callable[[CastSummary], Awaitable[None]]
 
 
 class CasterRunner:
@@ -62,10 +72,12 @@ class CasterRunner:
         store: RunStore,
         tick_s: float,
         publish: Callable[[dict[str, object], float], None] | None = None,
+        recorder: Recorder | None = None,
     ) -> None:
         self.name, self.limits, self._devices = name, limits, devices
         self._clock, self._store, self._tick_s = clock, store, tick_s
         self._publish = publish
+        self.recorder = recorder
         self._cast: _Cast | None = None
         self._obs = CasterObservation(at=clock.now())
         self._commands: asyncio.Queue[tuple[Action, asyncio.Future[dict[str, object]]]] = (
@@ -73,6 +85,7 @@ class CasterRunner:
         )
         self._unsafe: list[str] = []
         self.last_outcome: str | None = None
+        self.last_cast_id: int | None = None
         self.ticks = 0
         self.lateness_s: deque[float] = deque(maxlen=4096)  # tick start lateness, clock s
 
@@ -86,7 +99,7 @@ class CasterRunner:
             raise CommandRefused(f"{self.name} is busy; try again in a moment") from None
         return await future
 
-    async def start(self, params: CastParams, by: str) -> dict[str, object]:
+    async def start(self, params: CastParams, by: str, origin: CastOrigin) -> dict[str, object]:
         """Begin a cast; refused unless idle, safe, every device answering, lid shut."""
         if self._cast is not None:
             raise CommandRefused(f"{self.name} is already casting (cast {self._cast.id})")
@@ -114,7 +127,8 @@ class CasterRunner:
             state_json=state,
             at_wall=self._clock.wall(),
         )
-        self._cast = _Cast(cast_id, params, CastProgress(state=CastState.PREFLIGHT, entered_at=now))
+        progress = CastProgress(state=CastState.PREFLIGHT, entered_at=now)
+        self._cast = _Cast(cast_id, params, progress, origin)
         log.info(
             "%s: cast %d started by %s: %s (%s)",
             self.name,
@@ -141,7 +155,7 @@ class CasterRunner:
         if not self._obs.lid_closed:
             raise CommandRefused(f"{self.name}: close the lid/door first")
         cast.progress = dataclasses.replace(cast.progress, confirmed_by=by)
-        cast.confirmations.append((step, by))
+        cast.confirmations.append((step, by, self._clock.wall()))
         await self._event(cast, "confirmation", f"{step} confirmed by {by}")
         return {"cast_id": cast.id, "confirmed": step, "by": by}
 
@@ -181,6 +195,7 @@ class CasterRunner:
         if cast is None:
             await (self._safe() if self._unsafe else self._idle_lid(obs))
             return
+        cast.sample(obs, self._clock.wall())
         applied = self._devices.applied
         cast.memory, trip = check(cast.progress.state, obs, cast.params, applied, cast.memory)
         if trip is None:
@@ -215,16 +230,26 @@ class CasterRunner:
         await self._end(cast, OutcomeKind.FAULTED, reason, None)
 
     async def _end(self, cast: _Cast, kind: OutcomeKind, reason: str, by: str | None) -> None:
-        """Devices safe first, then the outcome recorded. Idempotent per cast."""
-        if self._cast is not cast:
+        """Devices safe first, then the outcome stored, then the ledger record. Idempotent.
+
+        The caster reads idle only once all of that is done.
+        """
+        if self._cast is not cast or cast.ending:
             return
+        cast.ending = True
         await self._safe()
-        self._cast = None
         outcome = await self._store.end_run(
             cast.id, outcome_kind=kind, reason=reason, by=by, at_wall=self._clock.wall()
         )
-        self.last_outcome = str(outcome)
         log.info("%s: cast %d ended: %s", self.name, cast.id, outcome)
+        if self.recorder is not None:
+            summary = CastSummary(
+                cast.id, self.name, cast.params, cast.origin, outcome, cast.confirmations,
+                cast.series,
+            )  # fmt: skip
+            await self.recorder(summary)
+        self._cast = None
+        self.last_outcome, self.last_cast_id = str(outcome), cast.id
 
     async def _safe(self) -> None:
         failed = await self._devices.safe_state()
@@ -276,7 +301,7 @@ class CasterRunner:
             "cast_id": cast.id if cast else None,
             "alloy": cast.params.alloy if cast else None,
             "waiting_for": waiting_for(cast.progress, cast.params) if cast else None,
-            "confirmations": [list(c) for c in cast.confirmations] if cast else [],
+            "confirmations": [[step, by] for step, by, _ in cast.confirmations] if cast else [],
             "crucible_c": obs.crucible_c,
             "crucible_tc_c": obs.crucible_tc_c,
             "chamber_mbar": obs.chamber_mbar,

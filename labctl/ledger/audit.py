@@ -12,11 +12,16 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import multiprocessing
+import os
 import sqlite3
 import time
-from collections.abc import Iterator, Sequence
+from collections import deque
+from collections.abc import Generator, Iterator, Sequence
+from concurrent.futures import ProcessPoolExecutor
 from contextlib import closing
 from dataclasses import dataclass
+from itertools import islice
 from pathlib import Path
 from typing import Final
 
@@ -25,6 +30,10 @@ from labctl.ledger.jcs import LedgerFormatError
 from labctl.ledger.store import Ledger
 
 MAX_PROBLEMS: Final = 50  # a broken log would otherwise list every later entry
+BATCH: Final = 2048  # checkpoints per signature-checking job
+
+_Key = tuple[str, tuple[note.Verifier, ...]]  # origin, trusted keys
+_Signed = tuple[int, note.Checkpoint | str]  # stored size, opened checkpoint or the problem
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,11 +94,11 @@ def _audit(path: Path, origin: str, verifiers: tuple[note.Verifier, ...]) -> Aud
     with closing(store_sql.connect(path, readonly=True)) as conn:
         conn.execute("BEGIN")  # one snapshot for the whole audit
         _check_database(conn, origin, problems)
-        entries, checkpoints = _check_log(conn, origin, verifiers, problems)
+        entries = conn.execute("SELECT count(*) FROM entries").fetchone()[0]
+        checkpoints = _check_log(conn, path, (origin, verifiers), problems)
         conn.execute("COMMIT")
-    return AuditReport(
-        path, entries, checkpoints, tuple(problems.found), time.perf_counter() - started
-    )
+    elapsed = time.perf_counter() - started
+    return AuditReport(path, entries, checkpoints, tuple(problems.found), elapsed)
 
 
 def _check_database(conn: sqlite3.Connection, origin: str, problems: _Problems) -> None:
@@ -114,12 +123,12 @@ def _tiles(conn: sqlite3.Connection) -> dict[int, Iterator[tuple[int, bytes]]]:
     return {level: iter(conn.execute(sql, (level,))) for level in levels}
 
 
-def _check_log(
-    conn: sqlite3.Connection, origin: str, verifiers: tuple[note.Verifier, ...], problems: _Problems
-) -> tuple[int, int]:
+def _check_log(conn: sqlite3.Connection, path: Path, key: _Key, problems: _Problems) -> int:
+    """Check entries, tiles and checkpoints; returns the number of checkpoints."""
     tiles = _tiles(conn)
-    notes = iter(conn.execute("SELECT size, note FROM checkpoints ORDER BY size"))
-    pending = next(notes, None)
+    last = conn.execute("SELECT coalesce(max(size), 0) FROM checkpoints").fetchone()[0]
+    signed = _signed_checkpoints(path, key, int(last))
+    pending = next(signed, None)
     reader = functools.lru_cache(maxsize=4096)(store_sql.subtree_reader(conn))
     tree, chain, previous, count = merkle.CompactRange(), store_sql.NO_HASH, (0, b""), 0
     sql = "SELECT idx, leaf, leaf_hash, chain FROM entries ORDER BY idx"
@@ -139,10 +148,9 @@ def _check_log(
             if stored != (index, node):
                 problems.add(f"tile ({level}, {index}) does not match the leaves")
         while pending is not None and pending[0] <= tree.size:
-            previous = _check_checkpoint(
-                pending, tree, previous, reader, origin, verifiers, problems
-            )
-            pending, count = next(notes, None), count + 1
+            previous = _check_checkpoint(pending, tree, previous, reader, problems)
+            pending, count = next(signed, None), count + 1
+    signed.close()
     if pending is not None:
         problems.add(f"checkpoint {pending[0]} is beyond the {tree.size} entries")
     if previous[0] != tree.size:
@@ -151,33 +159,71 @@ def _check_log(
         extra = next(rest, None)
         if extra is not None:
             problems.add(f"tile ({level}, {extra[0]}) reaches beyond the {tree.size} entries")
-    return tree.size, count
+    return count
 
 
 def _check_checkpoint(
-    row: tuple[int, str],
+    signed: _Signed,
     tree: merkle.CompactRange,
     previous: tuple[int, bytes],
     reader: merkle.SubtreeHash,
-    origin: str,
-    verifiers: tuple[note.Verifier, ...],
     problems: _Problems,
 ) -> tuple[int, bytes]:
     """Check one stored checkpoint against the tree; returns it as the new ``previous``."""
-    size, note = row
+    size, checkpoint = signed
     if size != tree.size:
         problems.add(f"checkpoint {size} skipped an entry")
-        return previous
-    try:
-        checkpoint = store_sql.verify_checkpoint(note, origin, verifiers)
-    except LedgerFormatError as exc:
-        problems.add(f"checkpoint {size}: {exc}")
-        return previous
-    if checkpoint.size != size or checkpoint.root != tree.root():
+    elif isinstance(checkpoint, str):
+        problems.add(f"checkpoint {size}: {checkpoint}")
+    elif checkpoint.size != size or checkpoint.root != (root := tree.root()):
         problems.add(f"checkpoint {size}: its size or root does not match the entries")
-        return previous
-    if previous[0]:
-        proof = merkle.consistency_proof_from(reader, previous[0], size)
-        if not merkle.verify_consistency(previous[0], size, proof, previous[1], checkpoint.root):
-            problems.add(f"checkpoints {previous[0]} and {size} are not consistent")
-    return size, checkpoint.root
+    else:
+        old_size, old_root = previous
+        if old_size:
+            proof = merkle.consistency_proof_from(reader, old_size, size)
+            if not merkle.verify_consistency(old_size, size, proof, old_root, root):
+                problems.add(f"checkpoints {old_size} and {size} are not consistent")
+        return size, checkpoint.root
+    return previous
+
+
+def _signed_checkpoints(path: Path, key: _Key, last: int) -> Generator[_Signed, None, None]:
+    """Every checkpoint up to size ``last`` with its signature checked, in size order.
+
+    Ed25519 verification dominates the audit and holds the GIL, so big logs are checked in
+    batches on worker processes while this process walks the entries. They are spawned, since
+    forking a threaded daemon is unsafe, so the program's main module must be import-safe (as
+    for any use of ``multiprocessing``).
+    """
+    batches = iter(range(1, last + 1, BATCH))
+    workers = os.cpu_count() or 1
+    if last <= BATCH or workers < 2:
+        for lo in batches:
+            yield from _verify_batch(path, key, lo, lo + BATCH)
+        return
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(workers, mp_context=context) as pool:
+        queued = deque(
+            pool.submit(_verify_batch, path, key, lo, lo + BATCH)
+            for lo in islice(batches, 2 * workers)
+        )
+        while queued:
+            done = queued.popleft().result()
+            queued.extend(
+                pool.submit(_verify_batch, path, key, lo, lo + BATCH) for lo in islice(batches, 1)
+            )
+            yield from done
+
+
+def _verify_batch(path: Path, key: _Key, lo: int, hi: int) -> list[_Signed]:
+    """Open and check the stored checkpoints of sizes ``lo`` to ``hi - 1``."""
+    origin, verifiers = key
+    sql = "SELECT size, note FROM checkpoints WHERE size >= ? AND size < ? ORDER BY size"
+    checked: list[_Signed] = []
+    with closing(store_sql.connect(path, readonly=True)) as conn:
+        for size, text in conn.execute(sql, (lo, hi)):
+            try:
+                checked.append((size, store_sql.verify_checkpoint(text, origin, verifiers)))
+            except LedgerFormatError as exc:
+                checked.append((size, str(exc)))
+    return checked

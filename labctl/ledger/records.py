@@ -164,21 +164,26 @@ class Confirmation(StrictModel):
 
 
 class ProcessSummary(StrictModel):
-    """What the cast did; exactly one of ``min_vacuum_pa`` (vacuum) and ``spin_rpm``."""
+    """What the cast did: ``min_vacuum_pa`` (vacuum) or ``spin_rpm`` (centrifugal).
+
+    A completed cast has exactly one of them; a cast that ended early may have neither (the
+    step was never reached), and ``outcome_detail`` says why it ended.
+    """
 
     peak_kiln_c: Celsius
     flask_c_at_cast: Celsius
     pour_c: Celsius
     min_vacuum_pa: Annotated[int, Field(strict=True, ge=0, le=200_000)] | None = None
-    spin_rpm: Annotated[int, Field(strict=True, ge=1, le=5000)] | None = None
-    outcome: Literal["complete", "aborted", "fault"]
+    spin_rpm: Annotated[int, Field(strict=True, ge=0, le=5000)] | None = None
+    outcome: Literal["complete", "aborted", "fault", "interrupted"]
+    outcome_detail: Annotated[str, Field(max_length=300)] = ""
 
     @model_validator(mode="after")
     def _one_method(self) -> Self:
-        if (self.min_vacuum_pa is None) == (self.spin_rpm is None):
-            raise ValueError(
-                "give exactly one of min_vacuum_pa (vacuum) and spin_rpm (centrifugal)"
-            )
+        if self.min_vacuum_pa is not None and self.spin_rpm is not None:
+            raise ValueError("give min_vacuum_pa (vacuum) or spin_rpm (centrifugal), not both")
+        if self.outcome == "complete" and self.min_vacuum_pa is None and self.spin_rpm is None:
+            raise ValueError("a complete cast needs min_vacuum_pa (vacuum) or spin_rpm")
         return self
 
 

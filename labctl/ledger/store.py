@@ -228,17 +228,19 @@ class Ledger:
                     store_sql.create_schema(conn, self.origin)
         try:
             self._tail = _Tail(*store_sql.check_tail(conn, self.origin, self.verifiers))
-        except (LedgerFormatError, LookupError, ValueError) as exc:
+        except (LedgerFormatError, LookupError, ValueError, sqlite3.DatabaseError) as exc:
             raise _Stop(f"tail check failed: {exc}") from exc
 
     def _append_sync(self, build: Build, kind: str, subject: str) -> Appended:
-        tail, conn = self._tail, self._conn
+        tail, conn, building = self._tail, self._conn, False
         try:
             with transaction(conn):
                 size, prev_leaf_hash, prev_chain = store_sql.tail(conn)
                 if (size, prev_leaf_hash, prev_chain) != (self.size, tail.leaf_hash, tail.chain):
                     raise _Stop(f"the stored tail (size {size}) changed under the writer")
+                building = True
                 leaf = build(size, prev_leaf_hash)
+                building = False
                 if not leaf:
                     raise ValueError(f"build returned an empty leaf for entry {size}")
                 leaf_hash = merkle.leaf_hash(leaf)
@@ -250,6 +252,8 @@ class Ledger:
                 entry = (size, leaf, leaf_hash, chain, kind, subject)
                 store_sql.insert(conn, entry, tiles, (size + 1, note))
         except (sqlite3.Error, OSError) as exc:
+            if building:  # the caller's own error: nothing was written
+                raise
             raise _Stop(f"append of entry {self.size} failed: {exc}") from exc
         self._tail = _Tail(tree, leaf_hash, chain)
         return Appended(size, leaf_hash, size + 1, root, note)

@@ -61,6 +61,7 @@ CAST: dict[str, Any] = {
         "min_vacuum_pa": 8_000,
         "spin_rpm": None,
         "outcome": "complete",
+        "outcome_detail": "",
     },
     "telemetry": {"file_name": "C-1.series.csv", "sha256": SHA},
 }
@@ -152,7 +153,7 @@ def test_lot_derives_exact_fine_metal():
             CastRecord,
             CAST | {"process": CAST["process"] | {"spin_rpm": 400}},
             "process",
-            "exactly one of min_vacuum_pa",
+            "not both",
         ),
         (
             CastRecord,

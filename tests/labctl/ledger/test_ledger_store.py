@@ -15,6 +15,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from labctl.ledger import audit as audit_module
 from labctl.ledger import merkle, note
 from labctl.ledger.audit import audit
 from labctl.ledger.keys import Signer
@@ -115,8 +116,13 @@ async def test_failing_build_writes_nothing_and_keeps_appending(tmp_path: Path) 
     def broken(index: int, prev: bytes) -> bytes:
         raise RuntimeError("caller bug")
 
+    def unreadable(index: int, prev: bytes) -> bytes:
+        return (tmp_path / "missing.json").read_bytes()
+
     with pytest.raises(RuntimeError, match="caller bug"):
         await ledger.append(broken)
+    with pytest.raises(FileNotFoundError):
+        await ledger.append(unreadable)
     assert ledger.state.ok and ledger.size == 2
     assert (await ledger.append(build)).index == 2
     await ledger.close()
@@ -199,6 +205,32 @@ async def test_audit_finds_a_tampered_middle_entry_and_stops(tmp_path: Path) -> 
     with pytest.raises(LedgerStopped):
         await ledger.append(build)
     await ledger.close()
+
+
+@pytest.mark.parametrize("batch", [4, 10_000], ids=["worker processes", "inline"])
+async def test_audit_checks_every_checkpoint_signature(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, batch: int
+) -> None:
+    monkeypatch.setattr(audit_module, "BATCH", batch)
+    await (await filled(tmp_path / "l.db", 13)).close()
+    other = Signer(ORIGIN, Ed25519PrivateKey.generate())
+    forged = note.sign(note.Checkpoint(ORIGIN, 6, bytes(32)).text(), [other])
+    raw(
+        tmp_path / "l.db",
+        "DROP TRIGGER checkpoints_no_update",
+        f"UPDATE checkpoints SET note = '{forged}' WHERE size = 6",
+    )
+    report = await audit(tmp_path / "l.db", origin=ORIGIN, verifiers=[KEY.verifier()])
+    assert report.checkpoints == 13
+    assert [p for p in report.problems if p.startswith("checkpoint ")] == [
+        "checkpoint 6: note: is not signed by any trusted key"
+    ]
+    report = await audit(
+        tmp_path / "l.db", origin=ORIGIN, verifiers=[KEY.verifier(), other.verifier()]
+    )
+    assert [p for p in report.problems if p.startswith("checkpoint ")] == [
+        "checkpoint 6: its size or root does not match the entries"
+    ]
 
 
 async def test_full_disk_stops_appends_and_leaves_a_valid_ledger(tmp_path: Path) -> None:
