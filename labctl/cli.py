@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 from labctl.control_socket import send_command
+from labctl.ledger.cli import add_ledger_commands
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
@@ -186,6 +187,7 @@ def build_parser() -> argparse.ArgumentParser:
             cmd.add_argument("--reason", default="")
         cmd.set_defaults(func=_cmd_kiln_command, wire_name=name.replace("-", "_"))
     _add_cast_commands(sub)
+    add_ledger_commands(sub, _cmd_send)
     return parser
 
 

@@ -129,8 +129,7 @@ def _check_log(conn: sqlite3.Connection, path: Path, key: _Key, problems: _Probl
     last = conn.execute("SELECT coalesce(max(size), 0) FROM checkpoints").fetchone()[0]
     signed = _signed_checkpoints(path, key, int(last))
     pending = next(signed, None)
-    reader = functools.lru_cache(maxsize=4096)(store_sql.subtree_reader(conn))
-    tree, chain, previous, count = merkle.CompactRange(), store_sql.NO_HASH, (0, b""), 0
+    tree, chain, latest, count = merkle.CompactRange(), store_sql.NO_HASH, 0, 0
     sql = "SELECT idx, leaf, leaf_hash, chain FROM entries ORDER BY idx"
     for idx, leaf, stored_hash, stored_chain in conn.execute(sql):
         if idx != tree.size:
@@ -148,13 +147,14 @@ def _check_log(conn: sqlite3.Connection, path: Path, key: _Key, problems: _Probl
             if stored != (index, node):
                 problems.add(f"tile ({level}, {index}) does not match the leaves")
         while pending is not None and pending[0] <= tree.size:
-            previous = _check_checkpoint(pending, tree, previous, reader, problems)
+            if _check_checkpoint(pending, tree, problems):
+                latest = tree.size
             pending, count = next(signed, None), count + 1
     signed.close()
     if pending is not None:
         problems.add(f"checkpoint {pending[0]} is beyond the {tree.size} entries")
-    if previous[0] != tree.size:
-        problems.add(f"no checkpoint covers the {tree.size} entries (latest: {previous[0]})")
+    if latest != tree.size:
+        problems.add(f"no checkpoint covers the {tree.size} entries (latest: {latest})")
     for level, rest in tiles.items():
         extra = next(rest, None)
         if extra is not None:
@@ -162,38 +162,27 @@ def _check_log(conn: sqlite3.Connection, path: Path, key: _Key, problems: _Probl
     return count
 
 
-def _check_checkpoint(
-    signed: _Signed,
-    tree: merkle.CompactRange,
-    previous: tuple[int, bytes],
-    reader: merkle.SubtreeHash,
-    problems: _Problems,
-) -> tuple[int, bytes]:
-    """Check one stored checkpoint against the tree; returns it as the new ``previous``."""
+def _check_checkpoint(signed: _Signed, tree: merkle.CompactRange, problems: _Problems) -> bool:
+    """Check one opened checkpoint against the tree rebuilt from the leaves."""
     size, checkpoint = signed
     if size != tree.size:
         problems.add(f"checkpoint {size} skipped an entry")
     elif isinstance(checkpoint, str):
         problems.add(f"checkpoint {size}: {checkpoint}")
-    elif checkpoint.size != size or checkpoint.root != (root := tree.root()):
+    elif checkpoint.size != size or checkpoint.root != tree.root():
         problems.add(f"checkpoint {size}: its size or root does not match the entries")
     else:
-        old_size, old_root = previous
-        if old_size:
-            proof = merkle.consistency_proof_from(reader, old_size, size)
-            if not merkle.verify_consistency(old_size, size, proof, old_root, root):
-                problems.add(f"checkpoints {old_size} and {size} are not consistent")
-        return size, checkpoint.root
-    return previous
+        return True
+    return False
 
 
 def _signed_checkpoints(path: Path, key: _Key, last: int) -> Generator[_Signed, None, None]:
     """Every checkpoint up to size ``last`` with its signature checked, in size order.
 
-    Ed25519 verification dominates the audit and holds the GIL, so big logs are checked in
-    batches on worker processes while this process walks the entries. They are spawned, since
-    forking a threaded daemon is unsafe, so the program's main module must be import-safe (as
-    for any use of ``multiprocessing``).
+    Ed25519 verification and the consistency proofs dominate the audit and hold the GIL, so
+    big logs are checked in batches on worker processes while this process walks the entries.
+    They are spawned, since forking a threaded daemon is unsafe, so the program's main module
+    must be import-safe (as for any use of ``multiprocessing``).
     """
     batches = iter(range(1, last + 1, BATCH))
     workers = os.cpu_count() or 1
@@ -216,14 +205,38 @@ def _signed_checkpoints(path: Path, key: _Key, last: int) -> Generator[_Signed, 
 
 
 def _verify_batch(path: Path, key: _Key, lo: int, hi: int) -> list[_Signed]:
-    """Open and check the stored checkpoints of sizes ``lo`` to ``hi - 1``."""
-    origin, verifiers = key
-    sql = "SELECT size, note FROM checkpoints WHERE size >= ? AND size < ? ORDER BY size"
+    """Open the stored checkpoints of sizes ``lo`` to ``hi - 1``.
+
+    Each must be consistent with the one before it: an RFC 9162 proof built from the tiles.
+    """
     checked: list[_Signed] = []
     with closing(store_sql.connect(path, readonly=True)) as conn:
-        for size, text in conn.execute(sql, (lo, hi)):
-            try:
-                checked.append((size, store_sql.verify_checkpoint(text, origin, verifiers)))
-            except LedgerFormatError as exc:
-                checked.append((size, str(exc)))
+        reader = functools.lru_cache(maxsize=4096)(store_sql.subtree_reader(conn))
+        before = "SELECT size, note FROM checkpoints WHERE size < ? ORDER BY size DESC LIMIT 1"
+        sql = "SELECT size, note FROM checkpoints WHERE size >= ? AND size < ? ORDER BY size"
+        previous = _open(conn.execute(before, (lo,)).fetchone(), key)
+        for row in conn.execute(sql, (lo, hi)):
+            size, checkpoint = opened = _open(row, key)
+            if isinstance(checkpoint, note.Checkpoint) and isinstance(previous[1], note.Checkpoint):
+                old = previous[1]
+                try:
+                    proof = merkle.consistency_proof_from(reader, old.size, checkpoint.size)
+                except (LookupError, LedgerFormatError):
+                    proof = []
+                if not merkle.verify_consistency(
+                    old.size, checkpoint.size, proof, old.root, checkpoint.root
+                ):
+                    opened = (size, f"not consistent with checkpoint {old.size}")
+            checked.append(opened)
+            previous = (size, checkpoint)
     return checked
+
+
+def _open(row: tuple[int, str] | None, key: _Key) -> _Signed:
+    """A stored ``(size, note)`` row opened, or the problem with it (``(0, "")`` for None)."""
+    if row is None:
+        return 0, ""
+    try:
+        return row[0], store_sql.verify_checkpoint(row[1], *key)
+    except LedgerFormatError as exc:
+        return row[0], str(exc)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
@@ -30,6 +31,12 @@ class ExportPayload(Payload):
     """The cast whose certificate to write (``cast-<id>``)."""
 
     cast_id: str = Field(pattern=r"^cast-[0-9]{1,12}$")
+
+
+class SizePayload(Payload):
+    """An older tree size someone holds a checkpoint of."""
+
+    size: int = Field(ge=1)
 
 
 class NoPayload(Payload):
@@ -80,10 +87,24 @@ def register_ledger_commands(
             ):
                 raise CommandRefused(f"melt: lot {used.lot_id} differs from its receipt")
 
+    async def consistency(p: SizePayload, _: Caller) -> Mapping[str, object]:
+        ledger = service.ledger
+        size = ledger.size
+        if p.size > size:
+            raise CommandRefused(f"the log has {size} entries, fewer than {p.size}")
+        proof = await ledger.consistency_proof(p.size, size)
+        return {
+            "proof": [base64.b64encode(h).decode() for h in proof],
+            "checkpoint": await ledger.checkpoint_at(size),
+        }
+
     tech = Role.TECHNICIAN
     registry.register("ledger_record", RecordPayload, tech, record, "sign a production record")
     registry.register("ledger_export", ExportPayload, tech, export, "write a cast certificate")
     registry.register("ledger_status", NoPayload, Role.OBSERVER, status, "the ledger's state")
+    registry.register(
+        "ledger_consistency", SizePayload, Role.OBSERVER, consistency, "append-only proof"
+    )
 
 
 def _build(cls: type[Record], data: Mapping[str, Any]) -> Record:

@@ -229,7 +229,8 @@ async def test_audit_checks_every_checkpoint_signature(
         tmp_path / "l.db", origin=ORIGIN, verifiers=[KEY.verifier(), other.verifier()]
     )
     assert [p for p in report.problems if p.startswith("checkpoint ")] == [
-        "checkpoint 6: its size or root does not match the entries"
+        "checkpoint 6: not consistent with checkpoint 5",
+        "checkpoint 7: not consistent with checkpoint 6",
     ]
 
 
