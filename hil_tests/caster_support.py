@@ -111,6 +111,7 @@ async def caster_rig(
     liquidus_c: float = 930.0,
     confirm_timeout_s: float = 120.0,
     crucible_c: float = 20.0,
+    ledger_key: Path | None = None,
 ) -> AsyncIterator[CasterRig]:
     """Serve the simulated caster and a kiln holding the flask at ``flask_c``."""
     epoch = time.time()
@@ -130,7 +131,7 @@ async def caster_rig(
             rig_site(
                 state=tmp / "state", profiles=PROFILES, speed=SPEED, epoch=epoch, tick_s=1.0,
                 kiln_port=kiln_ep.port, mode="programmer", caster=ep,
-                confirm_timeout_s=confirm_timeout_s, name="hil-casting",
+                confirm_timeout_s=confirm_timeout_s, name="hil-casting", ledger_key=ledger_key,
             )
         )  # fmt: skip
         rig = CasterRig(tmp=tmp, sim=sim, kiln=kiln, clock=clock, site=site)

@@ -71,6 +71,7 @@ def register_ledger_commands(
             "size": ledger.size,
             "stopped": ledger.state.stopped,
             "vkeys": service.vkeys,
+            "checkpoint": await ledger.checkpoint(),  # keep it: consistency proofs start here
         }
 
     async def _check_lots(melt: Melt) -> None:
