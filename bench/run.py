@@ -26,6 +26,7 @@ from pymodbus.client import AsyncModbusTcpClient  # baseline only: raw pymodbus 
 
 from bench.casting import bench_gauge_round_trips, bench_step_latency, bench_tc_round_trips
 from bench.influx_bench import bench_influx_drain, bench_tick_jitter_while_draining
+from bench.ledger_bench import bench_ledger
 from bench.spool_bench import bench_spool_ingest, bench_spool_memory
 from drivers._modbus.bus import ModbusBus
 from drivers._modbus.pymodbus_wire import PymodbusWire
@@ -289,6 +290,7 @@ async def main(quick: bool) -> None:
     await bench_tick_jitter_while_draining(
         row, window_s=5 if quick else 10, points=100_000 if quick else 200_000
     )
+    await bench_ledger(row, quick)
     print()
     print("| figure | measured | baseline | ratio / target |")
     print("|---|---|---|---|")

@@ -24,6 +24,7 @@ from drivers.errors import LinkDown
 from labctl.cast.devices import CasterDevices
 from labctl.cast.params import CasterKind, CasterLimits, cast_params
 from labctl.cast.runner import CasterRunner
+from labctl.cast.summary import CastOrigin
 from labctl.commands import CommandRefused
 from labctl.profiles.alloys import load_alloy
 from labctl.runstore import RunStore
@@ -248,7 +249,8 @@ def params(rig: Rig, alloy: str = "gold-18k-yellow"):
 
 
 async def start(rig: Rig, alloy: str = "gold-18k-yellow") -> None:
-    await rig.runner.submit(lambda: rig.runner.start(params(rig, alloy), "tech1"))
+    origin = CastOrigin(kiln="kiln1", flask_c=566.0, flask_id="F-1", melt_id="M-1")
+    await rig.runner.submit(lambda: rig.runner.start(params(rig, alloy), "tech1", origin))
 
 
 async def confirm(rig: Rig, step: str) -> dict[str, object]:
