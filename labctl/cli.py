@@ -197,6 +197,8 @@ def _add_cast_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser])
     start.add_argument("alloy")
     start.add_argument("piece_class", choices=["thin", "medium", "heavy"])
     start.add_argument("--kiln", required=True, help="the kiln the flask comes from")
+    start.add_argument("--flask-id", help="the flask's ledger id (needed when the lab has one)")
+    start.add_argument("--melt-id", help="the melt's ledger id (needed when the lab has one)")
     confirm = sub.add_parser("cast-confirm", help="confirm the step a caster waits for")
     confirm.add_argument("caster")
     confirm.add_argument("step", choices=["flask_placed", "balance_confirmed"])
@@ -210,7 +212,7 @@ def _add_cast_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser])
 
 def _cmd_cast_command(args: argparse.Namespace) -> int:
     payload: dict[str, object] = {"caster": args.caster}
-    for key in ("alloy", "piece_class", "kiln", "step", "reason"):
+    for key in ("alloy", "piece_class", "kiln", "flask_id", "melt_id", "step", "reason"):
         if getattr(args, key, None) is not None:
             payload[key] = getattr(args, key)
     return _cmd_send(args, args.command.replace("-", "_"), payload)

@@ -27,7 +27,6 @@ from pymodbus.datastore import ModbusServerContext
 from pymodbus.exceptions import ConnectionException, ModbusException, NoSuchIdException
 from pymodbus.framer import FramerType
 from pymodbus.pdu import ModbusPDU
-from pymodbus.server import ModbusSerialServer, ModbusTcpServer
 
 from drivers._modbus.bank import BankError, RegisterBank
 from drivers._modbus.registers import Table
@@ -286,6 +285,10 @@ async def serve_units(
     """
     if (tcp is None) == (serial_port is None):
         raise ValueError("serve_units needs exactly one of tcp= or serial_port=")
+    # imported here: the server side (and its simulator web app) is for simulators only, and
+    # costs the daemon a tenth of a second at every start
+    from pymodbus.server import ModbusSerialServer, ModbusTcpServer
+
     server: ModbusTcpServer | ModbusSerialServer
     if tcp is not None:
         server = ModbusTcpServer(_BankContext(banks, silent_unknown=False), address=tcp)

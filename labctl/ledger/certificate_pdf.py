@@ -11,8 +11,10 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from fpdf import FPDF
+if TYPE_CHECKING:
+    from fpdf import FPDF
 
 Series = Sequence[tuple[float, float]]  # (seconds from the start, value)
 _COLOURS = ((200, 30, 30), (30, 90, 200), (20, 140, 60), (150, 80, 0))
@@ -51,6 +53,8 @@ def _latin1(text: str) -> str:
 
 def render(page: CertificatePage, path: Path) -> None:
     """Write ``page`` as a one- or two-page A4 PDF at ``path``."""
+    from fpdf import FPDF
+
     pdf = FPDF(format="A4")
     pdf.set_auto_page_break(auto=True, margin=12)
     pdf.add_page()

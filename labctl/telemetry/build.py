@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from drivers._modbus.bus import ModbusBus
 from drivers.clock import Clock
@@ -12,8 +13,6 @@ from labctl.commands import CommandRegistry
 from labctl.config import SiteConfig
 from labctl.errors import ConfigError
 from labctl.kiln_runner import KilnRunner
-from labctl.telemetry.drain import Drainer
-from labctl.telemetry.influx import InfluxV1Writer, InfluxV2Writer
 from labctl.telemetry.mqtt import MqttBridge
 from labctl.telemetry.mqtt_topics import MqttSettings, MqttTls
 from labctl.telemetry.points import FieldValue
@@ -21,6 +20,10 @@ from labctl.telemetry.service import LoopHealth, Telemetry, lateness_ms
 from labctl.telemetry.snapshots import PointMaker
 from labctl.telemetry.spool import Spool
 from labctl.telemetry_config import read_secret
+
+if TYPE_CHECKING:  # influxdb-client is imported only when the site writes to InfluxDB
+    from labctl.telemetry.drain import Drainer
+    from labctl.telemetry.influx import InfluxV1Writer, InfluxV2Writer, PointWriter
 
 
 def _secret(field: str, path: Path | None) -> str | None:
@@ -35,6 +38,8 @@ def _writer(site: SiteConfig) -> InfluxV1Writer | InfluxV2Writer | None:
     cfg = site.influx
     if cfg is None:
         return None
+    from labctl.telemetry.influx import InfluxV1Writer, InfluxV2Writer
+
     if cfg.version == 1:
         assert cfg.database is not None
         password = _secret("influx.password_file", cfg.password_file)
@@ -65,6 +70,12 @@ def _bridge(site: SiteConfig, registry: CommandRegistry) -> MqttBridge | None:
     return MqttBridge(settings, registry, users)
 
 
+def _drainer(spool: Spool, writer: PointWriter, batch_size: int) -> Drainer:
+    from labctl.telemetry.drain import Drainer
+
+    return Drainer(spool, writer, batch_size=batch_size)
+
+
 def _bus_counters(bus: ModbusBus) -> Callable[[], Mapping[str, FieldValue]]:
     return lambda: {"transactions": bus.transactions, "errors": bus.errors}
 
@@ -89,7 +100,7 @@ async def build_telemetry(
         ),
         spool=spool,
         clock=clock,
-        drainer=None if writer is None else Drainer(spool, writer, batch_size=influx_batch),
+        drainer=None if writer is None else _drainer(spool, writer, influx_batch),
         mqtt=_bridge(site, registry),
     )
     if writer is not None:

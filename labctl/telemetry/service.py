@@ -15,10 +15,13 @@ import statistics
 from collections import Counter
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from drivers.clock import Clock
+
+if TYPE_CHECKING:  # the drain brings influxdb-client: imported only when a site writes to it
+    from labctl.telemetry.drain import Drainer
 from labctl.snapshot import KilnSnapshot
-from labctl.telemetry.drain import Drainer
 from labctl.telemetry.mqtt import MqttBridge
 from labctl.telemetry.points import FieldValue, TelemetryPoint
 from labctl.telemetry.snapshots import Event, PointMaker
