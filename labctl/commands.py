@@ -8,6 +8,7 @@ needs, and a handler that checks machine state and either acts or raises
 
 from __future__ import annotations
 
+import asyncio
 import enum
 import logging
 from collections.abc import Awaitable, Callable, Mapping
@@ -108,3 +109,43 @@ class CommandRegistry:
         if command.role is not Role.OBSERVER:  # queries are not state changes
             log.info("command %s by %s: %s", name, caller.name, payload.model_dump())
         return result
+
+
+Action = Callable[[], Awaitable[dict[str, object]]]
+
+
+class CommandQueue:
+    """Actions for one control loop, run between its ticks so nothing else touches its devices.
+
+    ``errors`` are the exceptions an action may raise that become a refusal with their text
+    (a device that did not take a write, a store that refused); anything else is a bug and
+    propagates into the loop, which the TaskGroup turns into a stop.
+    """
+
+    def __init__(
+        self, owner: str, errors: tuple[type[Exception], ...] = (), size: int = 16
+    ) -> None:
+        self._owner, self._errors = owner, errors
+        self._queue: asyncio.Queue[tuple[Action, asyncio.Future[dict[str, object]]]] = (
+            asyncio.Queue(size)
+        )
+
+    async def submit(self, action: Action) -> dict[str, object]:
+        """Queue ``action``; its result, or CommandRefused with the reason, reaches the caller."""
+        future: asyncio.Future[dict[str, object]] = asyncio.get_running_loop().create_future()
+        try:
+            self._queue.put_nowait((action, future))
+        except asyncio.QueueFull:
+            raise CommandRefused(f"{self._owner} is busy; try again in a moment") from None
+        return await future
+
+    async def run_pending(self) -> None:
+        """Run every queued action, in order (called by the loop between ticks)."""
+        while not self._queue.empty():
+            action, future = self._queue.get_nowait()
+            try:
+                future.set_result(await action())
+            except CommandRefused as refused:
+                future.set_exception(refused)
+            except self._errors as err:
+                future.set_exception(CommandRefused(f"{self._owner}: not done: {err}"))

@@ -16,12 +16,12 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import deque
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 
 from drivers.capabilities import ControllerReading, TemperatureController
 from drivers.clock import Clock
 from drivers.errors import DriverError
-from labctl.commands import CommandRefused
+from labctl.commands import Action, CommandQueue, CommandRefused
 from labctl.interlocks import InterlockState, Observation, evaluate
 from labctl.kiln_run import ActiveRun, new_run, resume_run
 from labctl.kiln_settings import RunSettings
@@ -33,9 +33,6 @@ from labctl.snapshot import KilnSnapshot
 log = logging.getLogger(__name__)
 
 SAFE_STATE_TIMEOUT_S = 5.0
-COMMAND_QUEUE = 16
-
-Action = Callable[[], Awaitable[dict[str, object]]]
 
 
 class KilnRunner:
@@ -64,9 +61,7 @@ class KilnRunner:
         self._unsafe = False
         self._connected = False
         self._last_outcome: str | None = None
-        self._commands: asyncio.Queue[tuple[Action, asyncio.Future[dict[str, object]]]] = (
-            asyncio.Queue(COMMAND_QUEUE)
-        )
+        self._commands = CommandQueue(self.name, (DriverError,))
         self.ticks = 0
         self.write_failures = 0
         self._write_failing = False
@@ -78,12 +73,7 @@ class KilnRunner:
     # ----------------------------------------------------------------- commands
     async def submit(self, action: Action) -> dict[str, object]:
         """Queue ``action`` to run between ticks; its CommandRefused reaches the caller."""
-        future: asyncio.Future[dict[str, object]] = asyncio.get_running_loop().create_future()
-        try:
-            self._commands.put_nowait((action, future))
-        except asyncio.QueueFull:
-            raise CommandRefused(f"{self.name} is busy; try again in a moment") from None
-        return await future
+        return await self._commands.submit(action)
 
     async def start(self, schedule: Schedule, profile_json: str, by: str) -> dict[str, object]:
         if self._run is not None:
@@ -162,21 +152,9 @@ class KilnRunner:
                 next_tick = now
             await self._clock.sleep_until(next_tick)
             self.lateness_s.append(self._clock.now() - next_tick)
-            await self._drain_commands()
+            await self._commands.run_pending()
             await self._tick()
             self.ticks += 1
-
-    async def _drain_commands(self) -> None:
-        while not self._commands.empty():
-            action, future = self._commands.get_nowait()
-            try:
-                future.set_result(await action())
-            except CommandRefused as refused:
-                future.set_exception(refused)
-            except DriverError as err:
-                future.set_exception(
-                    CommandRefused(f"{self.name}: the controller did not take it: {err}")
-                )
 
     async def _read(self) -> ControllerReading | None:
         try:

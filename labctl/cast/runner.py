@@ -10,7 +10,6 @@ found active at start-up ends as *interrupted* with every device driven safe.
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import json
 import logging
@@ -32,13 +31,12 @@ from labctl.cast.sequence import (
     waiting_for,
 )
 from labctl.cast.summary import CastOrigin, CastSummary, Sample
-from labctl.commands import CommandRefused
+from labctl.commands import Action, CommandQueue, CommandRefused
+from labctl.errors import LabctlError
 from labctl.run_state import OutcomeKind
-from labctl.runstore import RunStore
+from labctl.runstore import RunStore, RunStoreError
 
 log = logging.getLogger(__name__)
-
-Action = Callable[[], Awaitable[dict[str, object]]]
 
 
 @dataclasses.dataclass
@@ -80,9 +78,7 @@ class CasterRunner:
         self.recorder = recorder
         self._cast: _Cast | None = None
         self._obs = CasterObservation(at=clock.now())
-        self._commands: asyncio.Queue[tuple[Action, asyncio.Future[dict[str, object]]]] = (
-            asyncio.Queue(16)
-        )
+        self._commands = CommandQueue(name, (RunStoreError, LabctlError))
         self._unsafe: list[str] = []
         self.last_outcome: str | None = None
         self.last_cast_id: int | None = None
@@ -92,12 +88,7 @@ class CasterRunner:
     # ----------------------------------------------------------------- commands
     async def submit(self, action: Action) -> dict[str, object]:
         """Queue ``action`` to run between ticks; its CommandRefused reaches the caller."""
-        future: asyncio.Future[dict[str, object]] = asyncio.get_running_loop().create_future()
-        try:
-            self._commands.put_nowait((action, future))
-        except asyncio.QueueFull:
-            raise CommandRefused(f"{self.name} is busy; try again in a moment") from None
-        return await future
+        return await self._commands.submit(action)
 
     async def start(self, params: CastParams, by: str, origin: CastOrigin) -> dict[str, object]:
         """Begin a cast; refused unless idle, safe, every device answering, lid shut."""
@@ -175,19 +166,11 @@ class CasterRunner:
             next_tick = max(next_tick + self._tick_s, self._clock.now())
             await self._clock.sleep_until(next_tick)
             self.lateness_s.append(self._clock.now() - next_tick)
-            await self._drain_commands()
+            await self._commands.run_pending()
             await self._tick()
             self.ticks += 1
             if self._publish is not None:
                 self._publish(self.status(), self._clock.wall())
-
-    async def _drain_commands(self) -> None:
-        while not self._commands.empty():
-            action, future = self._commands.get_nowait()
-            try:
-                future.set_result(await action())
-            except CommandRefused as refused:
-                future.set_exception(refused)
 
     async def _tick(self) -> None:
         self._obs = obs = await self._devices.observe(self._clock.now(), self.limits.stale_after_s)
