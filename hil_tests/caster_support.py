@@ -4,11 +4,7 @@ kiln holding the flask, and the real daemon in a subprocess talking to all of th
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
-import json
-import signal
-import sys
 import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
@@ -18,7 +14,7 @@ from typing import Any, Literal
 from drivers._sim.caster_rig import CasterRigSim
 from drivers.clock import ScaledClock
 from drivers.eurotherm3200.sim import Eurotherm3200Sim, SimOptions
-from labctl.control_socket import send_command
+from hil_tests.daemon import DaemonProcess
 from labctl.rig_site import rig_site
 
 SPEED = 50.0  # simulated seconds per wall second
@@ -34,53 +30,32 @@ class CasterRig:
     kiln: Eurotherm3200Sim
     clock: ScaledClock
     site: Path
-    proc: asyncio.subprocess.Process | None = None
-    logs: list[Path] = field(default_factory=list)
+    daemon: DaemonProcess = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.daemon = DaemonProcess(tmp=self.tmp, site=self.site, log_tail=6000)
 
     async def start_daemon(self) -> None:
-        log = self.tmp / f"daemon-{len(self.logs)}.log"
-        self.logs.append(log)
-        with log.open("wb") as out:
-            self.proc = await asyncio.create_subprocess_exec(
-                sys.executable, "-m", "labctl.cli", "run", "--config", str(self.site),
-                stdout=out, stderr=out,
-            )  # fmt: skip
+        await self.daemon.start()
         await self.wait_for(lambda c: not c["stale"] and c["crucible_c"] is not None, 20)
-        deadline = time.monotonic() + 20
-        while (await self.command("status"))["result"]["kilns"][0]["pv_c"] is None:
-            assert time.monotonic() < deadline, f"the kiln never answered\n{self.log()}"
-            await asyncio.sleep(0.05)
+        await self.daemon.wait_for(lambda s: s["kilns"][0]["pv_c"] is not None, timeout_s=20)
 
     async def stop_daemon(self) -> None:
-        if self.proc is None or self.proc.returncode is not None:
-            return
-        self.proc.send_signal(signal.SIGTERM)
-        try:
-            await asyncio.wait_for(self.proc.wait(), 10)
-        except TimeoutError:
-            self.proc.kill()
-            await self.proc.wait()
+        await self.daemon.stop()
 
     async def command(self, cmd: str, **args: object) -> dict[str, Any]:
-        return await send_command(self.tmp / "state" / "labctl.sock", cmd, dict(args))
+        return await self.daemon.command(cmd, **args)
 
     async def caster(self) -> dict[str, Any] | None:
-        reply = await self.command("status")
-        if not reply.get("ok"):
-            return None
-        caster: dict[str, Any] = reply["result"]["casters"][0]
-        return caster
+        status = await self.daemon.status()
+        return None if status is None else _caster(status)
 
     async def wait_for(
         self, pred: Callable[[dict[str, Any]], bool], timeout_s: float
     ) -> dict[str, Any]:
-        deadline, last = time.monotonic() + timeout_s, None
-        while time.monotonic() < deadline:
-            last = await self.caster()
-            if last is not None and pred(last):
-                return last
-            await asyncio.sleep(0.05)
-        raise AssertionError(f"timed out; last caster status {json.dumps(last)}\n{self.log()}")
+        return await self.daemon.wait_for(
+            pred, timeout_s=timeout_s, view=_caster, what="caster status"
+        )
 
     async def wait_state(self, state: str, timeout_s: float = 60) -> dict[str, Any]:
         return await self.wait_for(lambda c: c["state"] == state, timeout_s)
@@ -92,13 +67,17 @@ class CasterRig:
         return str(status["outcome"])
 
     async def wait_sim(self, pred: Callable[[CasterRigSim], bool], timeout_s: float) -> None:
-        deadline = time.monotonic() + timeout_s
-        while not pred(self.sim):
-            assert time.monotonic() < deadline, f"simulator condition not reached\n{self.log()}"
-            await asyncio.sleep(0.02)
+        await self.daemon.wait_until(
+            lambda: pred(self.sim), timeout_s, "simulator condition not reached"
+        )
 
     def log(self) -> str:
-        return "\n".join(p.read_text()[-6000:] for p in self.logs if p.exists())
+        return self.daemon.log()
+
+
+def _caster(status: dict[str, Any]) -> dict[str, Any]:
+    caster: dict[str, Any] = status["casters"][0]
+    return caster
 
 
 @contextlib.asynccontextmanager

@@ -7,10 +7,7 @@ watch the device's own state (output, fallback) while the daemon is killed and r
 
 from __future__ import annotations
 
-import asyncio
-import json
 import signal
-import sys
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AsyncExitStack
@@ -22,7 +19,7 @@ import pytest
 
 from drivers.clock import ScaledClock
 from drivers.eurotherm3200.sim import Eurotherm3200Sim, SimOptions
-from labctl.control_socket import send_command
+from hil_tests.daemon import DaemonProcess
 
 SPEED = 1000.0  # simulated seconds per wall second
 TICK_S = 5.0  # control period, simulated seconds
@@ -111,53 +108,27 @@ class Rig:
     clock: ScaledClock
     mode: str
     site: Path
-    proc: asyncio.subprocess.Process | None = None
-    logs: list[Path] = field(default_factory=list)
+    daemon: DaemonProcess = field(init=False)
 
-    @property
-    def socket(self) -> Path:
-        return self.tmp / "state" / "labctl.sock"
+    def __post_init__(self) -> None:
+        self.daemon = DaemonProcess(tmp=self.tmp, site=self.site, log_tail=4000)
 
     async def start_daemon(self) -> None:
-        log = self.tmp / f"daemon-{len(self.logs)}.log"
-        self.logs.append(log)
-        with log.open("wb") as out:
-            self.proc = await asyncio.create_subprocess_exec(
-                sys.executable,
-                "-m",
-                "labctl.cli",
-                "run",
-                "--config",
-                str(self.site),
-                stdout=out,
-                stderr=out,
-            )
+        await self.daemon.start()
         await self.wait_for(lambda s: s["kilns"][0]["pv_c"] is not None, timeout_s=15)
 
     async def kill_daemon(self, sig: int = signal.SIGKILL) -> None:
-        assert self.proc is not None
-        self.proc.send_signal(sig)
-        await self.proc.wait()
-        self.proc = None
+        await self.daemon.kill(sig)
 
     async def stop_daemon(self) -> None:
         """SIGTERM the daemon if it runs (SIGKILL after 10 s)."""
-        if self.proc is None or self.proc.returncode is not None:
-            return
-        self.proc.send_signal(signal.SIGTERM)
-        try:
-            await asyncio.wait_for(self.proc.wait(), 10)
-        except TimeoutError:
-            self.proc.kill()
-            await self.proc.wait()
+        await self.daemon.stop()
 
     async def command(self, cmd: str, **args: object) -> dict[str, Any]:
-        return await send_command(self.socket, cmd, dict(args))
+        return await self.daemon.command(cmd, **args)
 
     async def status(self) -> dict[str, Any] | None:
-        reply = await self.command("status")
-        result = reply.get("result")
-        return result if reply.get("ok") and isinstance(result, dict) else None
+        return await self.daemon.status()
 
     async def kiln(self) -> dict[str, Any]:
         status = await self.status()
@@ -169,14 +140,7 @@ class Rig:
         self, pred: Callable[[dict[str, Any]], bool], *, timeout_s: float
     ) -> dict[str, Any]:
         """Wait (wall seconds) until ``pred(status)`` holds; fail with the daemon log."""
-        deadline = time.monotonic() + timeout_s
-        last: dict[str, Any] | None = None
-        while time.monotonic() < deadline:
-            last = await self.status()
-            if last is not None and pred(last):
-                return last
-            await asyncio.sleep(0.05)
-        raise AssertionError(f"timed out; last status {json.dumps(last)}\n{self.daemon_log()}")
+        return await self.daemon.wait_for(pred, timeout_s=timeout_s)
 
     async def wait_outcome(self, timeout_s: float = 30) -> str:
         status = await self.wait_for(
@@ -186,15 +150,12 @@ class Rig:
         return str(status["kilns"][0]["outcome"])
 
     async def wait_sim(self, pred: Callable[[Eurotherm3200Sim], bool], timeout_s: float) -> None:
-        deadline = time.monotonic() + timeout_s
-        while not pred(self.sim):
-            assert time.monotonic() < deadline, (
-                f"simulator condition not reached\n{self.daemon_log()}"
-            )
-            await asyncio.sleep(0.02)
+        await self.daemon.wait_until(
+            lambda: pred(self.sim), timeout_s, "simulator condition not reached"
+        )
 
     def daemon_log(self) -> str:
-        return "\n".join(p.read_text()[-4000:] for p in self.logs if p.exists())
+        return self.daemon.log()
 
 
 @pytest.fixture

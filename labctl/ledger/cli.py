@@ -55,6 +55,8 @@ def add_ledger_commands(
     export.set_defaults(func=lambda a: send(a, "ledger_export", {"cast_id": a.cast_id}))
     show = daemon("show", "the ledger's origin, size, keys and state")
     show.set_defaults(func=lambda a: send(a, "ledger_status", {}))
+    rotate = daemon("rotate", "record the rotation to the second key in key_files")
+    rotate.set_defaults(func=lambda a: send(a, "ledger_rotate", {}))
     consistency = daemon("consistency", "prove the log grew append-only from a kept checkpoint")
     consistency.add_argument("checkpoint", help="a checkpoint note file kept earlier")
     consistency.set_defaults(func=_consistency)
@@ -90,7 +92,7 @@ def _verify_certificate(args: argparse.Namespace) -> int:
 
 def _audit(args: argparse.Namespace) -> int:
     from labctl.config import load_site
-    from labctl.ledger import keys
+    from labctl.ledger import keys, note
     from labctl.ledger.audit import audit
 
     site = load_site(Path(args.config))
@@ -99,6 +101,7 @@ def _audit(args: argparse.Namespace) -> int:
         return 2
     cfg = site.ledger
     verifiers = [keys.load(path, cfg.origin).verifier() for path in cfg.key_files]
+    verifiers += [note.parse_vkey(vkey) for vkey in cfg.retired_vkeys]
     path = cfg.path or site.state_dir / "ledger.sqlite"
     report = asyncio.run(audit(path, origin=cfg.origin, verifiers=verifiers))
     for problem in report.problems:

@@ -99,10 +99,18 @@ def register_ledger_commands(
             "checkpoint": await ledger.checkpoint_at(size),
         }
 
+    async def rotate(_: NoPayload, who: Caller) -> Mapping[str, object]:
+        try:
+            appended = await service.rotate()
+        except LedgerError as err:
+            raise CommandRefused(f"no rotation: {err}") from err
+        return {"index": appended.index, "new_vkey": service.signers[1].vkey, "by": who.name}
+
     tech = Role.TECHNICIAN
     registry.register("ledger_record", RecordPayload, tech, record, "sign a production record")
     registry.register("ledger_export", ExportPayload, tech, export, "write a cast certificate")
     registry.register("ledger_status", NoPayload, Role.OBSERVER, status, "the ledger's state")
+    registry.register("ledger_rotate", NoPayload, Role.SUPERVISOR, rotate, "record a key rotation")
     registry.register(
         "ledger_consistency", SizePayload, Role.OBSERVER, consistency, "append-only proof"
     )

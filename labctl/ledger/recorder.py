@@ -217,6 +217,7 @@ async def open_recorder(site: SiteConfig, alarm: Callable[[str], None]) -> CastR
         cfg.path or site.state_dir / "ledger.sqlite",
         origin=cfg.origin,
         key_files=cfg.key_files,
+        retired_vkeys=cfg.retired_vkeys,
         on_alarm=alarm,
     )
     if not service.ledger.state.ok:

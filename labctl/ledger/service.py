@@ -15,8 +15,8 @@ from labctl import __version__
 from labctl.ledger import dsse, statement
 from labctl.ledger.certificate import TlogProof, write_certificate
 from labctl.ledger.keys import Signer, load
-from labctl.ledger.records import Record
-from labctl.ledger.store import Appended, Entry, Ledger
+from labctl.ledger.records import KeyRotation, Record
+from labctl.ledger.store import Appended, Entry, Ledger, LedgerError
 
 SOFTWARE = {"name": "labctl", "version": __version__}
 
@@ -24,8 +24,10 @@ SOFTWARE = {"name": "labctl", "version": __version__}
 class LedgerService:
     """One open ledger and the keys that sign its records and checkpoints."""
 
-    def __init__(self, ledger: Ledger, signers: Sequence[Signer]) -> None:
-        self.ledger, self.signers = ledger, tuple(signers)
+    def __init__(
+        self, ledger: Ledger, signers: Sequence[Signer], retired: Sequence[str] = ()
+    ) -> None:
+        self.ledger, self.signers, self.retired = ledger, tuple(signers), tuple(retired)
 
     @classmethod
     async def open(
@@ -34,15 +36,24 @@ class LedgerService:
         *,
         origin: str,
         key_files: Sequence[Path],
+        retired_vkeys: Sequence[str] = (),
         on_alarm: Callable[[str], None] | None = None,
     ) -> LedgerService:
         signers = [load(key, origin) for key in key_files]
         ledger = await Ledger.open(path, origin=origin, signers=signers, on_alarm=on_alarm)
-        return cls(ledger, signers)
+        return cls(ledger, signers, retired_vkeys)
 
     @property
     def vkeys(self) -> list[str]:
-        return [s.vkey for s in self.signers]
+        """The key history: current keys first, then retired ones (for older checkpoints)."""
+        return [s.vkey for s in self.signers] + list(self.retired)
+
+    async def rotate(self) -> Appended:
+        """Record the second key as the new one, signed by both (the overlap has begun)."""
+        if len(self.signers) != 2:
+            raise LedgerError("a rotation needs the old and the new key in key_files (two)")
+        new = self.signers[1]
+        return await self.record(KeyRotation(new_vkey=new.vkey, effective_index=self.ledger.size))
 
     async def record(self, rec: Record) -> Appended:
         """Sign ``rec`` into the log; returns after the commit (raises LedgerStopped if not)."""
