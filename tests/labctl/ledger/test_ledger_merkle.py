@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 from labctl.ledger import merkle
 from labctl.ledger.jcs import LedgerFormatError
 
-VECTORS = Path(__file__).resolve().parents[4] / "shared" / "vectors" / "merkle"
+VECTORS = Path(__file__).resolve().parents[2] / "vectors" / "merkle"
 CASES = sorted(VECTORS.rglob("*.json"))
 
 

@@ -7,7 +7,7 @@ import pytest
 from labctl.ledger import keys, merkle, note
 from labctl.ledger.jcs import LedgerFormatError, LedgerKeyError, LedgerSignatureError
 
-VECTORS = Path(__file__).resolve().parents[4] / "shared" / "vectors" / "signed-note"
+VECTORS = Path(__file__).resolve().parents[2] / "vectors" / "signed-note"
 EXAMPLE = (VECTORS / "example.note").read_bytes()
 EXAMPLE_VKEY = (VECTORS / "example.vkey").read_text().strip()
 ORIGIN = "castlab.example.com/ledger/v1"
