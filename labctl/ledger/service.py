@@ -72,11 +72,7 @@ class LedgerService:
 
     async def find(self, kind: str, subject: str) -> Entry | None:
         """The latest entry of ``kind`` about ``subject``, if any."""
-        for index in range(self.ledger.size - 1, -1, -1):
-            entry = await self.ledger.entry(index)
-            if entry.kind == kind and entry.subject == subject:
-                return entry
-        return None
+        return await self.ledger.find(kind, subject)
 
     async def export(self, entry: Entry, out: Path, pdf: bytes) -> None:
         """Write ``entry``'s certificate (envelope, tlog-proof, vkeys, page, manifest)."""

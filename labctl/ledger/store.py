@@ -20,7 +20,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from labctl.errors import LabctlError
 from labctl.ledger import merkle, store_sql
@@ -213,12 +213,19 @@ class Ledger:
         return await loop.run_in_executor(self._executor, functools.partial(call, *args))
 
     def _entry_sync(self, index: int) -> Entry:
-        sql = "SELECT idx, leaf, leaf_hash, chain, kind, subject FROM entries WHERE idx = ?"
-        found = self._conn.execute(sql, (index,)).fetchone()
+        found = self._conn.execute(f"{_ENTRY} WHERE idx = ?", (index,)).fetchone()
         if found is None:
             raise LedgerError(f"entry {index} is not stored")
-        idx, leaf, leaf_hash, chain, kind, subject = found
-        return Entry(int(idx), bytes(leaf), bytes(leaf_hash), bytes(chain), str(kind), str(subject))
+        return _entry(found)
+
+    async def find(self, kind: str, subject: str) -> Entry | None:
+        """The latest entry of ``kind`` about ``subject`` (indexed: no scan of the log)."""
+        return await self._run(self._find_sync, kind, subject)
+
+    def _find_sync(self, kind: str, subject: str) -> Entry | None:
+        sql = f"{_ENTRY} WHERE subject = ? AND kind = ? ORDER BY idx DESC LIMIT 1"
+        found = self._conn.execute(sql, (subject, kind)).fetchone()
+        return None if found is None else _entry(found)
 
     def _open_sync(self) -> None:
         conn = self._conn
@@ -257,3 +264,11 @@ class Ledger:
             raise _Stop(f"append of entry {self.size} failed: {exc}") from exc
         self._tail = _Tail(tree, leaf_hash, chain)
         return Appended(size, leaf_hash, size + 1, root, note)
+
+
+_ENTRY = "SELECT idx, leaf, leaf_hash, chain, kind, subject FROM entries"
+
+
+def _entry(row: tuple[Any, ...]) -> Entry:
+    idx, leaf, leaf_hash, chain, kind, subject = row
+    return Entry(int(idx), bytes(leaf), bytes(leaf_hash), bytes(chain), str(kind), str(subject))
