@@ -7,6 +7,7 @@ the checks need (the pump must report running within a grace time of being switc
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 from labctl.cast.observation import CasterObservation
@@ -38,6 +39,7 @@ def check(
     for reason in (
         _stale(obs),
         _estop(obs),
+        _outputs(obs, applied),  # before the checks that read consequences of the coils
         _crucible(obs, params),
         pump,
         _lid(state, obs),
@@ -106,6 +108,19 @@ def _vacuum(state: CastState, o: CasterObservation, c: CastParams) -> str | None
     if o.chamber_mbar > c.target_mbar * c.limits.vacuum_lost_factor:
         return f"vacuum lost during {state}: {o.chamber_mbar:.0f} mbar"
     return None
+
+
+def _outputs(o: CasterObservation, applied: Actuation) -> str | None:
+    """The coils read back must be what labctl set.
+
+    The module's comms watchdog (a hung daemon's lease ran out) or a person may have changed
+    them; the sequence must not go on blind.
+    """
+    if o.io is None or o.io.outputs == applied.outputs:
+        return None
+    now, wanted = dataclasses.asdict(o.io.outputs), dataclasses.asdict(applied.outputs)
+    changed = ", ".join(sorted(name for name, value in now.items() if value != wanted[name]))
+    return f"I/O module outputs changed behind labctl ({changed}): comms watchdog?"
 
 
 def _drive(o: CasterObservation) -> str | None:

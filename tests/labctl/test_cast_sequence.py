@@ -30,10 +30,10 @@ def params(limits=VAC, alloy="gold-18k-yellow"):
     return cast_params(load_alloy(ALLOYS / f"{alloy}.toml"), "medium", limits)
 
 
-def io(**kw):
+def io(outputs=None, **kw):
     base = {"lid_closed": True, "flask_present": True, "estop_ok": True, "pump_running": True}
     base.update(kw)
-    return CasterInputs(at=0.0, outputs=CasterOutputs(), **base)
+    return CasterInputs(at=0.0, outputs=outputs or CasterOutputs(), **base)
 
 
 def obs(at, **kw):
@@ -212,10 +212,22 @@ def test_pump_failure_trips_only_after_the_feedback_grace():
     c = params()
     on = actuation(CastProgress(state=CastState.EVACUATE, entered_at=0), c)
     memory = InterlockMemory()
-    memory, reason = check(CastState.EVACUATE, obs(0.0, io=io(pump_running=False)), c, on, memory)
+    failed = io(outputs=on.outputs, pump_running=False)
+    memory, reason = check(CastState.EVACUATE, obs(0.0, io=failed), c, on, memory)
     assert reason is None
-    _, reason = check(CastState.EVACUATE, obs(10.0, io=io(pump_running=False)), c, on, memory)
+    _, reason = check(CastState.EVACUATE, obs(10.0, io=failed), c, on, memory)
     assert reason is not None and "pump failure" in reason
+
+
+def test_coils_changed_behind_labctl_trip_naming_them():
+    c = params()
+    on = actuation(CastProgress(state=CastState.VACUUM_HOLD, entered_at=0), c)
+    dropped = io(outputs=CasterOutputs())  # the module's watchdog made every coil safe
+    _, reason = check(CastState.VACUUM_HOLD, obs(0.0, io=dropped), c, on, InterlockMemory())
+    assert reason == (
+        "I/O module outputs changed behind labctl (chamber_valve, pump, vent_valve): "
+        "comms watchdog?"
+    )
 
 
 @given(
