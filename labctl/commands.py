@@ -20,6 +20,9 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 log = logging.getLogger(__name__)
 
 
+NAME = r"^[A-Za-z0-9_.-]{1,64}$"  # machine, profile and alloy names in command payloads
+
+
 class Role(enum.IntEnum):
     """Who may give a command; a higher role may do everything a lower one may."""
 

@@ -95,7 +95,8 @@ async def run_demo(
                 )
             assert endpoint.port is not None
             ledger_key = Path(tmp) / "ledger.key"
-            keys.generate(ledger_key, LEDGER_ORIGIN)
+            if caster is not None:  # only a cast is signed into the ledger
+                keys.generate(ledger_key, LEDGER_ORIGIN)
             site_file = Path(tmp) / "site.toml"
             site_file.write_text(
                 rig_site(

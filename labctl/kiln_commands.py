@@ -10,14 +10,12 @@ from typing import Literal
 from pydantic import Field
 
 from labctl.cast.commands import load_alloy_named
-from labctl.commands import Caller, CommandRefused, CommandRegistry, Payload, Role
+from labctl.commands import NAME, Caller, CommandRefused, CommandRegistry, Payload, Role
 from labctl.errors import ProfileError
 from labctl.kiln_runner import KilnRunner
 from labctl.profiles.alloys import Alloy, PieceClass
 from labctl.profiles.loader import load_burnout, schedule_to_json
 from labctl.program.segments import Cool, FinalHold, Schedule
-
-NAME = r"^[A-Za-z0-9_.-]{1,64}$"
 
 
 class KilnPayload(Payload):

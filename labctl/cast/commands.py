@@ -16,8 +16,9 @@ from pydantic import Field
 from labctl.cast.params import CastRefused, cast_params
 from labctl.cast.runner import CasterRunner
 from labctl.cast.summary import CastOrigin
-from labctl.commands import Caller, CommandRefused, CommandRegistry, Payload, Role
+from labctl.commands import NAME, Caller, CommandRefused, CommandRegistry, Payload, Role
 from labctl.errors import ProfileError
+from labctl.ledger.records import Id
 from labctl.profiles.alloys import Alloy, load_alloy
 from labctl.snapshot import KilnSnapshot
 
@@ -27,10 +28,6 @@ class CastLedger(Protocol):
 
     async def check_origin(self, origin: CastOrigin) -> None:
         """CommandRefused unless the flask and the melt are recorded."""
-
-
-NAME = r"^[A-Za-z0-9_.-]{1,64}$"
-LEDGER_ID = r"^[A-Za-z0-9][A-Za-z0-9_.:/-]{0,63}$"
 
 
 class CasterPayload(Payload):
@@ -45,8 +42,8 @@ class CastStartPayload(CasterPayload):
     alloy: str = Field(pattern=NAME)
     piece_class: Literal["thin", "medium", "heavy"]
     kiln: str = Field(pattern=NAME)
-    flask_id: str | None = Field(default=None, pattern=LEDGER_ID)  # required with a ledger
-    melt_id: str | None = Field(default=None, pattern=LEDGER_ID)
+    flask_id: Id | None = None  # required when the lab keeps a ledger
+    melt_id: Id | None = None
 
 
 class ConfirmPayload(CasterPayload):

@@ -151,17 +151,37 @@ def _common(following_melt: CastState) -> dict[CastState, StateSpec]:
     }
 
 
-VACUUM: Mapping[CastState, StateSpec] = {
-    **_common(CastState.FLASK_TRANSFER),
-    CastState.FLASK_TRANSFER: StateSpec(
+def _confirmation(step: str, what: str, confirmation: str, following: CastState) -> StateSpec:
+    """A person confirms ``what`` while the melt is held at pour temperature."""
+    return StateSpec(
         actuate=_melt,
         done=_confirmed,
         timeout_s=lambda c: c.limits.confirm_timeout_s,
         on_timeout=lambda o, c: (
-            f"flask transfer: nobody confirmed the flask within {c.limits.confirm_timeout_s:.0f} s"
+            f"{step}: nobody confirmed {what} within {c.limits.confirm_timeout_s:.0f} s"
         ),
-        following=CastState.EVACUATE,
-        confirmation="flask_placed",
+        following=following,
+        confirmation=confirmation,
+    )
+
+
+def _timed(
+    actuate: Actuate, seconds: Callable[[CastParams], float], what: str, following: CastState
+) -> StateSpec:
+    """A step that lasts ``seconds`` (its timeout only catches a clock that stopped ticking)."""
+    return StateSpec(
+        actuate=actuate,
+        done=_held_for(seconds),
+        timeout_s=lambda c: seconds(c) + 5.0,
+        on_timeout=lambda o, c: f"{what} did not finish",
+        following=following,
+    )
+
+
+VACUUM: Mapping[CastState, StateSpec] = {
+    **_common(CastState.FLASK_TRANSFER),
+    CastState.FLASK_TRANSFER: _confirmation(
+        "flask transfer", "the flask", "flask_placed", CastState.EVACUATE
     ),
     CastState.EVACUATE: StateSpec(
         actuate=_vacuum(),
@@ -173,19 +193,11 @@ VACUUM: Mapping[CastState, StateSpec] = {
         ),
         following=CastState.POUR,
     ),
-    CastState.POUR: StateSpec(
-        actuate=_vacuum(pour=True),
-        done=_held_for(lambda c: c.limits.pour_s),
-        timeout_s=lambda c: c.limits.pour_s + 5.0,
-        on_timeout=lambda o, c: "pour did not finish",
-        following=CastState.VACUUM_HOLD,
+    CastState.POUR: _timed(
+        _vacuum(pour=True), lambda c: c.limits.pour_s, "pour", CastState.VACUUM_HOLD
     ),
-    CastState.VACUUM_HOLD: StateSpec(
-        actuate=_vacuum(heat=False),
-        done=_held_for(lambda c: c.vacuum_hold_s),
-        timeout_s=lambda c: c.vacuum_hold_s + 5.0,
-        on_timeout=lambda o, c: "vacuum hold did not finish",
-        following=CastState.VENT,
+    CastState.VACUUM_HOLD: _timed(
+        _vacuum(heat=False), lambda c: c.vacuum_hold_s, "vacuum hold", CastState.VENT
     ),
     CastState.VENT: StateSpec(
         actuate=lambda c: SAFE,
@@ -201,15 +213,8 @@ VACUUM: Mapping[CastState, StateSpec] = {
 
 CENTRIFUGAL: Mapping[CastState, StateSpec] = {
     **_common(CastState.BALANCE),
-    CastState.BALANCE: StateSpec(
-        actuate=_melt,
-        done=_confirmed,
-        timeout_s=lambda c: c.limits.confirm_timeout_s,
-        on_timeout=lambda o, c: (
-            f"balance: nobody confirmed flask and balance within {c.limits.confirm_timeout_s:.0f} s"
-        ),
-        following=CastState.SPIN_UP,
-        confirmation="balance_confirmed",
+    CastState.BALANCE: _confirmation(
+        "balance", "flask and balance", "balance_confirmed", CastState.SPIN_UP
     ),
     CastState.SPIN_UP: StateSpec(
         actuate=_spin(release=True),
@@ -218,12 +223,8 @@ CENTRIFUGAL: Mapping[CastState, StateSpec] = {
         on_timeout=lambda o, c: f"spin-up: the arm reached {_fmt_rpm(o)} of {c.spin_rpm:.0f}",
         following=CastState.SPIN_HOLD,
     ),
-    CastState.SPIN_HOLD: StateSpec(
-        actuate=_spin(release=False),
-        done=_held_for(lambda c: c.spin_hold_s),
-        timeout_s=lambda c: c.spin_hold_s + 5.0,
-        on_timeout=lambda o, c: "spin hold did not finish",
-        following=CastState.BRAKE,
+    CastState.SPIN_HOLD: _timed(
+        _spin(release=False), lambda c: c.spin_hold_s, "spin hold", CastState.BRAKE
     ),
     CastState.BRAKE: StateSpec(
         actuate=lambda c: SAFE,

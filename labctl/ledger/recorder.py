@@ -139,8 +139,9 @@ class CastRecorder:
         cast = await self.predicate(entry.leaf)
         melt_entry = await self.service.find("melt", str(cast["melt_id"]))
         melt = await self.predicate(melt_entry.leaf) if melt_entry is not None else {}
-        page = self._page(cast, melt, entry.index)
-        pdf = await asyncio.to_thread(_render, page, out)
+        pdf = await asyncio.to_thread(  # reads the archived series, renders, writes: off the loop
+            lambda: _render(self._page(cast, melt, entry.index), out)
+        )
         await self.service.export(entry, out, pdf)
         return out
 
