@@ -91,6 +91,7 @@ async def caster_rig(
     confirm_timeout_s: float = 120.0,
     crucible_c: float = 20.0,
     ledger_key: Path | None = None,
+    extra: str = "",
 ) -> AsyncIterator[CasterRig]:
     """Serve the simulated caster and a kiln holding the flask at ``flask_c``."""
     epoch = time.time()
@@ -112,6 +113,7 @@ async def caster_rig(
                 kiln_port=kiln_ep.port, mode="programmer", caster=ep,
                 confirm_timeout_s=confirm_timeout_s, name="hil-casting", ledger_key=ledger_key,
             )
+            + extra
         )  # fmt: skip
         rig = CasterRig(tmp=tmp, sim=sim, kiln=kiln, clock=clock, site=site)
         try:

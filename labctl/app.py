@@ -13,6 +13,7 @@ import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from drivers import delta_vfd, eurotherm3200, iomodule, omron_e5cc
 from drivers._modbus.bus import ModbusBus, ModbusDevice
@@ -21,6 +22,7 @@ from drivers._modbus.registers import RegisterMap
 from drivers._modbus.transport import SerialLine, TcpEndpoint
 from drivers.clock import Clock, ScaledClock
 from drivers.eurotherm3200 import Eurotherm3200
+from labctl.alarm_board import AlarmBoard, register_alarm_commands
 from labctl.cast.build import build_casters
 from labctl.cast.commands import register_caster_commands
 from labctl.cast.runner import CasterRunner
@@ -40,6 +42,10 @@ from labctl.status_command import register_status
 from labctl.telemetry.build import build_telemetry
 from labctl.telemetry.service import Telemetry
 from labctl.watchdog import notify, watchdog_interval_s, watchdog_loop
+from labctl.web.options import register_start_options
+
+if TYPE_CHECKING:
+    from labctl.web.service import Touchscreen
 
 log = logging.getLogger(__name__)
 
@@ -71,12 +77,17 @@ class Lab:
     caster_listeners: list[Callable[[dict[str, object], float], None]] = field(default_factory=list)
     telemetry: Telemetry | None = None
     recorder: CastRecorder | None = None
+    touchscreen: Touchscreen | None = None
     alarms: list[str] = field(default_factory=list)
+    board: AlarmBoard = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.board = AlarmBoard(self.clock.wall)
 
     def alarm(self, text: str) -> None:
         """A lab-wide alarm (the ledger stopped, a record missing): logged and kept."""
-        log.critical("ALARM: %s", text)
         self.alarms.append(text)
+        self.board.raise_alarm("lab", text)
 
     def publish_caster(self, status: dict[str, object], wall_s: float) -> None:
         for listener in self.caster_listeners:
@@ -155,11 +166,12 @@ async def build_lab(site: SiteConfig, clock: Clock) -> Lab:
             store=lab.store,
             publish=lab.publish,
         )
-    register_kiln_commands(lab.registry, lab.runners, site.profiles_dir)
+    register_kiln_commands(lab.registry, lab.runners, site.profiles_dir, lab.store)
     lab.casters = build_casters(site, lab.modbus_device, clock, lab.store, lab.publish_caster)
     lab.recorder = await open_recorder(site, lab.alarm)
     if lab.recorder is not None:
         lab.listeners.append(lab.recorder.history.add)
+        lab.listeners.append(lab.recorder.trips.add)
         for caster in lab.casters.values():
             caster.recorder = lab.recorder.record
         register_ledger_commands(lab.registry, lab.recorder, site.state_dir / "certificates")
@@ -174,13 +186,41 @@ async def build_lab(site: SiteConfig, clock: Clock) -> Lab:
     )
     lab.listeners.append(lab.telemetry.kiln)
     lab.caster_listeners.append(lab.telemetry.caster)
+    _build_alarms_and_touchscreen(lab)
     return lab
+
+
+def _build_alarms_and_touchscreen(lab: Lab) -> None:
+    site = lab.site
+    lab.listeners.append(lab.board.kiln)
+    lab.caster_listeners.append(lab.board.caster)
+    register_alarm_commands(lab.registry, lab.board)
+    register_start_options(lab.registry, site.profiles_dir, lab.recorder)
+    if site.ui is None:
+        return
+    from labctl.web.service import Touchscreen  # aiohttp's server side: only when configured
+
+    lab.touchscreen = Touchscreen(
+        site.ui,
+        site.lab.name,
+        site.users,
+        lab.registry,
+        lab.runners,
+        lab.casters,
+        lab.board,
+        lab.store,
+    )
+    lab.listeners.append(lab.touchscreen.kiln)
+    lab.caster_listeners.append(lab.touchscreen.push.poke)
+    lab.board.on_change = lab.touchscreen.push.poke
 
 
 async def run_lab(lab: Lab, *, ready: asyncio.Event | None = None) -> None:
     """Run every bus and kiln loop until cancelled; the command socket and watchdog too."""
     sock = ControlSocket(lab.site.state_dir / "labctl.sock", lab.registry)
     await sock.start()
+    if lab.touchscreen is not None:
+        await lab.touchscreen.start()
     try:
         async with asyncio.TaskGroup() as tg:
             for name, bus in lab.buses.items():
@@ -189,6 +229,8 @@ async def run_lab(lab: Lab, *, ready: asyncio.Event | None = None) -> None:
                 tg.create_task(runner.run(), name=f"kiln[{name}].control")
             for name, caster in lab.casters.items():
                 tg.create_task(caster.run(), name=f"caster[{name}].control")
+            if lab.touchscreen is not None:
+                tg.create_task(lab.touchscreen.run(), name="touchscreen")
             if lab.telemetry is not None:
                 tg.create_task(lab.telemetry.run(), name="telemetry")
                 health_s = lab.site.telemetry.health_interval_s
@@ -213,6 +255,8 @@ async def run_lab(lab: Lab, *, ready: asyncio.Event | None = None) -> None:
     finally:
         notify("STOPPING=1")
         await sock.close()
+        if lab.touchscreen is not None:
+            await lab.touchscreen.close()
         for bus in lab.buses.values():
             await bus.close()
         if lab.telemetry is not None:

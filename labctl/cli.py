@@ -11,6 +11,7 @@ from pathlib import Path
 
 from labctl.control_socket import send_command
 from labctl.ledger.cli import add_ledger_commands
+from labctl.web.cli import add_ui_commands
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
@@ -183,11 +184,13 @@ def build_parser() -> argparse.ArgumentParser:
             cmd.add_argument("profile")
             cmd.add_argument("--alloy", help="end at this alloy's flask temperature")
             cmd.add_argument("--piece-class", choices=["thin", "medium", "heavy"])
+            cmd.add_argument("--flask-id", help="the flask being burnt out")
         if name == "abort":
             cmd.add_argument("--reason", default="")
         cmd.set_defaults(func=_cmd_kiln_command, wire_name=name.replace("-", "_"))
     _add_cast_commands(sub)
     add_ledger_commands(sub, _cmd_send)
+    add_ui_commands(sub)
     return parser
 
 
@@ -224,6 +227,8 @@ def _cmd_kiln_command(args: argparse.Namespace) -> int:
         payload["profile"] = args.profile
         if args.alloy or args.piece_class:
             payload.update(alloy=args.alloy, piece_class=args.piece_class)
+        if args.flask_id:
+            payload["flask_id"] = args.flask_id
     if args.wire_name == "abort":
         payload["reason"] = args.reason
     return _cmd_send(args, args.wire_name, payload)

@@ -80,6 +80,11 @@ class CommandRegistry:
             raise ValueError(f"command {name!r} registered twice")
         self._commands[name] = Command(name, payload, role, handler, summary)
 
+    def role_of(self, name: str) -> Role | None:
+        """The role command ``name`` needs (None: no such command)."""
+        command = self._commands.get(name)
+        return None if command is None else command.role
+
     def names(self) -> list[str]:
         return sorted(self._commands)
 

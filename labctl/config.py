@@ -24,6 +24,7 @@ from labctl.errors import ConfigError
 from labctl.interlocks import InterlockLimits
 from labctl.ledger_config import LedgerSection
 from labctl.telemetry_config import InfluxSection, MqttSection, TelemetrySection, UserSection
+from labctl.ui_config import UiSection
 
 
 class _Strict(BaseModel):
@@ -145,6 +146,7 @@ class SiteConfig(_Strict):
     mqtt: MqttSection | None = None
     users: dict[str, UserSection] = {}
     ledger: LedgerSection | None = None
+    ui: UiSection | None = None
 
     def modbus_device(self, name: str) -> DeviceSection:
         """The Modbus device ``name`` (the cross-checks guarantee roles get the right kind)."""
@@ -164,7 +166,22 @@ class SiteConfig(_Strict):
 
 def _cross_check(site: SiteConfig) -> tuple[str, str] | None:
     """References between sections; returns (field, problem) for the first inconsistency."""
-    return _check_devices(site) or _check_ports(site) or _check_machines(site) or _check_names(site)
+    return (
+        _check_devices(site)
+        or _check_ports(site)
+        or _check_machines(site)
+        or _check_names(site)
+        or _check_badges(site)
+    )
+
+
+def _check_badges(site: SiteConfig) -> tuple[str, str] | None:
+    """A badge number signs in one person only."""
+    seen: dict[str, str] = {}
+    for name, user in site.users.items():
+        if user.badge is not None and seen.setdefault(user.badge, name) != name:
+            return f"users.{name}.badge", f"badge {user.badge} is also {seen[user.badge]}'s"
+    return None
 
 
 def _check_names(site: SiteConfig) -> tuple[str, str] | None:

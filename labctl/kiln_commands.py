@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Mapping
+from json import dumps
 from pathlib import Path
 from typing import Literal
 
@@ -13,9 +14,13 @@ from labctl.cast.commands import load_alloy_named
 from labctl.commands import NAME, Caller, CommandRefused, CommandRegistry, Payload, Role
 from labctl.errors import ProfileError
 from labctl.kiln_runner import KilnRunner
+from labctl.ledger.records import Id
 from labctl.profiles.alloys import Alloy, PieceClass
 from labctl.profiles.loader import load_burnout, schedule_to_json
 from labctl.program.segments import Cool, FinalHold, Schedule
+from labctl.runstore import RunStore
+
+JOB_EVENT = "job"  # run event: the flask, alloy and piece class a burnout was started for
 
 
 class KilnPayload(Payload):
@@ -34,6 +39,7 @@ class StartPayload(KilnPayload):
     profile: str = Field(pattern=NAME)
     alloy: str | None = Field(default=None, pattern=NAME)
     piece_class: Literal["thin", "medium", "heavy"] | None = None
+    flask_id: Id | None = None  # the flask being burnt out (kept with the run)
 
 
 class AbortPayload(KilnPayload):
@@ -46,8 +52,9 @@ def register_kiln_commands(
     registry: CommandRegistry,
     runners: Mapping[str, KilnRunner],
     profiles_dir: Path,
+    store: RunStore,
 ) -> None:
-    """Register every kiln command against ``runners``."""
+    """Register every kiln command; a start's flask and alloy are a run event in ``store``."""
 
     def runner(kiln: str) -> KilnRunner:
         try:
@@ -71,7 +78,13 @@ def register_kiln_commands(
             alloy = load_alloy_named(profiles_dir, p.alloy)
             schedule = for_alloy(schedule, alloy, p.piece_class)
         r = runner(p.kiln)
-        return await r.submit(lambda: r.start(schedule, schedule_to_json(schedule), who.name))
+        result = await r.submit(lambda: r.start(schedule, schedule_to_json(schedule), who.name))
+        job = p.model_dump(include={"flask_id", "alloy", "piece_class"}, exclude_none=True)
+        if job:
+            run_id = result["run_id"]
+            assert isinstance(run_id, int)
+            await store.add_event(run_id, at_wall=r.snapshot.wall, kind=JOB_EVENT, text=dumps(job))
+        return result
 
     async def hold(p: KilnPayload, who: Caller) -> Mapping[str, object]:
         r = runner(p.kiln)

@@ -70,6 +70,11 @@ class KilnRunner:
             kiln=self.name, at=clock.now(), wall=clock.wall(), link="lost", state="idle"
         )
 
+    @property
+    def schedule(self) -> Schedule | None:
+        """The schedule of the active run, if any."""
+        return self._run.schedule if self._run is not None else None
+
     # ----------------------------------------------------------------- commands
     async def submit(self, action: Action) -> dict[str, object]:
         """Queue ``action`` to run between ticks; its CommandRefused reaches the caller."""
@@ -316,6 +321,7 @@ class KilnRunner:
             profile=run.profile if run else None,
             mode=self._settings.mode,
             segment=run.segment if run else "",
+            segment_index=run.program.segment if run else None,
             setpoint_c=run.setpoint_c if run else None,
             pv_c=reading.pv_c if reading else None,
             working_sp_c=reading.working_sp_c if reading else None,

@@ -6,8 +6,11 @@ the tests run is exactly what ``labctl run --config`` would load on a test rig.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Literal, Protocol
+
+from labctl.web.pins import hash_pin
 
 LEDGER_ORIGIN = "demo.labctl.invalid/ledger/v1"
 
@@ -102,6 +105,23 @@ timeout_s = 0.3
 family = "delta_vfd"
 bus = "drive_link"
 """
+
+
+#: Who can sign in on a simulated lab's touchscreen: name -> (role, badge, PIN).
+RIG_PEOPLE: dict[str, tuple[str, str, str]] = {
+    "tech": ("technician", "1001", "2468"),
+    "super": ("supervisor", "2002", "1357"),
+}
+
+
+def ui_site(port: int, people: dict[str, tuple[str, str, str]] = RIG_PEOPLE, **ui: object) -> str:
+    """``[ui]`` on loopback ``port`` and a ``[users.NAME]`` with badge and PIN hash per person."""
+    text = f'\n[ui]\nhost = "127.0.0.1"\nport = {port}\n'
+    text += "".join(f"{k} = {json.dumps(v)}\n" for k, v in ui.items())
+    for name, (role, badge, pin) in people.items():
+        text += f'\n[users.{name}]\nrole = "{role}"\nbadge = "{badge}"\n'
+        text += f'pin_hash = "{hash_pin(pin)}"\n'
+    return text
 
 
 class CasterPorts(Protocol):

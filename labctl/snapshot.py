@@ -19,6 +19,7 @@ class KilnSnapshot:
     profile: str | None = None
     mode: str | None = None
     segment: str = ""
+    segment_index: int | None = None  # into the schedule's segments
     setpoint_c: float | None = None
     pv_c: float | None = None
     working_sp_c: float | None = None

@@ -30,7 +30,7 @@ def register_status(
         return {
             "kilns": [r.snapshot.as_dict() for r in kilns.values()],
             "casters": [c.status() for c in casters.values()],
-            "history": [json.loads(json.dumps(_row(run), default=str)) for run in runs],
+            "history": [json.loads(json.dumps(history_row(run), default=str)) for run in runs],
             "telemetry": None if telemetry is None else json.loads(json.dumps(telemetry())),
             "alarms": alarms(),
         }
@@ -38,7 +38,7 @@ def register_status(
     registry.register("status", EmptyPayload, Role.OBSERVER, status, "every machine's state")
 
 
-def _row(run: StoredRun) -> dict[str, object]:
+def history_row(run: StoredRun) -> dict[str, object]:
     """One run or cast (``kiln`` is the machine's name; ``mode`` says which kind)."""
     fields = ("id", "kiln", "profile_name", "mode", "started_wall", "started_by", "ended_wall")
     row: dict[str, object] = {name: getattr(run, name) for name in fields}

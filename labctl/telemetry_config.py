@@ -68,10 +68,25 @@ class MqttSection(_Strict):
     telemetry_interval_s: float = Field(default=5.0, gt=0, le=3600)
 
 
+PIN_HASH = r"^scrypt\$[0-9]+\$[0-9]+\$[0-9]+\$[A-Za-z0-9+/=]+\$[A-Za-z0-9+/=]+$"
+
+
 class UserSection(_Strict):
-    """``[users.NAME]``: who may command labctl over MQTT, and with which role."""
+    """``[users.NAME]``: who may command labctl (MQTT, touchscreen), and with which role.
+
+    A user with a ``badge`` and a ``pin_hash`` (from ``labctl ui hash-pin``) can sign in on the
+    touchscreen; the PIN itself is never stored.
+    """
 
     role: Literal["observer", "technician", "supervisor"] = "technician"
+    badge: str | None = Field(default=None, pattern=r"^[0-9]{1,16}$")
+    pin_hash: str | None = Field(default=None, pattern=PIN_HASH)
+
+    @model_validator(mode="after")
+    def _badge_with_pin(self) -> UserSection:
+        if (self.badge is None) != (self.pin_hash is None):
+            raise ValueError("give both badge and pin_hash (labctl ui hash-pin), or neither")
+        return self
 
     @property
     def as_role(self) -> Role:

@@ -285,6 +285,9 @@ class CasterRunner:
             "alloy": cast.params.alloy if cast else None,
             "waiting_for": waiting_for(cast.progress, cast.params) if cast else None,
             "confirmations": [[step, by] for step, by, _ in cast.confirmations] if cast else [],
+            "pour_c": cast.params.pour_temp_c if cast else None,
+            "target_mbar": cast.params.target_mbar if cast else None,
+            "spin_rpm": cast.params.spin_rpm if cast else None,
             "crucible_c": obs.crucible_c,
             "crucible_tc_c": obs.crucible_tc_c,
             "chamber_mbar": obs.chamber_mbar,
@@ -293,6 +296,7 @@ class CasterRunner:
             "flask_present": obs.flask_present,
             "stale": list(obs.stale),
             "outcome": self.last_outcome,
+            "last_cast_id": self.last_cast_id,
             "safe": not self._unsafe,
         }
 

@@ -74,6 +74,10 @@ class LedgerService:
         """The latest entry of ``kind`` about ``subject``, if any."""
         return await self.ledger.find(kind, subject)
 
+    async def latest(self, kind: str, limit: int = 50) -> list[Entry]:
+        """The newest entries of ``kind``, newest first."""
+        return await self.ledger.latest(kind, limit)
+
     async def export(self, entry: Entry, out: Path, pdf: bytes) -> None:
         """Write ``entry``'s certificate (envelope, tlog-proof, vkeys, page, manifest)."""
         size = self.ledger.size

@@ -227,12 +227,22 @@ class Ledger:
         found = self._conn.execute(sql, (subject, kind)).fetchone()
         return None if found is None else _entry(found)
 
+    async def latest(self, kind: str, limit: int) -> list[Entry]:
+        """The newest ``limit`` entries of ``kind``, newest first."""
+        return await self._run(self._latest_sync, kind, limit)
+
+    def _latest_sync(self, kind: str, limit: int) -> list[Entry]:
+        sql = f"{_ENTRY} WHERE kind = ? ORDER BY idx DESC LIMIT ?"
+        return [_entry(row) for row in self._conn.execute(sql, (kind, limit))]
+
     def _open_sync(self) -> None:
         conn = self._conn
         if not store_sql.has_schema(conn):
             with transaction(conn):
                 if not store_sql.has_schema(conn):
                     store_sql.create_schema(conn, self.origin)
+        with transaction(conn):  # added after the first release: logs made before lack it
+            conn.execute("CREATE INDEX IF NOT EXISTS entries_by_kind ON entries (kind, idx)")
         try:
             self._tail = _Tail(*store_sql.check_tail(conn, self.origin, self.verifiers))
         except (LedgerFormatError, LookupError, ValueError, sqlite3.DatabaseError) as exc:

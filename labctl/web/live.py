@@ -1,0 +1,122 @@
+"""Live state over websockets: a full state on connect, then only the fields that changed.
+
+Listeners (kiln snapshots, caster status, alarms) only :meth:`LivePush.poke`; one task
+rebuilds the state at most ``max_hz`` times a second, diffs it against what the browsers
+have, and sends each of them the same patch. A browser that does not take a message within
+:data:`SEND_TIMEOUT_S` is dropped (it reconnects and gets a full state), so one stuck tab
+cannot hold up the others or grow a queue in the daemon.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import time
+from collections.abc import Awaitable, Callable, Mapping
+
+from aiohttp import web
+
+log = logging.getLogger(__name__)
+
+SEND_TIMEOUT_S = 2.0
+Flat = dict[str, object]
+
+
+def flatten(state: Mapping[str, object], prefix: str = "") -> Flat:
+    """Dotted paths to leaves; dicts are walked, everything else (lists too) is a leaf."""
+    flat: Flat = {}
+    for key, value in state.items():
+        path = f"{prefix}{key}"
+        if isinstance(value, Mapping) and value:
+            flat.update(flatten(value, path + "."))
+        else:
+            flat[path] = value
+    return flat
+
+
+def diff(before: Flat, after: Flat) -> tuple[Flat, list[str]]:
+    """(paths set to a new value, paths removed) from ``before`` to ``after``."""
+    changed = {k: v for k, v in after.items() if k not in before or before[k] != v}
+    return changed, [k for k in before if k not in after]
+
+
+Client = tuple[web.WebSocketResponse, Callable[[], bool]]  # socket, "may it still see the lab?"
+
+
+class LivePush:
+    """Fans state changes out to every connected browser."""
+
+    def __init__(
+        self,
+        build: Callable[[], dict[str, object]],
+        refresh: Callable[[], Awaitable[None]],
+        max_hz: float,
+    ) -> None:
+        self._build, self._refresh, self._min_gap_s = build, refresh, 1.0 / max_hz
+        self._clients: list[Client] = []
+        self._dirty = asyncio.Event()
+        self._state: dict[str, object] | None = None
+        self._flat: Flat = {}
+        self.patches = 0
+
+    def poke(self, *_: object) -> None:
+        """Something changed (called from listeners; never blocks)."""
+        self._dirty.set()
+
+    async def add(self, ws: web.WebSocketResponse, allowed: Callable[[], bool]) -> None:
+        """Send ``ws`` the full state, then include it in every patch."""
+        if self._state is None:
+            await self._rebuild()
+        await ws.send_str(json.dumps({"type": "full", "t": time.time(), "state": self._state}))
+        self._clients.append((ws, allowed))
+
+    def remove(self, ws: web.WebSocketResponse) -> None:
+        self._clients = [c for c in self._clients if c[0] is not ws]
+
+    async def run(self) -> None:
+        while True:
+            await self._dirty.wait()
+            self._dirty.clear()
+            changed, removed = await self._rebuild()
+            if changed or removed:
+                self.patches += 1
+                message = {"type": "patch", "t": time.time(), "set": changed, "unset": removed}
+                await self._send(json.dumps(message))
+            await asyncio.sleep(self._min_gap_s)
+
+    async def close(self) -> None:
+        for ws, _ in self._clients:
+            await ws.close()
+        self._clients.clear()
+
+    async def _rebuild(self) -> tuple[Flat, list[str]]:
+        await self._refresh()
+        self._state = self._build()
+        flat = flatten(self._state)
+        changed, removed = diff(self._flat, flat)
+        self._flat = flat
+        return changed, removed
+
+    async def _send(self, text: str) -> None:
+        clients = list(self._clients)
+        results = await asyncio.gather(
+            *(self._send_one(ws, allowed, text) for ws, allowed in clients)
+        )
+        for (ws, _), ok in zip(clients, results, strict=True):
+            if not ok:
+                self.remove(ws)
+                with contextlib.suppress(TimeoutError, ConnectionError, RuntimeError):
+                    await asyncio.wait_for(ws.close(), SEND_TIMEOUT_S)
+
+    @staticmethod
+    async def _send_one(ws: web.WebSocketResponse, allowed: Callable[[], bool], text: str) -> bool:
+        if ws.closed or not allowed():
+            return False
+        try:
+            await asyncio.wait_for(ws.send_str(text), SEND_TIMEOUT_S)
+        except (TimeoutError, ConnectionError, RuntimeError) as err:
+            log.info("touchscreen client dropped: %s", type(err).__name__)
+            return False
+        return True

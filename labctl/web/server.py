@@ -1,0 +1,207 @@
+"""The touchscreen's HTTP server: static pages, sign-in, commands and the live websocket.
+
+Security, in the order a request meets it: strict headers on every answer (a CSP that allows
+only this origin, no framing, no referrer); a POST must carry the session's CSRF token in
+``X-CSRF-Token`` and, when the browser sends one, an ``Origin`` of this very host; the
+session cookie is HttpOnly and SameSite=Strict (Secure under TLS); commands go through the
+shared registry, which checks the role and the machine's state and answers with a reason.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from aiohttp import web
+
+from labctl.commands import CommandRefused, CommandRegistry
+from labctl.ui_config import UiSection
+from labctl.web.live import LivePush
+from labctl.web.signin import Session, Sessions, SignInRefused
+from labctl.web.view import LabView
+
+log = logging.getLogger(__name__)
+
+STATIC = Path(__file__).parent / "static"
+COOKIE = "labctl_session"
+CSP = (
+    "default-src 'self'; connect-src 'self'; img-src 'self' data:; style-src 'self'; "
+    "script-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
+)
+MAX_BODY = 64 * 1024
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+def refusal(status: int, reason: str, **extra: object) -> web.Response:
+    return web.json_response({"ok": False, "error": reason, **extra}, status=status)
+
+
+class TouchscreenServer:
+    """Routes of the touchscreen, bound to one lab's registry, view and sessions."""
+
+    def __init__(
+        self,
+        ui: UiSection,
+        lab_name: str,
+        registry: CommandRegistry,
+        view: LabView,
+        sessions: Sessions,
+        push: LivePush,
+    ) -> None:
+        self._ui, self._lab, self._registry = ui, lab_name, registry
+        self._view, self._sessions, self._push = view, sessions, push
+
+    def app(self) -> web.Application:
+        app = web.Application(middlewares=[self._headers, self._csrf], client_max_size=MAX_BODY)
+        app.router.add_get("/", self._index)
+        app.router.add_static("/static/", STATIC, follow_symlinks=False)
+        app.router.add_get("/api/session", self._session)
+        app.router.add_post("/api/signin", self._signin)
+        app.router.add_post("/api/signout", self._signout)
+        app.router.add_post("/api/command/{name}", self._command)
+        app.router.add_get("/api/kiln/{name}/series", self._series)
+        app.router.add_get("/ws", self._websocket)
+        return app
+
+    # ------------------------------------------------------------ middlewares
+    @web.middleware
+    async def _headers(self, request: web.Request, handler: Handler) -> web.StreamResponse:
+        response = await handler(request)
+        response.headers["Content-Security-Policy"] = CSP
+        response.headers["X-Frame-Options"] = "DENY"
+        response.headers["X-Content-Type-Options"] = "nosniff"
+        response.headers["Referrer-Policy"] = "no-referrer"
+        if request.path.startswith("/api/"):
+            response.headers["Cache-Control"] = "no-store"
+        return response
+
+    @web.middleware
+    async def _csrf(self, request: web.Request, handler: Handler) -> web.StreamResponse:
+        if request.method == "POST":
+            if not _same_origin(request):
+                return refusal(403, "request from another site refused")
+            if request.path != "/api/signin":
+                session = self._current(request, touch=False)
+                token = request.headers.get("X-CSRF-Token")
+                if session is None:
+                    return refusal(401, "not signed in (or signed out after inactivity)")
+                if token != session.csrf:
+                    return refusal(403, "missing or wrong CSRF token; reload the page")
+        return await handler(request)
+
+    # ------------------------------------------------------------ routes
+    async def _index(self, _: web.Request) -> web.StreamResponse:
+        return web.FileResponse(STATIC / "index.html")
+
+    async def _session(self, request: web.Request) -> web.Response:
+        session = self._current(request, touch=False)
+        return web.json_response(
+            {
+                "user": session.as_json() if session else None,
+                "csrf": session.csrf if session else None,
+                "lab": self._lab,
+                "temperature_unit": self._ui.temperature_unit,
+                "idle_signout_s": self._ui.idle_signout_s,
+                "view_without_signin": self._ui.anonymous_view,
+            }
+        )
+
+    async def _signin(self, request: web.Request) -> web.Response:
+        body = await _json(request)
+        badge, pin = body.get("badge") if body else None, body.get("pin") if body else None
+        if not isinstance(badge, str) or not isinstance(pin, str) or len(pin) > 64:
+            return refusal(400, "give a badge number and a PIN")
+        client = request.remote or "unknown"
+        try:
+            token, session = await self._sessions.sign_in(badge, pin, client)
+        except SignInRefused as refused:
+            if refused.retry_after_s is not None:
+                return web.json_response(
+                    {"error": refused.reason, "retry_after_s": refused.retry_after_s},
+                    status=429,
+                    headers={"Retry-After": str(int(refused.retry_after_s))},
+                )
+            return web.json_response({"error": refused.reason}, status=401)
+        response = web.json_response({"user": session.as_json(), "csrf": session.csrf})
+        response.set_cookie(
+            COOKIE, token, httponly=True, samesite="Strict", secure=self._ui.tls, path="/"
+        )
+        return response
+
+    async def _signout(self, request: web.Request) -> web.Response:
+        self._sessions.sign_out(request.cookies.get(COOKIE))
+        response = web.json_response({})
+        response.del_cookie(COOKIE, path="/")
+        return response
+
+    async def _command(self, request: web.Request) -> web.Response:
+        session = self._current(request)
+        assert session is not None  # the CSRF middleware let only signed-in POSTs through
+        name = request.match_info["name"]
+        body = await _json(request)
+        if body is None:
+            return refusal(400, f"{name}: the payload is not a JSON object")
+        needed = self._registry.role_of(name)
+        try:
+            result = await self._registry.dispatch(name, body, session.caller)
+        except CommandRefused as refused:
+            status = 403 if needed is not None and session.caller.role < needed else 409
+            return refusal(status, refused.reason)
+        return web.json_response(
+            {"ok": True, "result": json.loads(json.dumps(result, default=str))}
+        )
+
+    async def _series(self, request: web.Request) -> web.Response:
+        if not self._may_view(request):
+            return refusal(401, "sign in to see the kilns")
+        series = self._view.series(request.match_info["name"])
+        if series is None:
+            return refusal(404, f"no kiln named {request.match_info['name']!r}")
+        return web.json_response(series)
+
+    async def _websocket(self, request: web.Request) -> web.StreamResponse:
+        if not _same_origin(request):
+            return refusal(403, "websocket from another site refused")
+        if not self._may_view(request):
+            return refusal(401, "sign in to see the kilns")
+        ws = web.WebSocketResponse(heartbeat=20.0, max_msg_size=4096)
+        await ws.prepare(request)
+        token = request.cookies.get(COOKIE)
+        anonymous = self._ui.anonymous_view
+
+        def allowed() -> bool:
+            return anonymous or self._sessions.get(token, touch=False) is not None
+
+        await self._push.add(ws, allowed)
+        try:
+            async for _ in ws:  # the browser sends nothing that matters; commands are POSTs
+                pass
+        finally:
+            self._push.remove(ws)
+        return ws
+
+    # ------------------------------------------------------------ helpers
+    def _current(self, request: web.Request, *, touch: bool = True) -> Session | None:
+        return self._sessions.get(request.cookies.get(COOKIE), touch=touch)
+
+    def _may_view(self, request: web.Request) -> bool:
+        return self._ui.anonymous_view or self._current(request, touch=False) is not None
+
+
+def _same_origin(request: web.Request) -> bool:
+    """No Origin header (not a browser, or a same-origin GET) or one naming this host."""
+    origin = request.headers.get("Origin")
+    return origin is None or urlsplit(origin).netloc == request.host
+
+
+async def _json(request: web.Request) -> dict[str, Any] | None:
+    try:
+        body = await request.json()
+    except (ValueError, UnicodeDecodeError):
+        return None
+    return body if isinstance(body, dict) else None

@@ -1,0 +1,145 @@
+"""The lab as the touchscreen sees it: one JSON state, rebuilt after every change.
+
+:meth:`LabView.state` is cheap and synchronous (it reads the runners' snapshots); the parts
+that need the run store (run history, the job a burnout was started for) are refreshed by
+:meth:`LabView.refresh` only when a run starts or ends.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import deque
+from collections.abc import Mapping
+
+from labctl.alarm_board import AlarmBoard
+from labctl.cast.params import CasterKind
+from labctl.cast.runner import CasterRunner
+from labctl.cast.sequence import CastState, table
+from labctl.kiln_commands import JOB_EVENT
+from labctl.kiln_runner import KilnRunner
+from labctl.program import engine
+from labctl.program.segments import describe
+from labctl.runstore import RunStore
+from labctl.snapshot import KilnSnapshot
+from labctl.status_command import history_row
+
+HISTORY_ROWS = 10
+SERIES_SPACING_S = 30.0  # clock seconds between chart points kept
+SERIES_POINTS = 3000  # 25 h at that spacing
+
+WAITING_TEXT = {
+    "flask_placed": "Place the hot flask in the chamber and close the lid, then confirm",
+    "balance_confirmed": "Load the flask, check the arm's balance and close the lid, then confirm",
+}
+
+Point = tuple[float, float | None, float | None]  # wall, program setpoint, PV
+
+
+class LabView:
+    """Builds the touchscreen's state; keeps each kiln's recent curve for the chart."""
+
+    def __init__(
+        self,
+        lab: str,
+        kilns: Mapping[str, KilnRunner],
+        casters: Mapping[str, CasterRunner],
+        board: AlarmBoard,
+        store: RunStore,
+    ) -> None:
+        self._lab, self._kilns, self._casters = lab, kilns, casters
+        self._board, self._store = board, store
+        self._series: dict[str, deque[Point]] = {k: deque(maxlen=SERIES_POINTS) for k in kilns}
+        self._jobs: dict[int, dict[str, object]] = {}
+        self._history: list[dict[str, object]] = []
+        self._runs_seen: object = None
+
+    def add_point(self, snap: KilnSnapshot) -> None:
+        """Keep ``snap`` on the kiln's chart when it is far enough from the last point."""
+        series = self._series.setdefault(snap.kiln, deque(maxlen=SERIES_POINTS))
+        if not series or snap.wall - series[-1][0] >= SERIES_SPACING_S:
+            series.append((snap.wall, snap.setpoint_c, snap.pv_c))
+
+    def series(self, kiln: str) -> dict[str, list[float | None]] | None:
+        if kiln not in self._kilns:
+            return None
+        points = list(self._series.get(kiln, ()))
+        return {
+            "t": [p[0] for p in points],
+            "sp": [p[1] for p in points],
+            "pv": [p[2] for p in points],
+            "core": [None for _ in points],  # no flask-core thermocouple configured
+        }
+
+    def _runs_key(self) -> object:
+        kilns = tuple((k.snapshot.run_id, k.snapshot.outcome) for k in self._kilns.values())
+        casts = tuple((c.status()["cast_id"], c.last_outcome) for c in self._casters.values())
+        return kilns, casts
+
+    async def refresh(self) -> None:
+        """Re-read history and jobs if a run or cast started or ended since the last call."""
+        key = self._runs_key()
+        if key == self._runs_seen:
+            return
+        self._runs_seen = key
+        self._history = [
+            json.loads(json.dumps(history_row(r), default=str))
+            for r in await self._store.history(limit=HISTORY_ROWS)
+        ]
+        for kiln in self._kilns.values():
+            run_id = kiln.snapshot.run_id
+            if run_id is not None and run_id not in self._jobs:
+                events = await self._store.events(run_id)
+                jobs = [json.loads(e.text) for e in events if e.kind == JOB_EVENT]
+                self._jobs[run_id] = jobs[-1] if jobs else {}
+
+    def state(self) -> dict[str, object]:
+        return {
+            "lab": self._lab,
+            "kilns": {name: self._kiln(runner) for name, runner in self._kilns.items()},
+            "casters": {name: self._caster(c) for name, c in self._casters.items()},
+            "alarms": self._board.as_json(),
+            "history": self._history,
+        }
+
+    def _kiln(self, runner: KilnRunner) -> dict[str, object]:
+        snap, schedule = runner.snapshot, runner.schedule
+        view: dict[str, object] = {
+            k: getattr(snap, k)
+            for k in (
+                "kiln", "wall", "state", "link", "run_id", "profile", "segment", "segment_index",
+                "setpoint_c", "pv_c", "output_pct", "eta_s", "holdback_s", "outcome", "safe",
+            )
+        }  # fmt: skip
+        job = self._jobs.get(snap.run_id, {}) if snap.run_id is not None else {}
+        view.update(
+            flask_core_c=None,
+            holding_back=snap.holdback_s > 0,
+            flask_id=job.get("flask_id"),
+            alloy=job.get("alloy"),
+            piece_class=job.get("piece_class"),
+            segments=[describe(s) for s in schedule.segments] if schedule else [],
+            casting_c=schedule.casting_temp_c if schedule else None,
+            progress_pct=_progress(runner),
+        )
+        return view
+
+    def _caster(self, caster: CasterRunner) -> dict[str, object]:
+        status = caster.status()
+        steps = [str(s) for s in table(CasterKind(str(status["kind"])))] + [CastState.COMPLETE]
+        waiting = status["waiting_for"]
+        return {
+            **status,
+            "steps": steps,
+            "waiting_text": WAITING_TEXT.get(str(waiting)) if waiting else None,
+        }
+
+
+def _progress(runner: KilnRunner) -> float | None:
+    """Share of the nominal schedule done, from the time left (100 once at the casting hold)."""
+    snap, schedule = runner.snapshot, runner.schedule
+    if schedule is None or snap.eta_s is None:
+        return None
+    total = engine.remaining_s(schedule, engine.start(schedule, 20.0)) or 0.0
+    if total <= 0:
+        return 100.0
+    return round(max(0.0, min(100.0, 100.0 * (1.0 - snap.eta_s / total))), 1)
