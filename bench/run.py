@@ -28,6 +28,7 @@ from bench.casting import bench_gauge_round_trips, bench_step_latency, bench_tc_
 from bench.influx_bench import bench_influx_drain, bench_tick_jitter_while_draining
 from bench.ledger_bench import bench_ledger
 from bench.spool_bench import bench_spool_ingest, bench_spool_memory
+from bench.ui_latency import bench_ui_latency
 from drivers._modbus.bus import ModbusBus
 from drivers._modbus.pymodbus_wire import PymodbusWire
 from drivers._modbus.registers import Poll
@@ -291,6 +292,7 @@ async def main(quick: bool) -> None:
         row, window_s=5 if quick else 10, points=100_000 if quick else 200_000
     )
     await bench_ledger(row, quick)
+    await bench_ui_latency(row, window_s=10 if quick else 30)
     print()
     print("| figure | measured | baseline | ratio / target |")
     print("|---|---|---|---|")

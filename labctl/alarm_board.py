@@ -46,6 +46,7 @@ class AlarmBoard:
         self.on_change: Callable[[], None] = lambda: None
 
     def raise_alarm(self, source: str, text: str) -> Alarm:
+        """A new alarm; ``source`` is the machine (``kiln1``, ``kiln1.link``) or ``lab``."""
         alarm = Alarm(self._next_id, source, text, self._wall())
         self._next_id += 1
         self._alarms.append(alarm)
@@ -80,20 +81,18 @@ class AlarmBoard:
 
     def kiln(self, snap: KilnSnapshot) -> None:
         """Raise on a run that ended badly, a lost link, heat-off not confirmed."""
-        self._condition(f"kiln {snap.kiln}", _ended_badly(snap.outcome), snap.outcome)
-        self._condition(f"kiln {snap.kiln} link", snap.link == "lost", "controller link lost")
+        self._condition(snap.kiln, _ended_badly(snap.outcome), snap.outcome)
+        self._condition(f"{snap.kiln}.link", snap.link == "lost", "controller link lost")
         self._condition(
-            f"kiln {snap.kiln} safety", not snap.safe, "heat-off NOT confirmed on the controller"
+            f"{snap.kiln}.safety", not snap.safe, "heat-off NOT confirmed on the controller"
         )
 
     def caster(self, status: Mapping[str, object], _wall: float = 0.0) -> None:
         """Raise on a cast that ended badly or devices not confirmed safe."""
         name, outcome, cast_id = status["caster"], status.get("outcome"), status.get("last_cast_id")
         text = f"cast {cast_id}: {outcome}" if cast_id is not None else str(outcome)
-        self._condition(f"caster {name}", _ended_badly(outcome), text)
-        self._condition(
-            f"caster {name} safety", status.get("safe") is False, "devices NOT confirmed safe"
-        )
+        self._condition(str(name), _ended_badly(outcome), text)
+        self._condition(f"{name}.safety", status.get("safe") is False, "devices NOT confirmed safe")
 
     def _condition(self, source: str, present: bool, text: object) -> None:
         """Raise once when a condition appears (or changes text); clear when it goes."""

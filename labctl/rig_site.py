@@ -7,6 +7,7 @@ the tests run is exactly what ``labctl run --config`` would load on a test rig.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Literal, Protocol
 
@@ -114,10 +115,14 @@ RIG_PEOPLE: dict[str, tuple[str, str, str]] = {
 }
 
 
-def ui_site(port: int, people: dict[str, tuple[str, str, str]] = RIG_PEOPLE, **ui: object) -> str:
-    """``[ui]`` on loopback ``port`` and a ``[users.NAME]`` with badge and PIN hash per person."""
+def ui_site(
+    port: int,
+    people: Mapping[str, tuple[str, str, str]] = RIG_PEOPLE,
+    options: Mapping[str, object] | None = None,
+) -> str:
+    """``[ui]`` on loopback ``port`` (plus ``options``) and a ``[users.NAME]`` per person."""
     text = f'\n[ui]\nhost = "127.0.0.1"\nport = {port}\n'
-    text += "".join(f"{k} = {json.dumps(v)}\n" for k, v in ui.items())
+    text += "".join(f"{k} = {json.dumps(v)}\n" for k, v in (options or {}).items())
     for name, (role, badge, pin) in people.items():
         text += f'\n[users.{name}]\nrole = "{role}"\nbadge = "{badge}"\n'
         text += f'pin_hash = "{hash_pin(pin)}"\n'

@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 
 from drivers._modbus.bus import ModbusDevice
 from drivers.capabilities import ControllerReading, DeviceSegment, EndAction, ProgramStatus
-from drivers.errors import ConfigurationError
+from drivers.errors import ConfigurationError, FramingError
 from drivers.eurotherm3200.registers import (
     DECIMALS,
     DWELL_MINUTES,
@@ -53,9 +53,17 @@ def decode_reading(at: float, values: Mapping[str, float]) -> ControllerReading:
         remote_sp_fail=Status.REMOTE_SP_FAIL in status
         and values["sp_select"] == SetpointSource.REMOTE,
         manual=values["loop_mode"] == LoopMode.MANUAL,
-        program=_PROGRAM.get(TStat(int(values["tstat"]))),
+        program=_program(values["tstat"]),
         program_segment=int(values["prog_segment"]) or None,
     )
+
+
+def _program(tstat: float) -> ProgramStatus:
+    """T.STAT decoded; a value the manual does not define is a garbled reply, not a crash."""
+    try:
+        return _PROGRAM[TStat(int(tstat))]
+    except ValueError:
+        raise FramingError(f"T.STAT (address 23) reads {tstat:g}, not one of 0-3") from None
 
 
 class Eurotherm3200:

@@ -21,25 +21,53 @@ from aiohttp import web
 log = logging.getLogger(__name__)
 
 SEND_TIMEOUT_S = 2.0
-Flat = dict[str, object]
+Path = tuple[str, ...]
+Flat = dict[Path, object]
 
 
-def flatten(state: Mapping[str, object], prefix: str = "") -> Flat:
-    """Dotted paths to leaves; dicts are walked, everything else (lists too) is a leaf."""
+def flatten(state: Mapping[str, object], prefix: Path = ()) -> Flat:
+    """Key paths to leaves; dicts are walked, everything else (lists too) is a leaf.
+
+    Paths are tuples, sent as JSON arrays: machine names may contain dots.
+    """
     flat: Flat = {}
     for key, value in state.items():
-        path = f"{prefix}{key}"
+        path = (*prefix, key)
         if isinstance(value, Mapping) and value:
-            flat.update(flatten(value, path + "."))
+            flat.update(flatten(value, path))
         else:
             flat[path] = value
     return flat
 
 
-def diff(before: Flat, after: Flat) -> tuple[Flat, list[str]]:
-    """(paths set to a new value, paths removed) from ``before`` to ``after``."""
+def diff(before: Flat, after: Flat) -> tuple[Flat, list[Path]]:
+    """(paths set to a new value, paths removed) from ``before`` to ``after``.
+
+    A removed path is the shortest prefix with nothing left under it, so a machine that goes
+    away is removed whole rather than leaving an empty object behind.
+    """
     changed = {k: v for k, v in after.items() if k not in before or before[k] != v}
-    return changed, [k for k in before if k not in after]
+    present = {path[:n] for path in after for n in range(1, len(path) + 1)}
+    removed: list[Path] = []
+    for path in before:
+        if path in after:
+            continue
+        gone = next(path[:n] for n in range(1, len(path) + 1) if path[:n] not in present)
+        if gone not in removed:
+            removed.append(gone)
+    return changed, removed
+
+
+def patch_message(changed: Flat, removed: list[Path]) -> str:
+    """The websocket patch: ``set`` as [path, value] pairs, ``unset`` as paths."""
+    return json.dumps(
+        {
+            "type": "patch",
+            "t": time.time(),
+            "set": [[list(k), v] for k, v in changed.items()],
+            "unset": [list(k) for k in removed],
+        }
+    )
 
 
 Client = tuple[web.WebSocketResponse, Callable[[], bool]]  # socket, "may it still see the lab?"
@@ -82,8 +110,7 @@ class LivePush:
             changed, removed = await self._rebuild()
             if changed or removed:
                 self.patches += 1
-                message = {"type": "patch", "t": time.time(), "set": changed, "unset": removed}
-                await self._send(json.dumps(message))
+                await self._send(patch_message(changed, removed))
             await asyncio.sleep(self._min_gap_s)
 
     async def close(self) -> None:
@@ -91,7 +118,7 @@ class LivePush:
             await ws.close()
         self._clients.clear()
 
-    async def _rebuild(self) -> tuple[Flat, list[str]]:
+    async def _rebuild(self) -> tuple[Flat, list[Path]]:
         await self._refresh()
         self._state = self._build()
         flat = flatten(self._state)

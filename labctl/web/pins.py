@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import re
 import secrets
 
 N, R, P = 2**14, 8, 1
@@ -24,7 +25,7 @@ class PinFormatError(ValueError):
 
 def hash_pin(pin: str, *, n: int = N, r: int = R, p: int = P) -> str:
     """A new salted hash of ``pin`` in the stored format."""
-    if not pin.isdigit() or not 4 <= len(pin) <= 12:
+    if not re.fullmatch(r"[0-9]{4,12}", pin):
         raise ValueError("a PIN is 4 to 12 digits")
     salt = secrets.token_bytes(16)
     digest = hashlib.scrypt(pin.encode(), salt=salt, n=n, r=r, p=p, dklen=_DKLEN, maxmem=_MAXMEM)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -33,6 +34,7 @@ CSP = (
     "script-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
 )
 MAX_BODY = 64 * 1024
+BADGE = re.compile(r"[0-9]{1,16}")
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -57,7 +59,8 @@ class TouchscreenServer:
         self._view, self._sessions, self._push = view, sessions, push
 
     def app(self) -> web.Application:
-        app = web.Application(middlewares=[self._headers, self._csrf], client_max_size=MAX_BODY)
+        app = web.Application(middlewares=[self._csrf], client_max_size=MAX_BODY)
+        app.on_response_prepare.append(_headers)  # every answer, aiohttp's own 404/413 too
         app.router.add_get("/", self._index)
         app.router.add_static("/static/", STATIC, follow_symlinks=False)
         app.router.add_get("/api/session", self._session)
@@ -68,18 +71,7 @@ class TouchscreenServer:
         app.router.add_get("/ws", self._websocket)
         return app
 
-    # ------------------------------------------------------------ middlewares
-    @web.middleware
-    async def _headers(self, request: web.Request, handler: Handler) -> web.StreamResponse:
-        response = await handler(request)
-        response.headers["Content-Security-Policy"] = CSP
-        response.headers["X-Frame-Options"] = "DENY"
-        response.headers["X-Content-Type-Options"] = "nosniff"
-        response.headers["Referrer-Policy"] = "no-referrer"
-        if request.path.startswith("/api/"):
-            response.headers["Cache-Control"] = "no-store"
-        return response
-
+    # ------------------------------------------------------------ middleware
     @web.middleware
     async def _csrf(self, request: web.Request, handler: Handler) -> web.StreamResponse:
         if request.method == "POST":
@@ -114,8 +106,10 @@ class TouchscreenServer:
     async def _signin(self, request: web.Request) -> web.Response:
         body = await _json(request)
         badge, pin = body.get("badge") if body else None, body.get("pin") if body else None
-        if not isinstance(badge, str) or not isinstance(pin, str) or len(pin) > 64:
-            return refusal(400, "give a badge number and a PIN")
+        if not isinstance(badge, str) or not isinstance(pin, str) or not BADGE.fullmatch(badge):
+            return refusal(400, "give a badge number (digits) and a PIN")
+        if len(pin) > 64:
+            return refusal(400, "that PIN is too long")
         client = request.remote or "unknown"
         try:
             token, session = await self._sessions.sign_in(badge, pin, client)
@@ -129,7 +123,12 @@ class TouchscreenServer:
             return web.json_response({"error": refused.reason}, status=401)
         response = web.json_response({"user": session.as_json(), "csrf": session.csrf})
         response.set_cookie(
-            COOKIE, token, httponly=True, samesite="Strict", secure=self._ui.tls, path="/"
+            COOKIE,
+            token,
+            httponly=True,
+            samesite="Strict",
+            secure=self._ui.tls or self._ui.behind_proxy,  # the browser is on https then
+            path="/",
         )
         return response
 
@@ -191,6 +190,15 @@ class TouchscreenServer:
 
     def _may_view(self, request: web.Request) -> bool:
         return self._ui.anonymous_view or self._current(request, touch=False) is not None
+
+
+async def _headers(request: web.Request, response: web.StreamResponse) -> None:
+    response.headers["Content-Security-Policy"] = CSP
+    response.headers["X-Frame-Options"] = "DENY"
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Referrer-Policy"] = "no-referrer"
+    if request.path.startswith("/api/") or request.path == "/ws":
+        response.headers["Cache-Control"] = "no-store"
 
 
 def _same_origin(request: web.Request) -> bool:

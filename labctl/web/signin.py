@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import secrets
 import time
 from collections.abc import Callable, Mapping
@@ -72,8 +73,9 @@ class Sessions:
         keys = (f"badge:{badge}", f"client:{client}")
         wait = max(self._failures.get(k, _Failures()).locked_until for k in keys) - now
         if wait > 0:
+            seconds = math.ceil(wait)
             raise SignInRefused(
-                f"too many wrong PINs; try again in {wait:.0f} s", retry_after_s=round(wait + 0.5)
+                f"too many wrong PINs; try again in {seconds} s", retry_after_s=seconds
             )
         found = [(n, u) for n, u in self.users.items() if u.badge == badge and u.pin_hash]
         stored = found[0][1].pin_hash if found else self._dummy
@@ -83,7 +85,9 @@ class Sessions:
             self._fail(keys, now)
             log.warning("touchscreen sign-in refused for badge %s from %s", badge, client)
             raise SignInRefused("wrong badge or PIN")
-        self._failures.pop(keys[0], None)
+        for key in keys:  # the kiosk is one client: a right PIN clears its count too
+            self._failures.pop(key, None)
+        self._purge(now)
         name, user = found[0]
         token = secrets.token_urlsafe(32)
         session = Session(Caller(name, user.as_role), badge, secrets.token_urlsafe(32), now)
@@ -114,6 +118,11 @@ class Sessions:
         if touch:
             session.last_seen = now
         return session
+
+    def _purge(self, now: float) -> None:
+        """Forget sessions idle for too long (so they do not pile up over months)."""
+        for token in [t for t, s in self._sessions.items() if now - s.last_seen > self.idle_s]:
+            del self._sessions[token]
 
     def sign_out(self, token: str | None) -> None:
         session = self._sessions.pop(token or "", None)

@@ -1,0 +1,177 @@
+"""The touchscreen in a real browser (Debian's Chromium via Playwright) against the real daemon
+with simulated devices: sign-in, a burnout on a chosen flask and alloy, hold and resume, an
+injected fault ending the run faulted with its alarm acknowledged, a caster confirmation,
+refusals. Screenshots at 800x480 and 1280x800 go to artifacts/screenshots/.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+from pathlib import Path
+
+import pytest
+from playwright.async_api import Page, expect
+
+from hil_tests.ui_support import (
+    ALLOY,
+    FLASK_ID,
+    PIECE_CLASS,
+    chromium,
+    open_screen,
+    screenshots,
+    sign_in,
+    type_keys,
+    ui_lab,
+)
+
+pytestmark = [pytest.mark.hil, pytest.mark.slow]
+PROFILE = "gypsum-wax-small"
+WAIT_MS = 30_000
+
+
+async def _pv(page: Page) -> float:
+    return float(await page.get_by_test_id("kiln-pv").inner_text())
+
+
+@pytest.mark.timeout(240)
+async def test_burnout_from_the_touchscreen(tmp_path):
+    async with ui_lab(tmp_path, flask_c=20.0) as lab, chromium() as browser:
+        screen = await open_screen(browser, lab.url)
+        page = screen.page
+        await sign_in(page, "tech")
+        await expect(page.get_by_test_id("topbar-user")).to_contain_text("tech")
+        await expect(page.get_by_test_id("kiln-card-kiln1")).to_be_visible()
+        await screenshots(page, "overview", must_see=("kiln-card-kiln1", "caster-card-caster1"))
+
+        # start on the recorded flask: its job settles alloy and piece class
+        await page.get_by_test_id("kiln-card-kiln1").click()
+        await page.get_by_test_id("kiln-start").click()
+        await page.get_by_test_id(f"flask-{FLASK_ID}").click()
+        await page.get_by_test_id(f"alloy-{ALLOY}").click()
+        await page.get_by_test_id(f"class-{PIECE_CLASS}").click()
+        await page.get_by_test_id(f"profile-{PROFILE}").click()
+        await expect(page.get_by_test_id("start-casting-temp")).to_contain_text("566")
+        await page.get_by_test_id("start-submit").click()
+
+        state = page.get_by_test_id("kiln-state")
+        await expect(state).to_have_attribute("data-state", "running", timeout=WAIT_MS)
+        await expect(page.get_by_test_id("kiln-segment")).to_contain_text("ramp to 149")
+        current = page.locator('[data-testid=kiln-segments] li[data-current="true"]')
+        await expect(current).to_contain_text("ramp to 149")
+        status = await lab.rig.daemon.status()
+        assert status is not None
+        kiln = status["kilns"][0]
+        assert (kiln["profile"], kiln["run_id"]) == (PROFILE, 1)
+        started = await _pv(page)
+        await expect(page.get_by_test_id("kiln-pv")).not_to_have_text(
+            re.compile(rf"^{re.escape(f'{started:.1f}')}$"), timeout=WAIT_MS
+        )  # it moves
+        await screenshots(page, "kiln-detail", must_see=("kiln-pv", "kiln-hold", "kiln-abort"))
+
+        await page.get_by_test_id("kiln-hold").click()
+        await expect(state).to_have_attribute("data-state", "held", timeout=WAIT_MS)
+        await page.get_by_test_id("kiln-resume").click()
+        await expect(state).to_have_attribute("data-state", "running", timeout=WAIT_MS)
+
+        lab.rig.kiln.backdoor.open_thermocouple()
+        outcome = page.get_by_test_id("kiln-outcome")
+        await expect(outcome).to_contain_text("faulted", timeout=WAIT_MS)
+        await expect(outcome).to_contain_text("sensor")
+        await expect(page.get_by_test_id("alarm-count")).not_to_have_text("0")
+        assert lab.rig.kiln.output_pct <= 0.5  # heat off on the device itself
+
+        await page.get_by_test_id("nav-alarms").click()
+        row = page.locator('li[data-testid^="alarm-"]', has_text="sensor").first
+        await expect(row).to_be_visible()
+        alarm_id = (await row.get_attribute("data-testid") or "").removeprefix("alarm-")
+        await page.get_by_test_id(f"alarm-ack-{alarm_id}").click()
+        await expect(page.get_by_test_id(f"alarm-{alarm_id}")).to_contain_text("tech")
+        await screenshots(page, "alarms")
+
+        await page.get_by_test_id("nav-history").click()
+        history = page.get_by_test_id("history-row-1")
+        await expect(history).to_contain_text("faulted")
+        await expect(history).to_contain_text("sensor")
+        assert not screen.errors, screen.errors
+
+
+@pytest.mark.timeout(240)
+async def test_caster_confirmation_from_the_touchscreen(tmp_path):
+    async with ui_lab(tmp_path, flask_c=566.0) as lab, chromium() as browser:
+        screen = await open_screen(browser, lab.url)
+        page = screen.page
+        await sign_in(page, "tech")
+        await page.get_by_test_id("caster-card-caster1").click()
+        await page.get_by_test_id("caster-start").click()
+        await page.get_by_test_id("cast-kiln-kiln1").click()
+        await page.get_by_test_id(f"cast-flask-{FLASK_ID}").click()
+        await page.get_by_test_id(f"cast-alloy-{ALLOY}").click()
+        await page.get_by_test_id(f"cast-class-{PIECE_CLASS}").click()
+        await page.get_by_test_id("cast-melt-M-0031").click()
+        await page.get_by_test_id("cast-submit").click()
+
+        panel = page.get_by_test_id("caster-confirm-panel")
+        await expect(panel).to_be_visible(timeout=120_000)  # the melt reaches pour temperature
+        await expect(page.get_by_test_id("caster-confirm-text")).to_contain_text("flask")
+        current = page.locator('[data-testid=caster-steps] li[data-current="true"]')
+        await expect(current).to_have_attribute("data-step", "flask_transfer")
+        await screenshots(page, "caster-confirmation", must_see=("caster-confirm",))
+        await page.get_by_test_id("caster-confirm").click()  # before the flask is in
+        await expect(page.get_by_test_id("message")).to_contain_text("no flask detected")
+        lab.rig.sim.io.flask_present = True  # the technician places the flask
+        await lab.rig.wait_for(lambda c: c["flask_present"], timeout_s=10)
+        await page.get_by_test_id("caster-confirm").click()
+        await expect(panel).to_be_hidden(timeout=WAIT_MS)
+        outcome = await lab.rig.outcome(timeout_s=120)
+        assert outcome == "completed", outcome
+        await expect(page.get_by_test_id("caster-outcome")).to_contain_text("completed")
+        status = await lab.rig.daemon.status()
+        assert status is not None
+        cast_id = status["history"][0]["id"]  # the cast's row in the run store
+        exported = await lab.rig.command("ledger_export", cast_id=f"cast-{cast_id}")
+        assert exported["ok"], exported
+        certificate = Path(exported["result"]["certificate"])
+        envelope = json.loads((certificate / "record.dsse.json").read_text())
+        predicate = json.loads(base64.b64decode(envelope["payload"]))["predicate"]
+        confirmed = [(c["step"], c["by"]) for c in predicate["confirmations"]]
+        assert confirmed == [("flask_placed", "tech")], predicate  # signed with who confirmed
+        assert not screen.errors, screen.errors
+
+
+@pytest.mark.timeout(180)
+async def test_refusals_at_the_touchscreen(tmp_path):
+    async with ui_lab(tmp_path, flask_c=20.0) as lab, chromium() as browser:
+        screen = await open_screen(browser, lab.url, size="800x480")
+        page = screen.page
+        error = page.get_by_test_id("signin-error")
+        await sign_in(page, "tech", pin="9999")
+        await expect(error).to_have_text("wrong badge or PIN")
+        await screenshots(page, "signin-refused", must_see=("signin-submit", "key-0"))
+        statuses = []
+        for _ in range(8):  # wrong PINs, as fast as a person taps: after three, each one waits
+            await type_keys(page, "signin-pin", "9999")
+            async with page.expect_response("**/api/signin") as answer:
+                await page.get_by_test_id("signin-submit").click()
+            statuses.append((await answer.value).status)
+            if statuses[-1] == 429:
+                break
+        assert statuses[-1] == 429 and statuses.count(401) >= 3, statuses
+        await expect(error).to_contain_text("too many wrong PINs; try again in")
+        wait_s = int(re.findall(r"try again in (\d+) s", await error.inner_text())[0])
+        assert "tech (technician) signed in" not in lab.rig.log()
+
+        page2 = (await open_screen(browser, lab.url)).page
+        await page2.wait_for_timeout((wait_s + 1) * 1000)  # the lock has passed
+        await sign_in(page2, "tech")
+        await expect(page2.get_by_test_id("topbar-user")).to_contain_text("tech")
+        before = (await lab.rig.command("ledger_status"))["result"]
+        await page2.get_by_test_id("nav-history").click()
+        await page2.get_by_test_id("ledger-rotate").click()
+        await page2.get_by_test_id("confirm-yes").click()
+        message = page2.get_by_test_id("message")
+        await expect(message).to_contain_text("ledger_rotate needs a supervisor")
+        after = (await lab.rig.command("ledger_status"))["result"]
+        assert after == before  # no key rotation was appended
+        assert not screen.errors, screen.errors

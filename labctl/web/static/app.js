@@ -1,0 +1,196 @@
+// labctl touchscreen: session, live state, routing (#/, #/kiln/<n>, #/start/<n>, #/caster/<n>,
+// #/cast/<n>, #/alarms, #/history, #/signin).
+import * as api from './api.js';
+import { h, show } from './dom.js';
+import { watchIdle } from './idle.js';
+import { Live, labctl } from './live.js';
+import { alarmsScreen } from './screens/alarms.js';
+import { castScreen } from './screens/cast.js';
+import { casterScreen } from './screens/caster.js';
+import { historyScreen } from './screens/history.js';
+import { kilnScreen } from './screens/kiln.js';
+import { overviewScreen } from './screens/overview.js';
+import { startScreen } from './screens/start.js';
+import { signinScreen } from './signin.js';
+import { topbar } from './topbar.js';
+import { confirmDialog, mountUi, showMessage } from './ui.js';
+import { setUnit } from './units.js';
+
+const SCREENS = {
+  '': () => overviewScreen(ctx),
+  kiln: (name) => kilnScreen(ctx, name),
+  start: (name) => startScreen(ctx, name),
+  caster: (name) => casterScreen(ctx, name),
+  cast: (name) => castScreen(ctx, name),
+  alarms: () => alarmsScreen(ctx),
+  history: () => historyScreen(ctx),
+};
+
+let session = { user: null, csrf: null, lab: '', temperature_unit: 'C', idle_signout_s: 0, view_without_signin: false };
+let current = null;
+let connected = false;
+labctl.session = () => session;
+
+const bar = topbar({ signout: () => signout(), signin: () => navigate('#/signin') });
+const connLost = h('div', {
+  class: 'conn-lost',
+  testid: 'conn-lost',
+  role: 'alert',
+  hidden: true,
+  text: 'Connection to the lab controller lost: the values shown are not live. Reconnecting…',
+});
+const main = h('main', { class: 'main' });
+
+/** What screens may use. */
+const ctx = {
+  state: () => labctl.state,
+  canOperate: () => Boolean(session.user),
+  navigate,
+  confirm: confirmDialog,
+  /** Run a command; null when refused (the reason is shown in the message box). */
+  async run(name, payload) {
+    try {
+      return await api.command(name, payload);
+    } catch (err) {
+      if (err.status !== 401) showMessage(err.message);
+      return null;
+    }
+  },
+};
+
+const live = new Live({
+  onFull: () => render(),
+  onPatch: (paths, t) => {
+    current?.update(labctl.state, paths, t);
+    refreshBar();
+  },
+  onStatus: (up) => {
+    connected = up;
+    show(connLost, !up && !signinRequired());
+    document.body.classList.toggle('offline', !up);
+  },
+  mayConnect: async () => {
+    await loadSession();
+    if (signinRequired()) {
+      render();
+      return false;
+    }
+    return true;
+  },
+});
+
+function signinRequired() {
+  return !session.user && !session.view_without_signin;
+}
+
+function route() {
+  const parts = location.hash.replace(/^#\/?/, '').split('/').map(decodeURIComponent);
+  return { name: parts[0] ?? '', arg: parts[1] ?? '' };
+}
+
+function navigate(hash) {
+  if (location.hash === hash) render();
+  else location.hash = hash;
+}
+
+function refreshBar() {
+  const r = route().name;
+  bar.update(session, signinRequired() ? null : labctl.state, r === '' ? 'overview' : r, !signinRequired());
+}
+
+function mount(screen) {
+  current?.destroy();
+  current = screen;
+  main.replaceChildren(screen.el);
+  main.scrollTop = 0;
+}
+
+/** Draw the screen the route and the session call for. */
+function render() {
+  refreshBar();
+  const r = route();
+  if (signinRequired() || r.name === 'signin') {
+    mount(
+      signinScreen({
+        onSignedIn,
+        canCancel: session.view_without_signin,
+        cancel: () => navigate('#/'),
+      }),
+    );
+    return;
+  }
+  if (!labctl.state) {
+    mount({ el: h('section', { class: 'screen', testid: 'connecting' }, h('p', { class: 'hint', text: 'Connecting to the lab controller…' })), update() {}, destroy() {} });
+    return;
+  }
+  const make = SCREENS[r.name] ?? SCREENS[''];
+  mount(make(r.arg));
+  current.update(labctl.state, null, labctl.state.now ?? null);
+}
+
+async function loadSession() {
+  try {
+    session = await api.getSession();
+    api.setCsrf(session.csrf);
+    setUnit(session.temperature_unit);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function onSignedIn(resp) {
+  session = { ...session, user: resp.user, csrf: resp.csrf };
+  api.setCsrf(resp.csrf);
+  labctl.state = null;
+  live.restart();
+  if (route().name === 'signin') navigate('#/');
+  else render();
+}
+
+async function signout() {
+  session = { ...session, user: null };
+  try {
+    await api.signout();
+  } catch {
+    // The server expires the session anyway.
+  }
+  await endSession();
+}
+
+/** Back to the sign-in screen (after sign-out, idle time-out or a 401). */
+async function endSession() {
+  session = { ...session, user: null };
+  live.stop();
+  labctl.state = null;
+  await loadSession();
+  if (session.view_without_signin) live.start();
+  navigate('#/signin');
+}
+
+api.setUnauthorizedHandler(() => {
+  if (!session.user) return;
+  showMessage('Your session has ended. Sign in again.', 'info');
+  endSession();
+});
+
+async function boot() {
+  document.body.append(bar.el, connLost, main);
+  mountUi(document.body);
+  let delay = 1;
+  while (!(await loadSession())) {
+    show(connLost, true);
+    await new Promise((resolve) => setTimeout(resolve, delay * 1000));
+    delay = Math.min(delay * 2, 10);
+  }
+  show(connLost, false);
+  window.addEventListener('hashchange', render);
+  watchIdle(
+    () => (session.user ? session.idle_signout_s : 0),
+    () => signout(),
+  );
+  if (!signinRequired()) live.start();
+  render();
+}
+
+boot();

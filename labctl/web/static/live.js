@@ -1,0 +1,112 @@
+// Live state over the websocket: a full state first, then patches of changed fields only.
+
+/** Globals for tests and the latency benchmark. */
+export const labctl = { state: null, patches: 0, lastPatchAt: 0 };
+window.__labctl = labctl;
+
+/**
+ * Apply a patch {set: [[path, value]...], unset: [path...]} (paths are arrays of keys) to state
+ * in place, removals first; returns the changed paths joined with dots (for the screens).
+ */
+export function applyPatch(state, patch) {
+  const changed = new Set();
+  for (const keys of patch.unset ?? []) {
+    let node = state;
+    for (const key of keys.slice(0, -1)) node = node?.[key];
+    if (node && typeof node === 'object') delete node[keys[keys.length - 1]];
+    changed.add(keys.join('.'));
+  }
+  for (const [keys, value] of patch.set ?? []) {
+    let node = state;
+    for (const key of keys.slice(0, -1)) {
+      if (node[key] == null || typeof node[key] !== 'object' || Array.isArray(node[key])) node[key] = {};
+      node = node[key];
+    }
+    node[keys[keys.length - 1]] = value;
+    changed.add(keys.join('.'));
+  }
+  return changed;
+}
+
+const BACKOFF_S = [1, 2, 4, 8, 10];
+
+/**
+ * One websocket to /ws with reconnect and backoff (1, 2, 4, 8, 10 s...).
+ * hooks: onFull(state, t), onPatch(paths, t), onStatus(connected: bool),
+ * mayConnect(): Promise<bool> (asked before each reconnect; false stops the loop).
+ */
+export class Live {
+  constructor(hooks) {
+    this.hooks = hooks;
+    this.ws = null;
+    this.running = false;
+    this.attempt = 0;
+    this.timer = null;
+  }
+
+  start() {
+    if (this.running) return;
+    this.running = true;
+    this.attempt = 0;
+    this.connect();
+  }
+
+  /** Close and reconnect at once (after sign-in the cookie changed). */
+  restart() {
+    this.stop();
+    this.start();
+  }
+
+  stop() {
+    this.running = false;
+    clearTimeout(this.timer);
+    if (this.ws) {
+      const ws = this.ws;
+      this.ws = null;
+      ws.close();
+    }
+  }
+
+  connect() {
+    const proto = location.protocol === 'https:' ? 'wss' : 'ws';
+    const ws = new WebSocket(`${proto}://${location.host}/ws`);
+    this.ws = ws;
+    ws.addEventListener('message', (ev) => this.receive(ev));
+    ws.addEventListener('close', () => this.closed(ws));
+  }
+
+  receive(ev) {
+    let msg;
+    try {
+      msg = JSON.parse(ev.data);
+    } catch {
+      return;
+    }
+    if (msg.type === 'full') {
+      this.attempt = 0;
+      labctl.state = msg.state;
+      this.hooks.onStatus(true);
+      this.hooks.onFull(msg.state, msg.t);
+    } else if (msg.type === 'patch' && labctl.state) {
+      const paths = applyPatch(labctl.state, msg);
+      labctl.patches += 1;
+      this.hooks.onPatch(paths, msg.t);
+    }
+  }
+
+  async closed(ws) {
+    if (ws !== this.ws || !this.running) return;
+    this.ws = null;
+    this.hooks.onStatus(false);
+    const delay = BACKOFF_S[Math.min(this.attempt, BACKOFF_S.length - 1)];
+    this.attempt += 1;
+    this.timer = setTimeout(async () => {
+      if (!this.running) return;
+      if (await this.hooks.mayConnect()) {
+        if (this.running) this.connect();
+      } else {
+        this.running = false;
+      }
+    }, delay * 1000);
+  }
+}

@@ -1,0 +1,125 @@
+// Caster detail (#/caster/<name>): the sequence, melt and vacuum or spin readings, and the
+// confirmation a person must give, big and unmistakable.
+import { button, h, reading, setData, setText, show } from '../dom.js';
+import { stepLabel, temp } from '../units.js';
+import { missingScreen, runFrom, setOutcome, showAlarms, signinHint } from './common.js';
+
+const CONFIRM_TEXT = {
+  flask_placed: 'The flask is in place — confirm',
+  balance_confirmed: 'Flask loaded and balanced — confirm',
+};
+const NOT_RUNNING = ['idle', 'complete'];
+/** The sequence step in which each confirmation is given. */
+const CONFIRMED_IN = { flask_transfer: 'flask_placed', balance: 'balance_confirmed' };
+
+export function casterScreen(ctx, name) {
+  if (!ctx.state().casters?.[name]) return missingScreen('caster', name);
+  const stateBadge = h('span', { class: 'badge badge-big', testid: 'caster-state' });
+  const kind = h('span', { class: 'kind', testid: 'caster-kind' });
+  const waitingText = h('p', { class: 'confirm-text', testid: 'caster-confirm-text' });
+  const confirm = button('Confirm', 'caster-confirm', () => confirmStep(), 'btn btn-confirm');
+  const panel = h('div', { class: 'confirm-panel', testid: 'caster-confirm-panel', role: 'alert' }, waitingText, confirm);
+  const steps = h('ol', { class: 'steps', testid: 'caster-steps' });
+  const crucible = reading('Crucible / pour', 'caster-crucible', 'crucible_c', 'reading-big');
+  const vacuum = reading('Chamber / target', 'caster-vacuum', 'chamber_mbar', 'reading-big');
+  const rpm = reading('Spin / target', 'caster-rpm', 'rpm', 'reading-big');
+  const lid = reading('Lid', 'caster-lid', 'lid_closed');
+  const flask = reading('Flask', 'caster-flask', 'flask_present');
+  const cast = h('p', { class: 'run-info', testid: 'caster-cast' });
+  const outcome = h('p', { class: 'outcome', testid: 'caster-outcome', dataset: { field: 'outcome' } });
+  const alarm = h('p', { class: 'card-alarm', testid: 'caster-alarm' });
+  const start = button('Start a cast', 'caster-start', () => ctx.navigate(`#/cast/${encodeURIComponent(name)}`), 'btn btn-primary btn-action');
+  const abort = button('Abort cast', 'caster-abort', () => abortCast(), 'btn btn-danger btn-action');
+  let waitingFor = null;
+
+  async function confirmStep() {
+    if (waitingFor) await runFrom(confirm, ctx, 'cast_confirm', { caster: name, step: waitingFor });
+  }
+
+  async function abortCast() {
+    const ok = await ctx.confirm(`Abort the cast on ${name}? The caster goes to its safe state.`, 'Yes, abort');
+    if (ok) await runFrom(abort, ctx, 'cast_abort', { caster: name, reason: 'aborted at the touchscreen' });
+  }
+
+  const el = h(
+    'section',
+    { class: 'screen framed caster', testid: 'caster-detail' },
+    h('div', { class: 'detail-head' }, h('h1', { class: 'screen-title', text: name }), kind, stateBadge),
+    panel,
+    h(
+      'div',
+      { class: 'scroll' },
+      h(
+        'div',
+        { class: 'detail-body' },
+        h('div', { class: 'readings' }, crucible.el, vacuum.el, rpm.el, lid.el, flask.el, cast, outcome, alarm),
+        h('div', { class: 'steps-block' }, h('h2', { class: 'section-title', text: 'Sequence' }), steps),
+      ),
+    ),
+    h('div', { class: 'actions' }, start, abort, signinHint(ctx)),
+  );
+
+  let stepsKey = null;
+  function renderSteps(c) {
+    const key = JSON.stringify([c.steps, c.state, c.confirmations]);
+    if (key === stepsKey) return;
+    stepsKey = key;
+    const list = c.steps ?? [];
+    const index = c.state === 'complete' ? list.length : list.indexOf(c.state);
+    const by = new Map((c.confirmations ?? []).map(([step, who]) => [step, who]));
+    steps.replaceChildren(
+      ...list.map((step, i) => {
+        const done = index >= 0 && i < index;
+        const current = i === index;
+        const who = by.get(CONFIRMED_IN[step] ?? step);
+        return h(
+          'li',
+          { dataset: { step, current: String(current), done: String(done) } },
+          h('span', { class: 'tick', text: done ? '✓' : current ? '▶' : '' }),
+          stepLabel(step),
+          who ? h('span', { class: 'who-confirmed', text: ` (${who})` }) : null,
+        );
+      }),
+    );
+  }
+
+  function staleMark(r, field, c) {
+    r.el.classList.toggle('stale', (c.stale ?? []).includes(field));
+  }
+
+  return {
+    el,
+    update(S) {
+      const c = S.casters[name];
+      if (!c) return;
+      waitingFor = c.waiting_for;
+      setText(kind, c.kind === 'vacuum' ? 'Vacuum' : 'Centrifugal');
+      setText(stateBadge, stepLabel(c.state));
+      setData(stateBadge, 'state', c.state);
+      show(panel, Boolean(c.waiting_for));
+      setText(waitingText, c.waiting_text ?? `Waiting for: ${stepLabel(c.waiting_for)}`);
+      setText(confirm, CONFIRM_TEXT[c.waiting_for] ?? 'Confirm');
+      setText(crucible.value, `${temp(c.crucible_c)} / ${temp(c.pour_c)}`);
+      setText(vacuum.value, `${c.chamber_mbar ?? '—'} / ${c.target_mbar ?? '—'} mbar`);
+      setText(rpm.value, `${c.rpm ?? '—'} / ${c.spin_rpm ?? '—'} rpm`);
+      show(vacuum.el, c.kind === 'vacuum');
+      show(rpm.el, c.kind === 'centrifugal');
+      setText(lid.value, c.lid_closed == null ? '—' : c.lid_closed ? 'closed' : 'open');
+      setText(flask.value, c.flask_present == null ? '—' : c.flask_present ? 'present' : 'absent');
+      staleMark(crucible, 'crucible_c', c);
+      staleMark(vacuum, 'chamber_mbar', c);
+      staleMark(rpm, 'rpm', c);
+      staleMark(lid, 'lid_closed', c);
+      staleMark(flask, 'flask_present', c);
+      setText(cast, [c.cast_id ? `cast ${c.cast_id}` : null, c.alloy].filter(Boolean).join(' · '));
+      setOutcome(outcome, c.outcome, 'Last cast: ');
+      showAlarms(alarm, S, name);
+      renderSteps(c);
+      const running = !NOT_RUNNING.includes(c.state);
+      show(start, !running);
+      show(abort, running);
+      for (const btn of [start, abort, confirm]) if (!btn.dataset.busy) btn.disabled = !ctx.canOperate();
+    },
+    destroy() {},
+  };
+}

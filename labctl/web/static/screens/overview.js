@@ -1,0 +1,114 @@
+// Overview (#/): one card per kiln and per caster; tapping a card opens its detail.
+import { h, setData, setText, show, touched } from '../dom.js';
+import { labctl } from '../live.js';
+import { duration, hmm, kilnStateLabel, stepLabel, temp, tempNumber, unitLabel } from '../units.js';
+import { setOutcome, showAlarms } from './common.js';
+
+function kilnCard(name) {
+  const state = h('span', { class: 'badge', dataset: { field: 'state' } });
+  const pv = h('span', { class: 'card-pv', dataset: { field: 'pv_c' } });
+  const sp = h('span', { dataset: { field: 'setpoint_c' } });
+  const eta = h('span', { dataset: { field: 'eta_s' } });
+  const bar = h('progress', { max: '100', value: '0', dataset: { field: 'progress_pct' } });
+  const link = h('span', { class: 'link', dataset: { field: 'link' } });
+  const outcome = h('span', { class: 'outcome', dataset: { field: 'outcome' } });
+  const alarm = h('p', { class: 'card-alarm' });
+  const holdback = h('p', { class: 'holdback', dataset: { field: 'holding_back' } });
+  const el = h(
+    'a',
+    { class: 'card', href: `#/kiln/${encodeURIComponent(name)}`, testid: `kiln-card-${name}` },
+    h('div', { class: 'card-head' }, h('h2', { text: name }), state),
+    h('div', { class: 'card-big' }, pv, h('span', { class: 'unit', text: unitLabel() })),
+    h('div', { class: 'card-row' }, sp, eta),
+    bar,
+    h('div', { class: 'card-row' }, link, outcome),
+    holdback,
+    alarm,
+  );
+  return {
+    el,
+    update(S, paths, t) {
+      const k = S.kilns[name];
+      const at = `kilns.${name}`;
+      if (touched(paths, `${at}.pv_c`)) {
+        pv.textContent = tempNumber(k.pv_c);
+        if (t != null) pv.dataset.t = String(t);
+        if (paths !== null) labctl.lastPatchAt = performance.timeOrigin + performance.now();
+      }
+      setText(state, kilnStateLabel(k.state));
+      setData(state, 'state', k.state);
+      setText(sp, `Setpoint ${temp(k.setpoint_c)}`);
+      setText(eta, k.eta_s == null ? '' : `ETA ${hmm(k.eta_s)}`);
+      const pct = k.progress_pct ?? 0;
+      if (bar.value !== pct) bar.value = pct;
+      show(bar, k.progress_pct != null);
+      setText(link, `Link ${k.link}`);
+      link.classList.toggle('bad', k.link === 'lost');
+      link.classList.toggle('warn', k.link === 'degraded');
+      setOutcome(outcome, k.outcome);
+      setText(holdback, k.holding_back ? `Holdback: waiting for the kiln, ${duration(k.holdback_s)}` : '');
+      show(holdback, Boolean(k.holding_back));
+      el.classList.toggle('alarmed', showAlarms(alarm, S, name) || k.link === 'lost');
+    },
+  };
+}
+
+function casterCard(name) {
+  const state = h('span', { class: 'badge', dataset: { field: 'state' } });
+  const crucible = h('span', { class: 'card-pv', dataset: { field: 'crucible_c' } });
+  const second = h('span', { dataset: { field: 'second' } });
+  const waiting = h('p', { class: 'card-waiting', dataset: { field: 'waiting_for' } });
+  const outcome = h('span', { class: 'outcome', dataset: { field: 'outcome' } });
+  const kind = h('span', { class: 'kind' });
+  const alarm = h('p', { class: 'card-alarm' });
+  const el = h(
+    'a',
+    { class: 'card', href: `#/caster/${encodeURIComponent(name)}`, testid: `caster-card-${name}` },
+    h('div', { class: 'card-head' }, h('h2', { text: name }), state),
+    waiting,
+    h('div', { class: 'card-big' }, crucible, h('span', { class: 'unit', text: unitLabel() })),
+    h('div', { class: 'card-row' }, kind, second),
+    h('div', { class: 'card-row' }, outcome),
+    alarm,
+  );
+  return {
+    el,
+    update(S) {
+      const c = S.casters[name];
+      setText(state, stepLabel(c.state));
+      setData(state, 'state', c.state);
+      setText(crucible, tempNumber(c.crucible_c));
+      setText(kind, `${c.kind === 'vacuum' ? 'Vacuum' : 'Centrifugal'} caster`);
+      setText(second, c.kind === 'vacuum' ? `Chamber ${c.chamber_mbar ?? '—'} mbar` : `Spin ${c.rpm ?? '—'} rpm`);
+      setText(waiting, c.waiting_for ? `Needs you: ${c.waiting_text ?? stepLabel(c.waiting_for)}` : '');
+      show(waiting, Boolean(c.waiting_for));
+      setOutcome(outcome, c.outcome, 'Last cast: ');
+      el.classList.toggle('alarmed', showAlarms(alarm, S, name));
+      el.classList.toggle('waiting', Boolean(c.waiting_for));
+    },
+  };
+}
+
+export function overviewScreen() {
+  const grid = h('div', { class: 'cards' });
+  const el = h('section', { class: 'screen overview', testid: 'overview' }, grid);
+  let cards = [];
+  let names = null;
+  return {
+    el,
+    update(S, paths, t) {
+      const now = [...Object.keys(S.kilns ?? {}).map((n) => `k:${n}`), ...Object.keys(S.casters ?? {}).map((n) => `c:${n}`)].join('|');
+      if (now !== names) {
+        names = now;
+        cards = [
+          ...Object.keys(S.kilns ?? {}).map(kilnCard),
+          ...Object.keys(S.casters ?? {}).map(casterCard),
+        ];
+        grid.replaceChildren(...cards.map((c) => c.el));
+        paths = null;
+      }
+      for (const card of cards) card.update(S, paths, t);
+    },
+    destroy() {},
+  };
+}

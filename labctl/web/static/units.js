@@ -1,0 +1,88 @@
+// Display units and formatting. The API speaks °C and wall-clock seconds.
+
+let unit = 'C';
+const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
+
+export function setUnit(u) {
+  unit = u === 'F' ? 'F' : 'C';
+}
+
+export function unitLabel() {
+  return unit === 'F' ? '°F' : '°C';
+}
+
+/** °C from the API to the display unit (null stays null). */
+export function toUnit(c) {
+  if (c == null || !Number.isFinite(c)) return null;
+  return unit === 'F' ? (c * 9) / 5 + 32 : c;
+}
+
+/** The number only, one decimal ("612.3"), or an em dash when unknown. */
+export function tempNumber(c) {
+  const v = toUnit(c);
+  return v == null ? '—' : v.toFixed(1);
+}
+
+/** Number and unit ("612.3 °C"). */
+export function temp(c) {
+  const v = tempNumber(c);
+  return v === '—' ? v : `${v} ${unitLabel()}`;
+}
+
+function pad2(n) {
+  return String(n).padStart(2, '0');
+}
+
+/** Seconds as h:mm ("1:05"). */
+export function hmm(s) {
+  if (s == null || !Number.isFinite(s)) return '—';
+  const total = Math.max(0, Math.round(s / 60));
+  return `${Math.floor(total / 60)}:${pad2(total % 60)}`;
+}
+
+/** A short duration for people ("45 s", "3 min"). */
+export function duration(s) {
+  if (s == null || !Number.isFinite(s)) return '—';
+  return s < 60 ? `${Math.max(0, Math.round(s))} s` : `${Math.round(s / 60)} min`;
+}
+
+/** Wall seconds to local "HH:MM". */
+export function clock(wall) {
+  if (wall == null) return '—';
+  const d = new Date(wall * 1000);
+  return `${pad2(d.getHours())}:${pad2(d.getMinutes())}`;
+}
+
+/** Wall seconds to local "24 Nov 09:33". */
+export function dateTime(wall) {
+  if (wall == null) return '—';
+  const d = new Date(wall * 1000);
+  return `${d.getDate()} ${MONTHS[d.getMonth()]} ${clock(wall)}`;
+}
+
+/** The colour class of a run outcome: ok (completed), bad (faulted), warn (aborted, interrupted). */
+export function outcomeClass(outcome) {
+  if (!outcome) return '';
+  if (outcome === 'completed') return 'ok';
+  if (outcome.startsWith('faulted')) return 'bad';
+  return 'warn';
+}
+
+const KILN_STATES = {
+  idle: 'Idle',
+  running: 'Running',
+  held: 'Held',
+  final_hold: 'Final hold',
+  ended: 'Ended',
+};
+
+export function kilnStateLabel(state) {
+  return KILN_STATES[state] ?? String(state ?? '—');
+}
+
+/** A step name for people ("vacuum_hold" → "Vacuum hold"). */
+export function stepLabel(step) {
+  if (!step) return '—';
+  const text = String(step).replaceAll('_', ' ');
+  return text.charAt(0).toUpperCase() + text.slice(1);
+}
