@@ -264,8 +264,10 @@ def load_site(path: Path) -> SiteConfig:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except OSError as err:
         raise ConfigError(path, "", f"cannot read: {err.strerror}") from err
-    except tomllib.TOMLDecodeError as err:
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as err:
         raise ConfigError(path, "toml", f"not valid TOML: {err}") from err
+    except RecursionError:
+        raise ConfigError(path, "toml", "nested too deeply to be a site file") from None
     try:
         site = SiteConfig.model_validate(data)
     except ValidationError as err:

@@ -19,6 +19,7 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -62,7 +63,7 @@ class TlogProof:
         if not sep or lines[0] != PROOF_HEADER:
             raise CertificateError(f"{PROOF}: not a {PROOF_HEADER} proof")
         body = [line for line in lines[1:] if not line.startswith("extra ")]
-        if not body or not body[0].startswith("index ") or not body[0][6:].isdigit():
+        if not body or not re.fullmatch(r"index (0|[1-9][0-9]{0,15})", body[0]):
             raise CertificateError(f"{PROOF}: the index line is missing or malformed")
         try:
             path = tuple(base64.b64decode(line, validate=True) for line in body[1:])

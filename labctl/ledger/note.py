@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
+import re
 import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -206,7 +207,7 @@ class Checkpoint:
         origin, size, root, *extensions = lines
         if not origin:
             raise LedgerFormatError("checkpoint origin", "is empty")
-        if not size.isascii() or not size.isdigit() or (size != "0" and size.startswith("0")):
+        if not re.fullmatch(r"0|[1-9][0-9]{0,19}", size):  # 2^64 has 20 digits
             raise LedgerFormatError("checkpoint size", f"{size!r} is not a decimal number")
         root_hash = b64decode_strict(root, "checkpoint root")
         if len(root_hash) != 32:

@@ -43,6 +43,8 @@ def load_jobs(path: Path) -> list[JobTicket]:
         raise JobFileError(path, None, "", f"cannot read: {err.strerror}") from err
     except (json.JSONDecodeError, UnicodeDecodeError) as err:
         raise JobFileError(path, None, "", f"not valid JSON: {err}") from err
+    except RecursionError:
+        raise JobFileError(path, None, "", "nested too deeply to be a job file") from None
     if not isinstance(data, list):
         raise JobFileError(path, None, "", "must hold a JSON list of job tickets")
     jobs: list[JobTicket] = []

@@ -98,6 +98,8 @@ def load_alloy(path: Path) -> Alloy:
         raise ProfileError(path, "", f"cannot read: {err.strerror}") from err
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as err:
         raise ProfileError(path, "toml", f"not valid TOML: {err}") from err
+    except RecursionError:
+        raise ProfileError(path, "toml", "nested too deeply to be a profile") from None
     try:
         alloy = Alloy.model_validate(data)
     except ValidationError as err:

@@ -77,6 +77,8 @@ def load_burnout(path: Path) -> Schedule:
         raise ProfileError(path, "", f"cannot read: {err.strerror}") from err
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as err:
         raise ProfileError(path, "toml", f"not valid TOML: {err}") from err
+    except RecursionError:
+        raise ProfileError(path, "toml", "nested too deeply to be a profile") from None
     schedule = profile_from_data(path, data)
     if path.stem != schedule.name:
         raise ProfileError(path, "name", f"{schedule.name!r} must match the file name")

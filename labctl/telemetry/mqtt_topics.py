@@ -16,7 +16,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, StrictStr, ValidationError
 
-_SEGMENT = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
+_SEGMENT = re.compile(r"[A-Za-z0-9_.-]{1,64}\Z")  # \Z: "$" would allow a trailing newline
 
 
 @dataclass(frozen=True, slots=True)

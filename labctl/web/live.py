@@ -50,7 +50,7 @@ def diff(before: Flat, after: Flat) -> tuple[Flat, list[Path]]:
     present = {path[:n] for path in after for n in range(1, len(path) + 1)}
     removed: list[Path] = []
     for path in before:
-        if path in after:
+        if path in after or path in present:  # kept, or a leaf that became a dict
             continue
         gone = next(path[:n] for n in range(1, len(path) + 1) if path[:n] not in present)
         if gone not in removed:
