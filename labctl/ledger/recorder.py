@@ -28,6 +28,7 @@ from labctl.ledger.jcs import LedgerFormatError, canonical
 from labctl.ledger.records import CastRecord, Confirmation, ProcessSummary, TelemetryDigest
 from labctl.ledger.service import LedgerService
 from labctl.ledger.store import LedgerError
+from labctl.ledger.trips import TripRecorder
 from labctl.run_state import OutcomeKind
 from labctl.snapshot import KilnSnapshot
 
@@ -66,6 +67,7 @@ class CastRecorder:
         alarm: Callable[[str], None],
     ) -> None:
         self.service, self.archive, self.history, self._alarm = service, archive, history, alarm
+        self.trips = TripRecorder(service, alarm)  # burnout runs that end faulted
 
     async def check_origin(self, origin: CastOrigin) -> None:
         """A cast needs its flask and its melt recorded first (the chain lot -> melt -> cast)."""

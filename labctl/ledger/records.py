@@ -224,3 +224,22 @@ class KeyRotation(Record):
     @property
     def record_id(self) -> str:
         return f"key-rotation-{self.effective_index}"
+
+
+class SafetyTrip(Record):
+    """An interlock ended a burnout run: which run and machine, why, when, and how hot it got.
+
+    ``peak_c`` is the highest temperature read during the run before the trip (never the reading
+    that tripped it, which may be an open sensor's full-scale value).
+    """
+
+    kind: ClassVar[str] = "safety-trip"
+    run_id: Id
+    machine: Id
+    reason: Text
+    tripped_at: AwareDatetime
+    peak_c: Celsius
+
+    @property
+    def record_id(self) -> str:
+        return self.run_id

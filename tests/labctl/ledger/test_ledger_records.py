@@ -7,15 +7,23 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
+from labctl.ledger import keys
 from labctl.ledger.metal import Melt, QaBalance
+from labctl.ledger.recorder import CastRecorder
 from labctl.ledger.records import (
     CastRecord,
     JobTicket,
     KeyRotation,
     LotReceipt,
     Record,
+    SafetyTrip,
     TreeFlask,
 )
+from labctl.ledger.service import LedgerService
+from labctl.ledger.trips import TripRecorder
+from labctl.snapshot import KilnSnapshot
+
+ORIGIN = "lab.example/ledger/v1"
 
 SHA = "ab" * 32
 AT = "2025-03-01T09:30:00Z"
@@ -82,6 +90,13 @@ QA: dict[str, Any] = {
     "scrap_mg": 0,
     "tolerance_ppt": 50,
 }
+TRIP: dict[str, Any] = {
+    "run_id": "kiln1-run-3",
+    "machine": "kiln1",
+    "reason": "sensor break: the controller reports an open sensor",
+    "tripped_at": AT,
+    "peak_c": 512,
+}
 
 CASES = [
     (LotReceipt, LOT, "lot-receipt", "LOT-2025-001"),
@@ -91,6 +106,7 @@ CASES = [
     (CastRecord, CAST, "cast-record", "C-1"),
     (QaBalance, QA, "qa-balance", "C-1"),
     (KeyRotation, ROTATION, "key-rotation", "key-rotation-1234"),
+    (SafetyTrip, TRIP, "safety-trip", "kiln1-run-3"),
 ]
 
 
@@ -163,6 +179,9 @@ def test_lot_derives_exact_fine_metal():
         ),
         (KeyRotation, ROTATION | {"new_vkey": "not a vkey"}, "new_vkey", "match pattern"),
         (KeyRotation, ROTATION | {"effective_index": -1}, "effective_index", "greater than"),
+        (SafetyTrip, TRIP | {"peak_c": 512.5}, "peak_c", "valid integer"),
+        (SafetyTrip, TRIP | {"reason": ""}, "reason", "at least 1 character"),
+        (SafetyTrip, TRIP | {"tripped_at": "2025-03-01T09:30:00"}, "tripped_at", "timezone"),
     ],
 )
 def test_errors_name_field_and_problem(cls: type[Record], data, loc, problem):
@@ -184,3 +203,50 @@ def test_cast_predicate_carries_the_summary_and_digest():
     assert datetime.fromisoformat(pred["confirmations"][0]["at"]) == datetime(
         2025, 3, 1, 9, 30, tzinfo=UTC
     )
+
+
+async def test_a_faulted_run_is_signed_as_a_safety_trip_with_its_peak(tmp_path):
+    keys.generate(tmp_path / "log.key", ORIGIN)
+    service = await LedgerService.open(
+        tmp_path / "ledger.sqlite", origin=ORIGIN, key_files=[tmp_path / "log.key"]
+    )
+    alarms: list[str] = []
+    trips = TripRecorder(service, alarms.append)
+    try:
+        for run_id, pvs, outcome in [
+            (1, [20.0, 300.0, 450.0], "completed"),
+            (
+                2,
+                [430.0, 512.4, 500.0],
+                "faulted: sensor break: the controller reports an open sensor",
+            ),
+        ]:
+            for at, pv in enumerate(pvs):
+                trips.add(snap(run_id=run_id, pv_c=pv, wall=1_740_000_000.0 + at))
+            trips.add(snap(run_id=None, pv_c=1200.0, wall=1_740_000_100.0, outcome=outcome))
+        await trips.drain()
+        assert alarms == []
+        assert await service.find("safety-trip", "kiln1-run-1") is None
+        entry = await service.find("safety-trip", "kiln1-run-2")
+        assert entry is not None
+        record = SafetyTrip.from_predicate(await CastRecorder.predicate(entry.leaf))
+        assert record.peak_c == 512 and record.machine == "kiln1"  # not the open sensor's 1200
+        assert record.reason == "sensor break: the controller reports an open sensor"
+        assert record.tripped_at == datetime.fromtimestamp(1_740_000_100.0, UTC)
+        service.ledger.stop("disk full")
+        trips.add(snap(run_id=3, pv_c=100.0, wall=1_740_000_200.0))
+        trips.add(snap(run_id=None, pv_c=90.0, wall=1_740_000_201.0, outcome="faulted: stall"))
+        await trips.drain()
+        (missing,) = alarms
+        assert missing.startswith("safety trip of kiln1-run-3 is NOT in the ledger: ")
+        assert missing.endswith("disk full")
+    finally:
+        await service.close()
+
+
+def snap(*, run_id: int | None, pv_c: float, wall: float, outcome: str | None = None):
+    state = "idle" if run_id is None else "running"
+    return KilnSnapshot(
+        kiln="kiln1", at=wall, wall=wall, link="ok", state=state, run_id=run_id, pv_c=pv_c,
+        outcome=outcome,
+    )  # fmt: skip
