@@ -41,7 +41,7 @@ from labctl.snapshot import KilnSnapshot
 from labctl.status_command import register_status
 from labctl.telemetry.build import build_telemetry
 from labctl.telemetry.service import Telemetry
-from labctl.watchdog import notify, watchdog_interval_s, watchdog_loop
+from labctl.watchdog import notify, too_slow_for_watchdog, watchdog_interval_s, watchdog_loop
 from labctl.web.options import register_start_options
 
 if TYPE_CHECKING:
@@ -237,11 +237,8 @@ async def run_lab(lab: Lab, *, ready: asyncio.Event | None = None) -> None:
                 tg.create_task(lab.telemetry.health_loop(health_s), name="telemetry.health")
             interval = watchdog_interval_s()
             if interval is not None:
-                loops: list[KilnRunner | CasterRunner] = [
-                    *lab.runners.values(),
-                    *lab.casters.values(),
-                ]
-                progress = [lambda r=r: r.ticks for r in loops]
+                progress = {f"kiln[{n}]": (lambda r=r: r.ticks) for n, r in lab.runners.items()}
+                progress |= {f"caster[{n}]": (lambda c=c: c.ticks) for n, c in lab.casters.items()}
                 tg.create_task(watchdog_loop(progress, interval), name="systemd.watchdog")
             notify("READY=1")
             log.info(
@@ -289,6 +286,12 @@ async def run_daemon_from_config(path: Path) -> int:
     for problem in errors:
         log.error("not starting: %s", problem)
     if errors:
+        return 2
+    ticks = {"lab.tick_s": site.lab.tick_s}
+    ticks |= {f"casters.{n}.tick_s": c.tick_s for n, c in site.casters.items()}
+    too_slow = too_slow_for_watchdog(ticks, site.lab.clock_speed, watchdog_interval_s())
+    if too_slow is not None:
+        log.error("not starting: %s", too_slow)
         return 2
     clock = ScaledClock(site.lab.clock_speed, epoch=site.lab.clock_epoch)
     sys.setswitchinterval(GIL_SWITCH_S)

@@ -286,6 +286,7 @@ class KilnRunner:
         stored = await self._store.active_run(self.name)
         while await self._read() is None:
             await self._clock.sleep(self._settings.tick_s)
+            self.ticks += 1  # alive and waiting for the controller: no watchdog restart loop
             if stored is None:
                 self._publish_snapshot()
                 return

@@ -260,6 +260,7 @@ class CasterRunner:
             if not self._obs.stale:
                 break
             await self._clock.sleep(self._tick_s)
+            self.ticks += 1  # alive and waiting for the devices (the watchdog sees progress)
         await self._safe()
         stored = await self._store.active_run(self.name)
         if stored is not None:
