@@ -44,6 +44,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
             mode=args.mode, speed=args.speed, profile=args.profile, flask=args.flask,
             alloy=args.alloy, piece_class=args.piece_class, cast=args.cast,
             keep_certificate=Path(args.keep_certificate) if args.keep_certificate else None,
+            ui_port=args.ui_port,
         )
     )  # fmt: skip
 
@@ -150,6 +151,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--piece-class", choices=["thin", "medium", "heavy"], default="medium")
     demo.add_argument("--cast", choices=["vacuum", "centrifugal", "none"], default="vacuum")
     demo.add_argument("--keep-certificate", metavar="DIR", help="copy the cast certificate here")
+    demo.add_argument("--ui-port", type=int, help="serve the touchscreen here; stay up after")
     demo.set_defaults(func=_cmd_demo)
 
     run = sub.add_parser("run", help="run the daemon")

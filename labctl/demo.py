@@ -28,7 +28,7 @@ from labctl.demo_records import demo_records
 from labctl.errors import ProfileError
 from labctl.ledger import keys
 from labctl.profiles.alloys import Alloy, load_alloy
-from labctl.rig_site import LEDGER_ORIGIN, rig_site
+from labctl.rig_site import LEDGER_ORIGIN, RIG_PEOPLE, rig_site, ui_site
 from labctl.snapshot import KilnSnapshot
 
 PROFILES = Path(__file__).resolve().parent.parent / "profiles"
@@ -36,6 +36,11 @@ FINAL_SOAK_S = 20 * 60.0  # demo technician takes the flask after 20 simulated m
 CAST_SPEED = 30.0  # casting happens in minutes, not hours: the clock slows down for it
 PRINT_EVERY_S = 1.0  # wall seconds between progress lines
 DEMO = Caller(name="demo", role=Role.SUPERVISOR)
+
+
+def _print_touchscreen(port: int) -> None:
+    print(f"touchscreen: http://127.0.0.1:{port}/  sign in with", end="")
+    print("; ".join(f" badge {b} PIN {pin} ({role})" for role, b, pin in RIG_PEOPLE.values()))
 
 
 def _hms(seconds: float | None) -> str:
@@ -66,8 +71,13 @@ async def run_demo(
     piece_class: Literal["thin", "medium", "heavy"] = "medium",
     cast: Literal["vacuum", "centrifugal", "none"] = "vacuum",
     keep_certificate: Path | None = None,
+    ui_port: int | None = None,
 ) -> int:
-    """Run the demo; returns 0 when the burnout (and the cast, if any) completed."""
+    """Run the demo; returns 0 when the burnout (and the cast, if any) completed.
+
+    With ``ui_port``, the touchscreen is served on 127.0.0.1 during the demo and stays up
+    (with the simulated lab) after it until Ctrl-C.
+    """
     epoch = time.time()
     clock = ScaledClock(speed, epoch=epoch)
     tick_s = max(2.0, speed * 0.02)  # about 50 control ticks per wall second
@@ -104,6 +114,7 @@ async def run_demo(
                     tick_s=tick_s, kiln_port=endpoint.port, mode=mode, caster=ports,
                     name="labctl-demo", ledger_key=None if caster is None else ledger_key,
                 )
+                + ("" if ui_port is None else ui_site(ui_port))
             )  # fmt: skip
             print(
                 f"labctl demo: simulated kiln at 127.0.0.1:{endpoint.port} (Modbus TCP), "
@@ -114,9 +125,15 @@ async def run_demo(
             daemon = asyncio.create_task(run_lab(lab, ready=ready), name="demo.daemon")
             try:
                 await ready.wait()
-                return await _drive(
+                if ui_port is not None:
+                    _print_touchscreen(ui_port)
+                code = await _drive(
                     lab, sim, caster, clock, profile, metal, piece_class, keep_certificate
                 )
+                if ui_port is not None:
+                    print("the simulated lab stays up for the touchscreen; Ctrl-C to stop")
+                    await asyncio.Event().wait()
+                return code
             finally:
                 daemon.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
