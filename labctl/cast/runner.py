@@ -5,13 +5,13 @@ cast sequence advance and apply what its state asks for. Commands (start, confir
 between ticks. Any trip, failed write or timeout runs :meth:`CasterRunner._shutdown`: every
 device to its safe state first, then the cast ends as ``faulted: <reason>``. A cast is never
 resumed after a daemon restart (molten metal and an evacuated flask do not wait): a cast
-found active at start-up ends as *interrupted* with every device driven safe.
+found active at start-up ends as *interrupted* with every device driven safe, and is recorded
+in the ledger (flask, melt, confirmations) from what its run stored at start and each step.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import json
 import logging
 from collections import deque
 from collections.abc import Awaitable, Callable
@@ -30,11 +30,18 @@ from labctl.cast.sequence import (
     advance,
     waiting_for,
 )
-from labctl.cast.summary import CastOrigin, CastSummary, Sample
+from labctl.cast.summary import (
+    CastOrigin,
+    CastSummary,
+    Sample,
+    interrupted_summary,
+    params_json,
+    state_json,
+)
 from labctl.commands import Action, CommandQueue, CommandRefused
 from labctl.errors import LabctlError
-from labctl.run_state import OutcomeKind
-from labctl.runstore import RunStore, RunStoreError
+from labctl.run_state import Outcome, OutcomeKind
+from labctl.runstore import RunStore, RunStoreError, StoredRun
 
 log = logging.getLogger(__name__)
 
@@ -108,11 +115,11 @@ class CasterRunner:
             problems.append(f"the drive reports fault code {obs.drive_fault}")
         if problems:
             raise CommandRefused(f"{self.name} cannot start: {'; '.join(problems)}")
-        state = json.dumps({"state": CastState.PREFLIGHT.value})
+        state = state_json(CastState.PREFLIGHT.value, origin, [])
         cast_id = await self._store.create_run(
             kiln=self.name,
             profile_name=params.alloy,
-            profile_json=_params_json(params),
+            profile_json=params_json(params),
             mode=params.kind.value,
             started_by=by,
             state_json=state,
@@ -246,9 +253,7 @@ class CasterRunner:
 
     async def _event(self, cast: _Cast, kind: str, text: str) -> None:
         log.info("%s: cast %d: %s", self.name, cast.id, text)
-        state = json.dumps(
-            {"state": cast.progress.state.value, "confirmations": cast.confirmations}
-        )
+        state = state_json(cast.progress.state.value, cast.origin, cast.confirmations)
         await self._store.save_state(cast.id, state_json=state, at_wall=self._clock.wall())
         await self._store.add_event(cast.id, at_wall=self._clock.wall(), kind=kind, text=text)
 
@@ -274,6 +279,27 @@ class CasterRunner:
                 at_wall=self._clock.wall(),
             )
             self.last_outcome = f"interrupted: {reason}"
+            await self._record_interrupted(stored, reason)
+
+    async def _record_interrupted(self, stored: StoredRun, reason: str) -> None:
+        """The ledger record of a cast cut short: flask, melt, who confirmed what.
+
+        The gold may already be in the flask; the samples before the restart are not in the run
+        store (they went to the telemetry), so the record's series is empty and says so.
+        """
+        if self.recorder is None:
+            return
+        note = "its samples before the restart are in the telemetry, not in this record"
+        try:
+            summary = interrupted_summary(
+                stored, Outcome(OutcomeKind.INTERRUPTED, f"{reason}; {note}")
+            )
+        except (ValueError, TypeError, KeyError) as err:
+            log.critical(
+                "%s: cast %d is NOT in the ledger: its stored state: %r", self.name, stored.id, err
+            )
+            return
+        await self.recorder(summary)
 
     # ------------------------------------------------------------ observation
     def status(self) -> dict[str, object]:
@@ -300,7 +326,3 @@ class CasterRunner:
             "last_cast_id": self.last_cast_id,
             "safe": not self._unsafe,
         }
-
-
-def _params_json(params: CastParams) -> str:
-    return json.dumps(dataclasses.asdict(params), default=str, sort_keys=True)

@@ -23,10 +23,11 @@ from drivers.clock import VirtualClock
 from drivers.errors import LinkDown
 from labctl.cast.devices import CasterDevices
 from labctl.cast.params import CasterKind, CasterLimits, cast_params
-from labctl.cast.runner import CasterRunner
-from labctl.cast.summary import CastOrigin
+from labctl.cast.runner import CasterRunner, Recorder
+from labctl.cast.summary import CastOrigin, CastSummary
 from labctl.commands import CommandRefused
 from labctl.profiles.alloys import load_alloy
+from labctl.run_state import OutcomeKind
 from labctl.runstore import RunStore
 
 ALLOYS = Path(__file__).resolve().parents[2] / "profiles" / "alloys"
@@ -196,6 +197,19 @@ class Rig:
     runner: CasterRunner
     store: RunStore
     clock: VirtualClock
+    tasks: list[asyncio.Task[None]]
+
+    async def restart(self, recorder: Recorder) -> None:
+        """The daemon dies mid-cast (devices left as they are) and a new one starts."""
+        self.tasks[0].cancel()
+        await asyncio.gather(self.tasks[0], return_exceptions=True)
+        old = self.runner
+        self.runner = CasterRunner(
+            name=old.name, limits=old.limits, devices=old._devices, clock=self.clock,
+            store=self.store, tick_s=1.0, recorder=recorder,
+        )  # fmt: skip
+        self.tasks[0] = asyncio.create_task(self.runner.run())
+        await self.until(lambda: self.runner.ticks > 2)
 
     async def until(self, pred, *, limit_s: float = 7200.0) -> None:
         deadline = self.clock.now() + limit_s
@@ -209,7 +223,7 @@ class Rig:
 
 @pytest.fixture
 async def make_rig(tmp_path):
-    made: list[tuple[Rig, list[asyncio.Task[None]]]] = []
+    made: list[Rig] = []
 
     async def make(kind: CasterKind) -> Rig:
         clock = VirtualClock()
@@ -231,16 +245,16 @@ async def make_rig(tmp_path):
             name="c1", limits=limits, devices=devices, clock=clock, store=store, tick_s=1.0
         )
         tasks = [asyncio.create_task(runner.run()), asyncio.create_task(clock.autojump())]
-        rig = Rig(plant, runner, store, clock)
-        made.append((rig, tasks))
+        rig = Rig(plant, runner, store, clock, tasks)
+        made.append(rig)
         await rig.until(lambda: runner.ticks > 2)
         return rig
 
     yield make
-    for rig, tasks in made:
-        for task in tasks:
+    for rig in made:
+        for task in rig.tasks:
             task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        await asyncio.gather(*rig.tasks, return_exceptions=True)
         await rig.store.close()
 
 
@@ -345,3 +359,44 @@ async def test_an_abort_is_recorded_with_who(make_rig):
     await rig.runner.submit(lambda: rig.runner.abort("supervisor1", "wrong flask"))
     assert await outcome(rig) == "aborted by supervisor1"
     assert rig.plant.sp_c is None
+
+
+async def test_a_cast_cut_short_by_a_restart_is_recorded_interrupted_with_its_origin(make_rig):
+    rig = await make_rig(CasterKind.VACUUM)
+    rig.plant.flask_present = True
+    await start(rig)
+    await rig.until(lambda: rig.state() == "flask_transfer")
+    await confirm(rig, "flask_placed")
+    await rig.until(lambda: rig.state() == "evacuate")
+    recorded: list[CastSummary] = []
+
+    async def recorder(summary: CastSummary) -> None:
+        recorded.append(summary)
+
+    await rig.restart(recorder)
+    assert rig.state() == "idle" and rig.plant.sp_c is None and not rig.plant.outputs.pump
+    (run,) = await rig.store.history(limit=1)
+    (summary,) = recorded
+    assert summary.cast_id == run.id and summary.caster == "c1"
+    assert summary.outcome.kind is OutcomeKind.INTERRUPTED
+    assert str(run.outcome) in str(summary.outcome) and "telemetry" in str(summary.outcome)
+    assert summary.origin == CastOrigin(kiln="kiln1", flask_c=566.0, flask_id="F-1", melt_id="M-1")
+    assert summary.params == params(rig)
+    assert [(step, by) for step, by, _ in summary.confirmations] == [("flask_placed", "tech1")]
+    assert summary.series == []
+
+
+async def test_a_cast_stored_without_its_origin_still_ends_interrupted(make_rig, caplog):
+    rig = await make_rig(CasterKind.VACUUM)
+    await start(rig)
+    await rig.until(lambda: rig.state() == "melt")
+    (run,) = await rig.store.history(limit=1)
+    await rig.store.save_state(run.id, state_json='{"state": "melt"}', at_wall=0.0)  # older labctl
+    recorded: list[CastSummary] = []
+
+    async def recorder(summary: CastSummary) -> None:
+        recorded.append(summary)
+
+    await rig.restart(recorder)
+    assert recorded == [] and f"cast {run.id} is NOT in the ledger" in caplog.text
+    assert (await outcome(rig)).startswith("interrupted: ") and rig.plant.sp_c is None
