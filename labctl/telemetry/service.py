@@ -60,6 +60,7 @@ class Telemetry:
             "spool_on_disk": stats.on_disk,
             "dropped": stats.dropped_total,
             "offered": dict(self.offered),
+            "asyncio_tasks": len(asyncio.all_tasks()),  # flat over weeks, or something leaks
         }
         if self.drainer is not None:
             drain = self.drainer.stats()
