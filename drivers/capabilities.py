@@ -194,3 +194,6 @@ class ArmDrive(Protocol):
 
     async def safe_state(self) -> None:
         """Stop (the drive decelerates by its own ramp); verified by read-back of the command."""
+
+    async def reset_fault(self) -> None:
+        """Clear a latched trip or comms-loss code; the drive stays stopped until run()."""

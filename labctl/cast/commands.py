@@ -122,7 +122,14 @@ def register_caster_commands(
         r = runner(p.caster)
         return await r.submit(lambda: r.abort(who.name, p.reason))
 
+    async def reset_drive(p: CasterPayload, who: Caller) -> Mapping[str, object]:
+        r = runner(p.caster)
+        return await r.submit(lambda: r.reset_drive_fault(who.name))
+
     tech = Role.TECHNICIAN
     registry.register("cast_start", CastStartPayload, tech, start, "start a cast on a caster")
     registry.register("cast_confirm", ConfirmPayload, tech, confirm, "confirm a caster step")
     registry.register("cast_abort", CastAbortPayload, tech, abort, "abort a cast; all safe")
+    registry.register(
+        "cast_reset_drive", CasterPayload, tech, reset_drive, "clear a stopped drive's fault code"
+    )

@@ -157,6 +157,24 @@ class CasterRunner:
         await self._event(cast, "confirmation", f"{step} confirmed by {by}")
         return {"cast_id": cast.id, "confirmed": step, "by": by}
 
+    async def reset_drive_fault(self, by: str) -> dict[str, object]:
+        """Clear the drive's latched fault code (after a comms loss, e.g. a daemon restart).
+
+        Only between casts and with the arm at standstill; the drive stays stopped.
+        """
+        obs, drive = self._obs, self._devices.drive
+        if drive is None:
+            raise CommandRefused(f"{self.name} has no drive")
+        if self._cast is not None:
+            raise CommandRefused(f"{self.name} is casting; a drive fault is cleared between casts")
+        if not obs.drive_fault:
+            raise CommandRefused(f"{self.name}: the drive reports no fault")
+        if not obs.at_standstill:
+            raise CommandRefused(f"{self.name}: the arm is not at standstill")
+        await drive.reset_fault()
+        log.warning("%s: drive fault %d cleared by %s", self.name, obs.drive_fault, by)
+        return {"caster": self.name, "cleared_fault": obs.drive_fault, "by": by}
+
     async def abort(self, by: str, reason: str) -> dict[str, object]:
         cast = self._cast
         if cast is None:
@@ -322,6 +340,7 @@ class CasterRunner:
             "lid_closed": obs.lid_closed,
             "flask_present": obs.flask_present,
             "stale": list(obs.stale),
+            "drive_fault": obs.drive_fault or None,
             "outcome": self.last_outcome,
             "last_cast_id": self.last_cast_id,
             "safe": not self._unsafe,

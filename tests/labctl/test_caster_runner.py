@@ -43,6 +43,7 @@ class Plant:
     mbar: float = 1013.0
     rpm: float = 0.0
     drive_hz: float = 0.0
+    drive_fault: int = 0  # latched by the drive (e.g. 58: comms loss while the host was away)
     outputs: CasterOutputs = dataclasses.field(default_factory=CasterOutputs)
     lid_closed: bool = True
     flask_present: bool = False
@@ -179,7 +180,11 @@ class Drive:
         self.p.check("drive")
         p = self.p
         return DriveReading(
-            at=p.clock.now(), output_hz=p.drive_hz, rpm=p.rpm, running=p.drive_hz > 0, fault_code=0
+            at=p.clock.now(),
+            output_hz=p.drive_hz,
+            rpm=p.rpm,
+            running=p.drive_hz > 0,
+            fault_code=p.drive_fault,
         )
 
     async def run(self, frequency_hz: float) -> None:
@@ -189,6 +194,10 @@ class Drive:
     async def safe_state(self) -> None:
         self.p.check("drive")
         self.p.drive_hz = 0.0
+
+    async def reset_fault(self) -> None:
+        self.p.check("drive")
+        self.p.drive_fault = 0
 
 
 @dataclasses.dataclass
@@ -400,3 +409,27 @@ async def test_a_cast_stored_without_its_origin_still_ends_interrupted(make_rig,
     await rig.restart(recorder)
     assert recorded == [] and f"cast {run.id} is NOT in the ledger" in caplog.text
     assert (await outcome(rig)).startswith("interrupted: ") and rig.plant.sp_c is None
+
+
+async def test_a_latched_drive_fault_blocks_a_cast_until_a_person_clears_it(make_rig):
+    rig = await make_rig(CasterKind.CENTRIFUGAL)
+    rig.plant.flask_present = True
+    rig.plant.drive_fault = 58  # CE10: the daemon was away long enough for the drive to notice
+    await rig.until(lambda: rig.runner.status()["drive_fault"] == 58)
+    with pytest.raises(CommandRefused, match="the drive reports fault code 58"):
+        await start(rig)
+    rig.plant.rpm = 1000.0  # still coasting: nobody clears a fault on a turning arm
+    await rig.until(lambda: (rig.runner.status()["rpm"] or 0) > 500)
+    with pytest.raises(CommandRefused, match="not at standstill"):
+        await rig.runner.submit(lambda: rig.runner.reset_drive_fault("tech1"))
+    await rig.until(lambda: rig.runner.status()["rpm"] == 0.0)
+    reply = await rig.runner.submit(lambda: rig.runner.reset_drive_fault("tech1"))
+    assert reply == {"caster": "c1", "cleared_fault": 58, "by": "tech1"}
+    await rig.until(lambda: rig.runner.status()["drive_fault"] is None)
+    assert rig.plant.drive_hz == 0.0  # cleared, still stopped
+    with pytest.raises(CommandRefused, match="reports no fault"):
+        await rig.runner.submit(lambda: rig.runner.reset_drive_fault("tech1"))
+    await start(rig)
+    await rig.until(lambda: rig.state() == "balance")
+    with pytest.raises(CommandRefused, match="is casting"):
+        await rig.runner.submit(lambda: rig.runner.reset_drive_fault("tech1"))

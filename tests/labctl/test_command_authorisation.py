@@ -61,6 +61,7 @@ TABLE: dict[str, tuple[Role, dict[str, object]]] = {
     "cast_start": (TECH, CASTER | KILN | {"alloy": "silver-925", "piece_class": "thin"}),
     "cast_confirm": (TECH, CASTER | {"step": "flask_placed"}),
     "cast_abort": (TECH, CASTER | {"reason": "lid open"}),
+    "cast_reset_drive": (TECH, CASTER),
     "alarm_ack": (TECH, {"id": 1}),
     "ledger_record": (TECH, {"kind": "job-ticket", "record": {}}),
     "ledger_export": (TECH, {"cast_id": "cast-1"}),

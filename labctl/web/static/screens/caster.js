@@ -30,7 +30,15 @@ export function casterScreen(ctx, name) {
   const alarm = h('p', { class: 'card-alarm', testid: 'caster-alarm' });
   const start = button('Start a cast', 'caster-start', () => ctx.navigate(`#/cast/${encodeURIComponent(name)}`), 'btn btn-primary btn-action');
   const abort = button('Abort cast', 'caster-abort', () => abortCast(), 'btn btn-danger btn-action');
+  // A drive that latched a fault (e.g. comms loss while the daemon was away) refuses new casts
+  // until a person has checked the arm and clears it; the daemon checks the arm is stopped.
+  const resetDrive = button('Clear drive fault', 'caster-reset-drive', () => clearDriveFault(), 'btn btn-action');
   let waitingFor = null;
+
+  async function clearDriveFault() {
+    const ok = await ctx.confirm(`Clear the drive fault on ${name}? Check the arm is stopped and clear first.`, 'Yes, clear it');
+    if (ok) await runFrom(resetDrive, ctx, 'cast_reset_drive', { caster: name });
+  }
 
   async function confirmStep() {
     if (waitingFor) await runFrom(confirm, ctx, 'cast_confirm', { caster: name, step: waitingFor });
@@ -56,7 +64,7 @@ export function casterScreen(ctx, name) {
         h('div', { class: 'steps-block' }, h('h2', { class: 'section-title', text: 'Sequence' }), steps),
       ),
     ),
-    h('div', { class: 'actions' }, start, abort, signinHint(ctx)),
+    h('div', { class: 'actions' }, start, abort, resetDrive, signinHint(ctx)),
   );
 
   let stepsKey = null;
@@ -118,7 +126,9 @@ export function casterScreen(ctx, name) {
       const running = !NOT_RUNNING.includes(c.state);
       show(start, !running);
       show(abort, running);
-      for (const btn of [start, abort, confirm]) if (!btn.dataset.busy) btn.disabled = !ctx.canOperate();
+      show(resetDrive, !running && Boolean(c.drive_fault));
+      setText(resetDrive, c.drive_fault ? `Clear drive fault ${c.drive_fault}` : 'Clear drive fault');
+      for (const btn of [start, abort, confirm, resetDrive]) if (!btn.dataset.busy) btn.disabled = !ctx.canOperate();
     },
     destroy() {},
   };
