@@ -151,13 +151,14 @@ class Loop:
 
     async def start_cast(self) -> int:
         """Start a cast as soon as the daemon reads the kiln and every caster device, all safe."""
-        drive = self.rig.sim.drive
-        if drive is not None and drive.warning_code:  # CE10, latched while labctl was dead:
-            drive.reboot()  # labctl cannot reset it, the technician power-cycles the drive
         self.rig.sim.io.flask_present = False
         deadline = time.monotonic() + 30
         while not (reply := await self.rig.command("cast_start", **START))["ok"]:
             assert time.monotonic() < deadline, self.why(str(reply))
+            if "the drive reports fault code" in str(reply.get("error")):
+                # CE10, latched while labctl was dead: the technician checks the arm, clears it
+                cleared = await self.rig.command("cast_reset_drive", caster="caster1")
+                assert cleared["ok"] or "no fault" in str(cleared), self.why(str(cleared))
             await asyncio.sleep(0.1)
         return int(reply["result"]["cast_id"])
 
