@@ -138,11 +138,6 @@ DIES = (
 )
 CRUCIBLE_HOT = " (the E5CC crucible has none: it keeps its setpoint)"
 IO_ALL_OFF = "the module's coils are all off here, as at power-on: nothing changes"
-UNNOTICED_REBOOT = (
-    "labctl does not notice: the controller comes back in manual 0 % on its local SP; the run "
-    "fails later as a holdback fault (ramp, hold) or never (final hold: the flask cools while "
-    "the run shows final hold)"
-)
 # fmt: off
 MATRIX: tuple[Fault, ...] = (
     Fault("sensor-break", "thermocouple open (sensor break)",
@@ -173,8 +168,7 @@ MATRIX: tuple[Fault, ...] = (
           "the kiln controller speaks Modbus: its line noise is a bad CRC (crc-errors)",
           Cells(*toggle("tc", "garble"), ("tc1",), kind="vacuum")),
     Fault("device-reboot", "power cycle: volatile registers back to power-on values",
-          Cells(*_once(None, "reboot"), ("reboot", "power-on"),
-                gaps=dict.fromkeys(("final_hold", "ramp", "hold"), UNNOTICED_REBOOT)),
+          Cells(*_once(None, "reboot"), ("reboot", "power-on")),
           Cells(*_once("io", "reboot"), ("io1", "I/O module outputs changed"), kind="vacuum",
                 skip=dict.fromkeys(("melt", "transfer"), IO_ALL_OFF))),
     Fault("vacuum-leak", "chamber leak (5000 mbar·l/s)",

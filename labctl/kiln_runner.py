@@ -27,7 +27,7 @@ from labctl.kiln_run import ActiveRun, new_run, resume_run
 from labctl.kiln_settings import RunSettings
 from labctl.modes import ExecutionMode, make_mode
 from labctl.program.segments import Schedule
-from labctl.runstore import RunStore
+from labctl.runstore import RunStore, RunStoreError
 from labctl.snapshot import KilnSnapshot
 
 log = logging.getLogger(__name__)
@@ -61,7 +61,7 @@ class KilnRunner:
         self._unsafe = False
         self._connected = False
         self._last_outcome: str | None = None
-        self._commands = CommandQueue(self.name, (DriverError,))
+        self._commands = CommandQueue(self.name, (DriverError, RunStoreError))
         self.ticks = 0
         self.write_failures = 0
         self._write_failing = False
@@ -157,8 +157,11 @@ class KilnRunner:
                 next_tick = now
             await self._clock.sleep_until(next_tick)
             self.lateness_s.append(self._clock.now() - next_tick)
-            await self._commands.run_pending()
-            await self._tick()
+            try:
+                await self._commands.run_pending()
+                await self._tick()
+            except RunStoreError as err:  # e.g. the disk is full: stop heating, stay up
+                await self._store_failed(err)
             self.ticks += 1
 
     async def _read(self) -> ControllerReading | None:
@@ -241,6 +244,26 @@ class KilnRunner:
             run.fault(reason)
         await self._heat_off()
         await self._finish()
+
+    async def _store_failed(self, err: RunStoreError) -> None:
+        """The run store took no write: a run that cannot be persisted stops, heat off.
+
+        Its outcome stays in memory (and in the telemetry and the alarm); the stored run is
+        ended by the resume rules at the next start, as after a crash.
+        """
+        run = self._run
+        if run is not None and not run.ended:
+            log.error("%s: FAULT: the run store cannot be written: %s; heat off", self.name, err)
+            run.fault(f"the run store cannot be written ({err}); the run cannot be kept safely")
+        await self._heat_off()
+        if run is not None:
+            log.critical(
+                "%s: run %d %s, but the run store could not record it", self.name, run.id,
+                run.outcome,
+            )  # fmt: skip
+            self._last_outcome = str(run.outcome)
+            self._run, self._mode = None, None
+        self._publish_snapshot()
 
     async def _end_with_heat_off(self, end: Callable[[], None]) -> str:
         run, _ = self._require_run("end")

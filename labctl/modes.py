@@ -76,6 +76,11 @@ class StreamMode:
                 "the controller lost the remote setpoint and fell back to its safe setpoint "
                 "(comms-loss fallback engaged)"
             )
+        if reading is not None and reading.manual and not settling:
+            return (  # a power cycle brings a 3216 back in manual on its local setpoint
+                "the controller is in manual mode: it rebooted to its power-on settings or was "
+                "switched by hand, so labctl no longer drives it"
+            )
         await self._controller.stream_setpoint(setpoint_c)
         return None
 

@@ -191,8 +191,11 @@ class CasterRunner:
             next_tick = max(next_tick + self._tick_s, self._clock.now())
             await self._clock.sleep_until(next_tick)
             self.lateness_s.append(self._clock.now() - next_tick)
-            await self._commands.run_pending()
-            await self._tick()
+            try:
+                await self._commands.run_pending()
+                await self._tick()
+            except RunStoreError as err:  # e.g. the disk is full: every device safe, stay up
+                await self._store_failed(err)
             self.ticks += 1
             if self._publish is not None:
                 self._publish(self.status(), self._clock.wall())
@@ -233,6 +236,14 @@ class CasterRunner:
             except ApplyFailed as err:
                 log.warning("%s: lid lock not set: %s", self.name, err)
 
+    async def _store_failed(self, err: RunStoreError) -> None:
+        """The run store took no write: the cast (if any) ends faulted, every device safe."""
+        cast = self._cast
+        if cast is None or cast.ending:
+            await self._safe()
+            return
+        await self._shutdown(cast, f"the run store cannot be written ({err})")
+
     async def _shutdown(self, cast: _Cast, reason: str) -> None:
         log.error("%s: FAULT: %s; driving every device to its safe state", self.name, reason)
         await self._end(cast, OutcomeKind.FAULTED, reason, None)
@@ -246,9 +257,14 @@ class CasterRunner:
             return
         cast.ending = True
         await self._safe()
-        outcome = await self._store.end_run(
-            cast.id, outcome_kind=kind, reason=reason, by=by, at_wall=self._clock.wall()
-        )
+        try:
+            outcome = await self._store.end_run(
+                cast.id, outcome_kind=kind, reason=reason, by=by, at_wall=self._clock.wall()
+            )
+        except RunStoreError as err:  # the outcome is still told and signed, if the ledger can
+            outcome = Outcome(kind, reason, by)
+            log.critical("%s: cast %d %s; the run store could not record it: %s",
+                         self.name, cast.id, outcome, err)  # fmt: skip
         log.info("%s: cast %d ended: %s", self.name, cast.id, outcome)
         if self.recorder is not None:
             summary = CastSummary(
