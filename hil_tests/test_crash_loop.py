@@ -158,7 +158,10 @@ class Loop:
             if "the drive reports fault code" in str(reply.get("error")):
                 # CE10, latched while labctl was dead: the technician checks the arm, clears it
                 cleared = await self.rig.command("cast_reset_drive", caster="caster1")
-                assert cleared["ok"] or "no fault" in str(cleared), self.why(str(cleared))
+                waiting = ("no fault", "not at standstill")  # the arm may still coast: wait
+                assert cleared["ok"] or any(w in str(cleared) for w in waiting), self.why(
+                    str(cleared)
+                )
             await asyncio.sleep(0.1)
         return int(reply["result"]["cast_id"])
 
