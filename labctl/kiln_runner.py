@@ -26,6 +26,8 @@ from labctl.interlocks import InterlockState, Observation, evaluate
 from labctl.kiln_run import ActiveRun, new_run, resume_run
 from labctl.kiln_settings import RunSettings
 from labctl.modes import ExecutionMode, make_mode
+from labctl.profiles.loader import schedule_to_json
+from labctl.program import engine
 from labctl.program.segments import Schedule
 from labctl.runstore import RunStore, RunStoreError
 from labctl.snapshot import KilnSnapshot
@@ -95,6 +97,14 @@ class KilnRunner:
                 f"limited to {self._settings.max_temp_c:.0f} °C"
             )
         mode = make_mode(self._settings.mode, self._controller, self._settings)
+        if mode.name == "programmer":  # the controller runs what it is given from the start
+            if self._reading.pv_c is None:
+                raise CommandRefused(f"{self.name}: no valid temperature to start the program from")
+            try:
+                schedule = engine.seek_schedule(schedule, self._reading.pv_c)
+            except ValueError as err:
+                raise CommandRefused(f"{self.name}: {err}; let it cool first") from err
+            profile_json = schedule_to_json(schedule)
         run = await new_run(
             settings=self._settings,
             schedule=schedule,

@@ -201,6 +201,18 @@ def _device_plan(schedule: Schedule) -> list[tuple[DeviceProgramSegment, int]]:
     return out
 
 
+def seek_schedule(schedule: Schedule, pv_c: float) -> Schedule:
+    """The schedule from its first ramp above ``pv_c`` on: what a programmer is given.
+
+    A controller's programmer starts at its first segment (servoing from PV), so seek start
+    on a hot kiln means downloading only the rest; ValueError when no ramp is above PV.
+    """
+    for i, seg in enumerate(schedule.segments):
+        if isinstance(seg, Ramp | Step) and seg.target_c > pv_c:
+            return replace(schedule, segments=schedule.segments[i:])
+    raise ValueError(f"the kiln at {pv_c:.0f} °C is above every ramp of {schedule.name}")
+
+
 def to_device_segments(
     schedule: Schedule, *, max_segments: int
 ) -> tuple[DeviceProgramSegment, ...]:

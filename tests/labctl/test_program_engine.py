@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from labctl.profiles.loader import load_burnout
 from labctl.program import engine
 from labctl.program.engine import Phase, ProgramState
 from labctl.program.segments import Cool, FinalHold, Hold, Ramp, Schedule, Segment, Step
+
+PROFILES = Path(__file__).resolve().parents[2] / "profiles"
 
 TICK_S = 10.0
 
@@ -236,3 +241,13 @@ def test_follow_tracks_the_device_and_keeps_the_holdback_limit() -> None:
         dt_s=TICK_S,
     )
     assert r.state.phase is Phase.FINAL_HOLD
+
+
+def test_a_programmer_is_given_the_schedule_from_the_first_ramp_above_pv():
+    schedule = load_burnout(PROFILES / "burnout" / "gypsum-wax-small.toml")
+    assert engine.seek_schedule(schedule, 20.0) == schedule
+    hot = engine.seek_schedule(schedule, 554.0)
+    assert hot.segments == schedule.segments[4:]  # from "ramp to 732 °C" on
+    assert engine.start(hot, 554.0).segment == 0  # the device's first segment is the seek start
+    with pytest.raises(ValueError, match="above every ramp"):
+        engine.seek_schedule(schedule, 760.0)
