@@ -7,6 +7,7 @@ Faults (sensor break, stall, stuck relay, comms faults, ...) in every phase are 
 from __future__ import annotations
 
 import asyncio
+import signal
 
 import pytest
 
@@ -95,3 +96,19 @@ async def test_sigkill_in_programmer_mode_keeps_program_running_on_device(make_r
     assert rig.sim.working_sp_c > before, "the controller's own programmer keeps going"
     await rig.start_daemon()
     await rig.wait_for(lambda s: s["kilns"][0]["state"] == "final_hold", timeout_s=60)
+
+
+async def test_a_hung_daemon_in_stream_mode_leaves_the_heat_off_then_faults(make_rig):
+    rig = await make_rig(mode="stream")
+    await rig.start_daemon()
+    await _start(rig)
+    await _run_until_segment(rig, "ramp to 500")
+    proc = rig.daemon.proc
+    assert proc is not None and rig.sim.output_pct > 0.5  # heating
+    proc.send_signal(signal.SIGSTOP)  # hung: the remote setpoint is no longer renewed
+    try:
+        await rig.wait_sim(_heat_off, HEAT_OFF_WITHIN_S)  # the controller's own lease
+    finally:
+        proc.send_signal(signal.SIGCONT)
+    outcome = await rig.wait_outcome(timeout_s=30)
+    assert outcome.startswith("faulted:") and "fallback" in outcome, outcome
