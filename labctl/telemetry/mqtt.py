@@ -61,6 +61,10 @@ from labctl.telemetry.mqtt_topics import MqttSettings, MqttTls, Topics, backoff_
 __all__ = ["HeartbeatLost", "MqttBridge", "MqttSettings", "MqttTls", "SubscriptionRefused"]
 
 log = logging.getLogger(__name__)
+# paho logs a dropped connection at ERROR from inside its socket callbacks; the bridge logs the
+# same loss once, as a warning with the reason, so paho's own lines stay out of the journal.
+_CLIENT_LOG = log.getChild("client")
+_CLIENT_LOG.setLevel(logging.CRITICAL)
 
 
 class HeartbeatLost(Exception):
@@ -180,7 +184,7 @@ class MqttBridge:
             timeout=s.timeout_s,
             tls_params=tls,
             max_queued_incoming_messages=s.queue_max,
-            logger=log.getChild("client"),
+            logger=_CLIENT_LOG,
         )
 
     async def _connection_loop(self) -> None:
