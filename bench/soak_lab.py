@@ -37,25 +37,10 @@ MQTT_USER, MQTT_PASSWORD = "labctl-studio", "soak-pw"
 ROOT = Path(__file__).resolve().parent.parent
 PROFILES = ROOT / "profiles"
 
-# Appended to the rig's site file: a second kiln (programmer mode, the first streams), link
-# staleness beyond any CPU stall of a loaded 2-core machine at this clock speed (a soak
-# measures leaks, not tick deadlines), and telemetry to the real servers.
+# Appended to the rig's site file: link staleness beyond any CPU stall of a loaded 2-core
+# machine at this clock speed (a soak measures leaks, not tick deadlines), and telemetry to the
+# real servers.
 EXTRA = """
-[buses.kiln2_link]
-kind = "tcp"
-host = "127.0.0.1"
-port = {kiln2_port}
-timeout_s = 0.5
-
-[devices.kiln2_tc]
-family = "eurotherm3200"
-bus = "kiln2_link"
-
-[kilns.kiln2]
-controller = "kiln2_tc"
-mode = "programmer"
-max_temp_c = 800
-
 [kilns.kiln1.interlocks]
 stale_after_s = 600
 
@@ -118,13 +103,12 @@ class _Ports:
 def _site(lab_dir: Path, clock: ScaledClock, epoch: float, ports: _Ports, factor: float) -> str:
     text = rig_site(
         state=lab_dir / "state", profiles=lab_dir / "profiles", speed=clock.speed, epoch=epoch,
-        tick_s=TICK_S / factor, kiln_port=ports.kiln1, mode="stream", caster=ports.caster, name=LAB,
+        tick_s=TICK_S / factor, kiln_port=ports.kiln1, mode="stream",
+        kiln2=(ports.kiln2, "programmer"), caster=ports.caster,
+        caster_tick_s=CASTER_TICK_S / factor, name=LAB,
     )  # fmt: skip
-    marker = "io_lease_s = 60\n"
-    assert marker in text, "rig_site no longer sets io_lease_s: update the caster tick line"
-    text = text.replace(marker, f"{marker}tick_s = {CASTER_TICK_S / factor}\n")
     return text + EXTRA.format(
-        kiln2_port=ports.kiln2, health_s=HEALTH_S / factor, influx_url=ports.influx_url,
+        health_s=HEALTH_S / factor, influx_url=ports.influx_url,
         mqtt_port=ports.mqtt, mqtt_user=MQTT_USER, mqtt_secret=lab_dir / "mqtt.secret",
         mqtt_s=MQTT_TELEMETRY_S / factor,
     )  # fmt: skip

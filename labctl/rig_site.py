@@ -23,19 +23,21 @@ tick_s = {tick}
 clock_speed = {speed}
 clock_epoch = {epoch}
 profiles_dir = "{profiles}"
+"""
 
-[buses.kiln_link]
+_KILN = """
+[buses.{kiln}_link]
 kind = "tcp"
 host = "127.0.0.1"
-port = {kiln_port}
+port = {port}
 timeout_s = 0.5
 
-[devices.kiln1_tc]
+[devices.{kiln}_tc]
 family = "eurotherm3200"
-bus = "kiln_link"
+bus = "{kiln}_link"
 
-[kilns.kiln1]
-controller = "kiln1_tc"
+[kilns.{kiln}]
+controller = "{kiln}_tc"
 mode = "{mode}"
 max_temp_c = 800
 """
@@ -155,17 +157,23 @@ def rig_site(
     tick_s: float,
     kiln_port: int,
     mode: str = "stream",
+    kiln2: tuple[int, str] | None = None,
     caster: CasterPorts | None = None,
     stabilise_s: float = 10.0,
     confirm_timeout_s: float = 120.0,
+    caster_tick_s: float | None = None,
     name: str = "simulated lab",
     ledger_key: Path | None = None,
 ) -> str:
-    """The site file text for a kiln (``kiln1``) and, given ``caster``, a ``caster1``."""
+    """The site file text: a kiln ``kiln1``, plus ``kiln2`` and ``caster1`` when given.
+
+    ``kiln2`` is the second kiln's (port, mode); ``caster_tick_s`` sets the caster's tick.
+    """
     text = _LAB.format(
-        name=name, state=state, tick=tick_s, speed=speed, epoch=epoch, profiles=profiles,
-        kiln_port=kiln_port, mode=mode,
-    )  # fmt: skip
+        name=name, state=state, tick=tick_s, speed=speed, epoch=epoch, profiles=profiles
+    ) + _KILN.format(kiln="kiln1", port=kiln_port, mode=mode)
+    if kiln2 is not None:
+        text += _KILN.format(kiln="kiln2", port=kiln2[0], mode=kiln2[1])
     if ledger_key is not None:
         text += f'\n[ledger]\norigin = "{LEDGER_ORIGIN}"\nkey_files = ["{ledger_key}"]\n'
     if caster is None:
@@ -174,13 +182,17 @@ def rig_site(
     machine = (
         _GAUGE.format(gauge=caster.gauge_path) if vacuum else _DRIVE.format(drive=caster.drive_port)
     )
-    return text + _CASTER.format(
-        crucible_port=caster.crucible_port,
-        io_port=caster.io_port,
-        tc_path=caster.tc_path,
-        machine=machine,
-        kind=caster.kind,
-        role='gauge = "gauge1"' if vacuum else 'drive = "vfd1"',
-        stabilise_s=stabilise_s,
-        confirm_timeout_s=confirm_timeout_s,
+    return (
+        text
+        + _CASTER.format(
+            crucible_port=caster.crucible_port,
+            io_port=caster.io_port,
+            tc_path=caster.tc_path,
+            machine=machine,
+            kind=caster.kind,
+            role='gauge = "gauge1"' if vacuum else 'drive = "vfd1"',
+            stabilise_s=stabilise_s,
+            confirm_timeout_s=confirm_timeout_s,
+        )
+        + ("" if caster_tick_s is None else f"tick_s = {caster_tick_s}\n")
     )

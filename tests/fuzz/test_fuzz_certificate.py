@@ -8,12 +8,13 @@ import asyncio
 import base64
 import shutil
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
 
-from labctl.ledger import dsse, keys, note
+from labctl.ledger import dsse, note
 from labctl.ledger.certificate import (
     ENVELOPE,
     MANIFEST,
@@ -25,42 +26,20 @@ from labctl.ledger.certificate import (
     verify_certificate,
 )
 from labctl.ledger.jcs import LedgerFormatError
-from labctl.ledger.records import Document, JobTicket
-from labctl.ledger.service import LedgerService
 from tests.fuzz.support import fuzz, mutated, says
+
+if TYPE_CHECKING:
+    from tests.conftest import ExportCertificate
 
 ORIGIN = "lab.example/ledger/v1"
 FILES = (ENVELOPE, PROOF, VKEY, PDF, MANIFEST)
 
 
-async def _make(out: Path) -> Path:
-    keys.generate(out / "log.key", ORIGIN)
-    service = await LedgerService.open(
-        out / "ledger.sqlite", origin=ORIGIN, key_files=[out / "log.key"]
-    )
-    try:
-        for i in range(5):
-            await service.record(
-                JobTicket(
-                    job_id=f"J{i}",
-                    customer_order="O-1",
-                    piece_ids=[f"P{i}"],
-                    cad_file=Document(name="ring.stl", sha256=f"{i:064x}"),
-                    alloy="gold-18k-yellow",
-                    piece_class="thin",
-                )
-            )
-        entry = await service.find("job-ticket", "J2")
-        assert entry is not None
-        await service.export(entry, out / "cert", b"%PDF-1.4 a rendering\n")
-    finally:
-        await service.close()
-    return out / "cert"
-
-
 @pytest.fixture(scope="module")
-def certificate(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    cert = asyncio.run(_make(tmp_path_factory.mktemp("ledger")))
+def certificate(
+    tmp_path_factory: pytest.TempPathFactory, export_certificate: ExportCertificate
+) -> Path:
+    cert = asyncio.run(export_certificate(tmp_path_factory.mktemp("ledger"), ORIGIN, 5, 2))
     verify_certificate(cert)
     return cert
 

@@ -17,8 +17,9 @@ from hypothesis import strategies as st
 from labctl.config import load_site
 from labctl.errors import ConfigError, ProfileError
 from labctl.ledger.tickets import JobFileError, load_jobs
-from labctl.profiles.alloys import load_alloy
+from labctl.profiles.alloys import Alloy, load_alloy
 from labctl.profiles.loader import load_burnout
+from labctl.program.segments import Schedule
 from tests.fuzz.support import edited_lines, fuzz, mutated, says
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -55,31 +56,28 @@ def test_job_ticket_files_load_or_name_file_and_field(tmp_path: Path, data: st.D
 
 
 @fuzz(120)
+@pytest.mark.parametrize(
+    ("originals", "load"),
+    [(BURNOUT, load_burnout), (ALLOYS, load_alloy)],
+    ids=["burnout", "alloy"],
+)
 @given(data=st.data())
-def test_burnout_profiles_load_or_name_file_and_field(tmp_path: Path, data: st.DataObject) -> None:
-    original = data.draw(st.sampled_from(BURNOUT), label="profile")
+def test_profiles_load_or_name_file_and_field(
+    tmp_path: Path,
+    originals: list[Path],
+    load: Callable[[Path], Schedule | Alloy],
+    data: st.DataObject,
+) -> None:
+    original = data.draw(st.sampled_from(originals), label="profile")
     path = tmp_path / original.name
     path.write_bytes(data.draw(contents(original), label="content"))
     try:
-        schedule = load_burnout(path)
+        profile = load(path)
     except ProfileError as err:
         says(err, str(path), err.field or "<a field>")
         return
-    assert schedule.name == path.stem and schedule.segments
-
-
-@fuzz(120)
-@given(data=st.data())
-def test_alloy_profiles_load_or_name_file_and_field(tmp_path: Path, data: st.DataObject) -> None:
-    original = data.draw(st.sampled_from(ALLOYS), label="alloy")
-    path = tmp_path / original.name
-    path.write_bytes(data.draw(contents(original), label="content"))
-    try:
-        alloy = load_alloy(path)
-    except ProfileError as err:
-        says(err, str(path), err.field or "<a field>")
-        return
-    assert alloy.name == path.stem
+    assert profile.name == path.stem
+    assert not isinstance(profile, Schedule) or profile.segments
 
 
 @fuzz(150)

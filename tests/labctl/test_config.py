@@ -10,20 +10,6 @@ from labctl.config import load_site
 from labctl.errors import ConfigError
 
 ROOT = Path(__file__).resolve().parents[2]
-GOOD = """
-[lab]
-name = "t"
-[buses.a]
-kind = "tcp"
-host = "127.0.0.1"
-port = 5020
-[devices.tc1]
-family = "eurotherm3200"
-bus = "a"
-[kilns.k1]
-controller = "tc1"
-max_temp_c = 800
-"""
 
 
 def test_example_site_config_is_valid() -> None:
@@ -43,25 +29,25 @@ def test_example_site_config_is_valid() -> None:
     ],
 )
 def test_bad_config_is_refused_with_file_field_problem(
-    tmp_path: Path, change: tuple[str, str], field: str, problem: str
+    tmp_path: Path, minimal_site: str, change: tuple[str, str], field: str, problem: str
 ) -> None:
     path = tmp_path / "site.toml"
-    path.write_text(GOOD.replace(*change))
+    path.write_text(minimal_site.replace(*change))
     with pytest.raises(ConfigError) as caught:
         load_site(path)
     assert str(caught.value).startswith(f"{path}: {field}: "), caught.value
     assert problem in str(caught.value)
 
 
-def test_a_unit_twice_on_one_bus_is_refused(tmp_path: Path) -> None:
+def test_a_unit_twice_on_one_bus_is_refused(tmp_path: Path, minimal_site: str) -> None:
     path = tmp_path / "site.toml"
-    path.write_text(GOOD + '[devices.tc2]\nfamily = "eurotherm3200"\nbus = "a"\n')
+    path.write_text(minimal_site + '[devices.tc2]\nfamily = "eurotherm3200"\nbus = "a"\n')
     with pytest.raises(ConfigError, match=r"devices\.tc2\.unit: unit 1 on a is already tc1"):
         load_site(path)
 
 
 async def test_daemon_refuses_to_start_with_a_bad_profile(
-    tmp_path: Path, caplog: pytest.LogCaptureFixture
+    tmp_path: Path, minimal_site: str, caplog: pytest.LogCaptureFixture
 ) -> None:
     from labctl.app import run_daemon_from_config
 
@@ -70,7 +56,7 @@ async def test_daemon_refuses_to_start_with_a_bad_profile(
     (profiles / "broken.toml").write_text('name = "broken')
     path = tmp_path / "site.toml"
     path.write_text(
-        GOOD.replace(
+        minimal_site.replace(
             'name = "t"',
             f'name = "t"\nprofiles_dir = "{profiles.parent}"\nstate_dir = "{tmp_path / "state"}"',
         )

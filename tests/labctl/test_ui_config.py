@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -13,20 +14,6 @@ from labctl.rig_site import ui_site
 from labctl.ui_config import UiSection
 from labctl.web.pins import hash_pin, verify_pin
 
-SITE = """
-[lab]
-name = "t"
-[buses.a]
-kind = "tcp"
-host = "127.0.0.1"
-port = 5020
-[devices.tc1]
-family = "eurotherm3200"
-bus = "a"
-[kilns.k1]
-controller = "tc1"
-max_temp_c = 800
-"""
 HASH = hash_pin("2468", n=2**4)
 
 
@@ -75,15 +62,21 @@ def test_out_of_range_values_are_refused(bad: dict[str, object]) -> None:
         UiSection.model_validate(bad)
 
 
-def write(tmp_path: Path, text: str) -> Path:
-    path = tmp_path / "site.toml"
-    path.write_text(SITE + text)
-    return path
+@pytest.fixture
+def write(tmp_path: Path, minimal_site: str) -> Callable[[str], Path]:
+    """Write the minimal site plus ``text`` to a file and return its path."""
+
+    def write_site(text: str) -> Path:
+        path = tmp_path / "site.toml"
+        path.write_text(minimal_site + text)
+        return path
+
+    return write_site
 
 
-def test_a_site_with_ui_and_users_loads(tmp_path: Path) -> None:
+def test_a_site_with_ui_and_users_loads(write: Callable[[str], Path]) -> None:
     people = {"ana": ("technician", "1001", "2468"), "ben": ("supervisor", "2002", "1357")}
-    site = load_site(write(tmp_path, ui_site(0, people, {"temperature_unit": "F"})))
+    site = load_site(write(ui_site(0, people, {"temperature_unit": "F"})))
     assert site.ui is not None
     assert (site.ui.host, site.ui.port, site.ui.temperature_unit) == ("127.0.0.1", 0, "F")
     for name, (role, badge, pin) in people.items():
@@ -93,8 +86,8 @@ def test_a_site_with_ui_and_users_loads(tmp_path: Path) -> None:
         assert pin not in user.pin_hash
 
 
-def test_no_ui_section_means_no_touchscreen(tmp_path: Path) -> None:
-    assert load_site(write(tmp_path, "")).ui is None
+def test_no_ui_section_means_no_touchscreen(write: Callable[[str], Path]) -> None:
+    assert load_site(write("")).ui is None
 
 
 @pytest.mark.parametrize(
@@ -114,9 +107,9 @@ def test_no_ui_section_means_no_touchscreen(tmp_path: Path) -> None:
     ],
 )
 def test_bad_users_or_ui_are_refused_naming_the_field(
-    tmp_path: Path, text: str, field: str, problem: str
+    write: Callable[[str], Path], text: str, field: str, problem: str
 ) -> None:
-    path = write(tmp_path, text)
+    path = write(text)
     with pytest.raises(ConfigError) as caught:
         load_site(path)
     assert str(caught.value).startswith(f"{path}: {field}: "), caught.value

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
@@ -16,39 +17,16 @@ from labctl.ledger.certificate import (
     CertificateError,
     verify_certificate,
 )
-from labctl.ledger.records import Document, JobTicket
-from labctl.ledger.service import LedgerService
+
+if TYPE_CHECKING:
+    from tests.conftest import ExportCertificate
 
 ORIGIN = "lab.example/ledger/v1"
 
 
-def job(i: int) -> JobTicket:
-    return JobTicket(
-        job_id=f"J{i}",
-        customer_order="O-17",
-        piece_ids=[f"P{i}a", f"P{i}b"],
-        cad_file=Document(name=f"ring{i}.stl", sha256=f"{i:064x}"),
-        alloy="gold-18k-yellow",
-        piece_class="medium",
-    )
-
-
 @pytest.fixture
-async def certificate(tmp_path: Path) -> Path:
-    keys.generate(tmp_path / "log.key", ORIGIN)
-    service = await LedgerService.open(
-        tmp_path / "ledger.sqlite", origin=ORIGIN, key_files=[tmp_path / "log.key"]
-    )
-    try:
-        for i in range(7):
-            acked = await service.record(job(i))
-            assert acked.index == i
-        entry = await service.find("job-ticket", "J3")
-        assert entry is not None
-        await service.export(entry, tmp_path / "cert", b"%PDF-1.4 a rendering\n")
-    finally:
-        await service.close()
-    return tmp_path / "cert"
+async def certificate(tmp_path: Path, export_certificate: ExportCertificate) -> Path:
+    return await export_certificate(tmp_path, ORIGIN, 7, 3)
 
 
 def test_a_certificate_verifies_with_only_its_vkey(certificate: Path) -> None:
