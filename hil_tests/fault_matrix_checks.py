@@ -17,7 +17,7 @@ from drivers.capabilities import CasterOutputs
 from hil_tests.caster_support import CasterRig
 from hil_tests.conftest import Rig
 from hil_tests.fault_matrix_labs import ALLOY, MARK, MatrixLab
-from hil_tests.fault_matrix_support import Cells
+from hil_tests.fault_matrix_support import STARTS_AGAIN, Cells
 from hil_tests.services import influxql
 from labctl.ledger.recorder import CastRecorder
 
@@ -29,6 +29,7 @@ PHASE_REACHED: dict[str, Callable[[Status], bool]] = {
     "hold": lambda s: s["kilns"][0]["state"] == "running" and " hold " in s["kilns"][0]["segment"],
     "final_hold": lambda s: s["kilns"][0]["state"] == "final_hold",
 }
+MELT = {"flask_id": "F-0007", "melt_id": "M-0031"}  # recorded by demo_records
 CAST_STATES = {
     "vacuum": {"melt": ("melt",), "pour": ("evacuate", "pour"), "hold": ("vacuum_hold",)},
     "centrifugal": {"melt": ("melt",), "pour": ("spin_up",), "hold": ("spin_hold", "brake")},
@@ -43,6 +44,7 @@ async def burnout_cell(
     assert reply["ok"], f"{cell}: {reply}"
     run_id = reply["result"]["run_id"]
     await rig.wait_for(PHASE_REACHED[phase], timeout_s=60)
+    spooled = await lab.telemetry("kiln")
     part.inject(rig)
     try:
         if not part.faults:
@@ -53,6 +55,7 @@ async def burnout_cell(
         # (1) heat off while the fault lasts: by labctl, or by the device's own fallback when
         # labctl cannot reach it
         await rig.wait_sim(lambda s: s.output_pct <= 0.5, SAFE_WITHIN_S)
+        await lab.alive(cell)
     finally:
         part.restore(rig)
     _assert_outcome(cell, part, outcome)
@@ -60,11 +63,17 @@ async def burnout_cell(
         lambda s: s["kilns"][0]["safe"] and s["kilns"][0]["pv_c"] is not None, timeout_s=30
     )
     await _alarm(lab, "kiln1", outcome, part.faults)  # (3)
-    trip = await _record(lab, "safety-trip", f"kiln1-run-{run_id}", part.faults)  # (4)
-    if part.faults:
+    subject = f"kiln1-run-{run_id}"
+    trip = await _record(
+        lab, "safety-trip", subject, part.faults, _missing(part, "safety trip of " + subject)
+    )  # (4)
+    if trip:
         assert trip["reason"] == outcome.removeprefix(FAULTED)[:200], trip
         assert trip["machine"] == "kiln1", trip
-    await _all_offered_stored(lab, "kiln")  # (5)
+    await _all_offered_stored(lab, "kiln", spooled if part.disk else None)  # (5)
+    if part.disk:  # the same daemon starts the next run once the disk is freed
+        reply = await rig.command("start", kiln="kiln1", profile="hil-short")
+        await _started_again(lab, cell, reply, "abort", kiln="kiln1")
 
 
 async def _keeps_running(lab: MatrixLab, run_id: int) -> None:
@@ -84,8 +93,10 @@ async def cast_cell(
 ) -> None:
     rig: CasterRig = lab.rig
     rig.sim.io.flask_present = False
+    # a crucible the previous cell overheated (a welded relay) cools below the pour first
+    await rig.wait_for(lambda c: (c["crucible_c"] or 0) < ALLOY.pour_temp_c, timeout_s=60)
     start = {"caster": "caster1", "alloy": ALLOY.name, "piece_class": "medium", "kiln": "kiln1"}
-    reply = await _cast_start(rig, start | {"flask_id": "F-0007", "melt_id": "M-0031"})
+    reply = await _cast_start(rig, start | MELT)
     assert reply["ok"], f"{cell}: {reply}"
     cast_id = reply["result"]["cast_id"]
     step = "flask_placed" if part.kind == "vacuum" else "balance_confirmed"
@@ -97,6 +108,7 @@ async def cast_cell(
         await _confirm(rig, step)
         states = CAST_STATES[part.kind][phase]
         await rig.wait_for(lambda c: c["state"] in states, timeout_s=60)
+    spooled = await lab.telemetry("caster")
     part.inject(rig)
     try:
         if not part.faults:
@@ -105,6 +117,7 @@ async def cast_cell(
                 await rig.wait_for(lambda c: c["waiting_for"] == step, timeout_s=90)
                 await _confirm(rig, step)
         outcome = await rig.outcome(timeout_s=outcome_within_s)
+        await lab.alive(cell)
     finally:
         part.restore(rig)
     _assert_outcome(cell, part, outcome)
@@ -117,11 +130,18 @@ async def cast_cell(
         await rig.wait_sim(lambda s: drive.output_hz == 0, timeout_s=SAFE_WITHIN_S)
     await rig.wait_for(lambda c: c["safe"] and not c["stale"], timeout_s=30)
     await _alarm(lab, "caster1", outcome, part.faults)  # (3)
-    record = await _record(lab, "cast-record", f"cast-{cast_id}")  # (4)
-    process = record["process"]
-    assert process["outcome"] == ("fault" if part.faults else "complete"), record
-    assert process["outcome_detail"] == outcome[:300], record
-    await _all_offered_stored(lab, "caster")  # (5)
+    record = await _record(
+        lab, "cast-record", f"cast-{cast_id}", True, _missing(part, f"cast {cast_id}")
+    )  # (4)
+    if record:
+        process = record["process"]
+        assert process["outcome"] == ("fault" if part.faults else "complete"), record
+        assert process["outcome_detail"] == outcome[:300], record
+    await _all_offered_stored(lab, "caster", spooled if part.disk else None)  # (5)
+    if part.disk:  # the same daemon starts the next cast once the disk is freed
+        rig.sim.io.flask_present = False
+        reply = await _cast_start(rig, start | MELT)
+        await _started_again(lab, cell, reply, "cast_abort", caster="caster1")
 
 
 async def _confirm(rig: CasterRig, step: str) -> None:
@@ -166,9 +186,12 @@ def _assert_outcome(cell: str, part: Cells, outcome: str) -> None:
     assert outcome.startswith(FAULTED) and named, f"{cell}: {outcome}"
 
 
-async def _record(lab: MatrixLab, kind: str, subject: str, expected: bool = True) -> dict[str, Any]:
+async def _record(
+    lab: MatrixLab, kind: str, subject: str, expected: bool = True, missing: str | None = None
+) -> dict[str, Any]:
     """The predicate of the latest ``kind`` record about ``subject`` (waits for its commit);
-    with ``expected`` False, that there is none after the wait.
+    with ``expected`` False, that there is none after the wait; with ``missing``, {} once a lab
+    alarm says ``missing`` is NOT in the ledger (it could not be appended).
     """
     deadline = time.monotonic() + (10 if expected else 1)
     query = "SELECT leaf FROM entries WHERE kind = ? AND subject = ? ORDER BY idx DESC LIMIT 1"
@@ -178,27 +201,45 @@ async def _record(lab: MatrixLab, kind: str, subject: str, expected: bool = True
         if row is not None:
             assert expected, f"a {kind} record of {subject}"
             return await CastRecorder.predicate(bytes(row[0]))
+        if missing is not None and await lab.lab_alarm(f"{missing} is NOT in the ledger"):
+            return {}
         if not expected and time.monotonic() > deadline:
             return {}
         assert time.monotonic() < deadline, f"no {kind} record of {subject}\n{lab.daemon.log()}"
         await asyncio.sleep(0.1)
 
 
-async def _all_offered_stored(lab: MatrixLab, measurement: str, timeout_s: float = 30) -> None:
-    """Every ``measurement`` point offered to the spool so far reaches InfluxDB, each once."""
+async def _all_offered_stored(
+    lab: MatrixLab, measurement: str, full: tuple[int, int] | None = None, timeout_s: float = 30
+) -> None:
+    """Every ``measurement`` point offered to the spool so far reaches InfluxDB, each once.
 
-    async def offered() -> int:
-        status = await lab.daemon.status()
-        assert status is not None
-        return int(status["telemetry"]["offered"].get(measurement, 0))
-
+    With ``full`` (the counts when the disk filled up) the allowance of a full disk: every point
+    offered before it is stored, and of those offered since, only as many may be missing as the
+    spool counted dropped.
+    """
     query = f'SELECT count("state") FROM "{measurement}"'
-    before, deadline = await offered(), time.monotonic() + timeout_s
+    (before, dropped), deadline = await lab.telemetry(measurement), time.monotonic() + timeout_s
+    expected = before if full is None else max(full[0], before - (dropped - full[1]))
     while True:
         series = await influxql(lab.influx_url, "labctl", query)
         stored = int(series[0]["values"][0][1]) if series else 0
-        assert stored <= await offered(), f"{stored} {measurement} points stored: duplicates"
-        if stored >= before:
+        offered = (await lab.telemetry(measurement))[0]
+        assert stored <= offered, f"{stored} {measurement} points stored: duplicates"
+        if stored >= expected:
             return
-        assert time.monotonic() < deadline, f"{stored} of {before} {measurement} points stored"
+        lost = f"{stored} of {expected} {measurement} points stored ({dropped} dropped)"
+        assert time.monotonic() < deadline, lost
         await asyncio.sleep(0.2)
+
+
+def _missing(part: Cells, record: str) -> str | None:
+    """With a full disk a record may be missing from the ledger, if a lab alarm says so."""
+    return record if part.disk else None
+
+
+async def _started_again(lab: MatrixLab, cell: str, reply: Status, abort: str, **on: str) -> None:
+    """After a full disk was freed the same daemon starts a new run or cast (then aborted)."""
+    assert reply["ok"], f"{cell}: {STARTS_AGAIN} once the disk was freed: {reply}"
+    aborted = await lab.daemon.command(abort, **on, reason="fault matrix: it started again")
+    assert aborted["ok"], f"{cell}: {aborted}"

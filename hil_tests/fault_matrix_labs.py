@@ -70,6 +70,30 @@ class MatrixLab:
     influx_url: str
     ledger_db: Path
 
+    async def status(self) -> dict[str, Any]:
+        status = await self.daemon.status()
+        assert status is not None, f"the daemon does not answer\n{self.daemon.log()}"
+        return status
+
+    async def alive(self, cell: str) -> None:
+        """The daemon has not exited and still answers."""
+        proc = self.daemon.proc
+        assert proc is not None and proc.returncode is None, f"{cell}: the daemon exited"
+        await self.status()
+
+    async def telemetry(self, measurement: str) -> tuple[int, int]:
+        """``measurement`` points offered to the spool so far, and all points it dropped."""
+        telemetry = (await self.status())["telemetry"]
+        return int(telemetry["offered"].get(measurement, 0)), int(telemetry["dropped"])
+
+    async def lab_alarm(self, start: str) -> bool:
+        """A lab alarm starting with ``start`` is in the status and on the alarm board."""
+        listed = any(text.startswith(start) for text in (await self.status())["alarms"])
+        board = await self.daemon.command("alarms")
+        assert board["ok"], board
+        lab = [a["text"] for a in board["result"]["alarms"] if a["source"] == "lab"]
+        return listed and any(text.startswith(start) for text in lab)
+
 
 def _ledger_site(key: Path) -> str:
     return f'\n[ledger]\norigin = "{LEDGER_ORIGIN}"\nkey_files = ["{key}"]\n'

@@ -43,8 +43,9 @@ GAPS = [(f, m) for f in MATRIX for m in ("burnout", "cast") if f.cells(m, gaps=T
 
 @pytest.mark.parametrize(("fault", "machine"), GAPS, ids=[f"{f.name}-{m}" for f, m in GAPS])
 async def test_a_known_gap_still_fails(make_rig, tmp_path, fault, machine):
-    """The first ✗ cell of a row fails today. Once labctl is fixed this test fails: then turn
-    the row's gaps into cells (fault_matrix_support.MATRIX) and the README table follows.
+    """The first ✗ cell of a row fails today (with ``fails_with``, at that check: the checks
+    before it pass). Once labctl is fixed this test fails: then turn the row's gaps into cells
+    (fault_matrix_support.MATRIX) and the README table follows.
     """
     part = fault.burnout if machine == "burnout" else fault.cast
     assert isinstance(part, Cells)
@@ -56,5 +57,5 @@ async def test_a_known_gap_still_fails(make_rig, tmp_path, fault, machine):
         lab = labs.caster_lab(tmp_path, part.kind, part.disk)
         cell = checks.cast_cell
     async with lab as running:
-        with pytest.raises((AssertionError, OSError)):
+        with pytest.raises((AssertionError, OSError), match=part.fails_with or None):
             await cell(running, part, f"{fault.name} in {phase}", phase, outcome_within_s=8)
