@@ -89,6 +89,7 @@ class CasterRunner:
         self._unsafe: list[str] = []
         self.last_outcome: str | None = None
         self.last_cast_id: int | None = None
+        self._unstored: tuple[int, Outcome] | None = None  # an outcome the store refused
         self.ticks = 0
         self.lateness_s: deque[float] = deque(maxlen=4096)  # tick start lateness, clock s
 
@@ -101,6 +102,11 @@ class CasterRunner:
         """Begin a cast; refused unless idle, safe, every device answering, lid shut."""
         if self._cast is not None:
             raise CommandRefused(f"{self.name} is already casting (cast {self._cast.id})")
+        if self._unstored is not None:
+            raise CommandRefused(
+                f"{self.name}: the outcome of cast {self._unstored[0]} is not stored yet (the run "
+                "store refuses writes: is the disk full?)"
+            )
         now, obs = self._clock.now(), self._obs
         problems = [
             f"no reading from {n}" for n in self._devices.fresh(now, self.limits.stale_after_s)
@@ -192,6 +198,7 @@ class CasterRunner:
             await self._clock.sleep_until(next_tick)
             self.lateness_s.append(self._clock.now() - next_tick)
             try:
+                await self._store_outcome_late()
                 await self._commands.run_pending()
                 await self._tick()
             except RunStoreError as err:  # e.g. the disk is full: every device safe, stay up
@@ -236,6 +243,24 @@ class CasterRunner:
             except ApplyFailed as err:
                 log.warning("%s: lid lock not set: %s", self.name, err)
 
+    async def _store_outcome_late(self) -> None:
+        """Retry storing an outcome the run store refused (e.g. while the disk was full)."""
+        if self._unstored is None:
+            return
+        cast_id, outcome = self._unstored
+        try:
+            await self._store.end_run(
+                cast_id,
+                outcome_kind=outcome.kind,
+                reason=outcome.reason,
+                by=outcome.by,
+                at_wall=self._clock.wall(),
+            )
+        except RunStoreError:
+            return
+        self._unstored = None
+        log.warning("%s: cast %d outcome stored at last: %s", self.name, cast_id, outcome)
+
     async def _store_failed(self, err: RunStoreError) -> None:
         """The run store took no write: the cast (if any) ends faulted, every device safe."""
         cast = self._cast
@@ -263,6 +288,7 @@ class CasterRunner:
             )
         except RunStoreError as err:  # the outcome is still told and signed, if the ledger can
             outcome = Outcome(kind, reason, by)
+            self._unstored = (cast.id, outcome)  # stored by a later tick, once writes go through
             log.critical("%s: cast %d %s; the run store could not record it: %s",
                          self.name, cast.id, outcome, err)  # fmt: skip
         log.info("%s: cast %d ended: %s", self.name, cast.id, outcome)

@@ -28,7 +28,7 @@ from labctl.cast.summary import CastOrigin, CastSummary
 from labctl.commands import CommandRefused
 from labctl.profiles.alloys import load_alloy
 from labctl.run_state import OutcomeKind
-from labctl.runstore import RunStore
+from labctl.runstore import RunStore, RunStoreError
 
 ALLOYS = Path(__file__).resolve().parents[2] / "profiles" / "alloys"
 
@@ -433,3 +433,35 @@ async def test_a_latched_drive_fault_blocks_a_cast_until_a_person_clears_it(make
     await rig.until(lambda: rig.state() == "balance")
     with pytest.raises(CommandRefused, match="is casting"):
         await rig.runner.submit(lambda: rig.runner.reset_drive_fault("tech1"))
+
+
+async def test_a_full_disk_ends_the_cast_faulted_and_its_outcome_is_stored_later(
+    make_rig, monkeypatch
+):
+    rig = await make_rig(CasterKind.VACUUM)
+    await start(rig)
+    await rig.until(lambda: rig.state() == "melt")
+
+    async def disk_full(*args: object, **kwargs: object) -> None:
+        raise RunStoreError("database or disk is full")
+
+    store = rig.store
+    saved = (store.save_state, store.add_event, store.end_run)
+    for name in ("save_state", "add_event", "end_run"):
+        monkeypatch.setattr(store, name, disk_full)
+    await rig.until(lambda: rig.state() == "idle")
+    status = rig.runner.status()
+    assert str(status["outcome"]).startswith("faulted: the run store cannot be written"), status
+    assert rig.plant.outputs == CasterOutputs() and rig.plant.sp_c is None  # every device safe
+    with pytest.raises(CommandRefused, match="is not stored yet"):
+        await start(rig)
+    (run,) = await rig.store.history(limit=1)
+    assert run.outcome is None  # still open in the store while the disk is full
+    monkeypatch.setattr(store, "save_state", saved[0])
+    monkeypatch.setattr(store, "add_event", saved[1])
+    monkeypatch.setattr(store, "end_run", saved[2])
+    await rig.clock.sleep(3.0)
+    (run,) = await rig.store.history(limit=1)
+    assert run.outcome is not None and run.outcome.kind is OutcomeKind.FAULTED, run
+    await start(rig)  # the caster takes casts again
+    await rig.until(lambda: rig.state() == "melt")
