@@ -49,6 +49,7 @@ class Sample:
     fds: int
     threads: int
     tasks: int | None  # asyncio tasks in the daemon (its status reply)
+    task_kinds: dict[str, int]  # the same by coroutine: a leak is a kind that keeps growing
     spool_depth: int | None
     sent: int | None
     dropped: int | None
@@ -75,7 +76,8 @@ def sample(
     tel: dict[str, Any] = status.get("telemetry") or {}
     return Sample(
         wall_s=round(wall_s, 1), sim_h=round(sim_h, 3), rss_mb=round(rss, 2), fds=fds,
-        threads=threads, tasks=tel.get("asyncio_tasks"), spool_depth=tel.get("spool_depth"),
+        threads=threads, tasks=tel.get("asyncio_tasks"),
+        task_kinds=tel.get("asyncio_task_kinds") or {}, spool_depth=tel.get("spool_depth"),
         sent=tel.get("sent"), dropped=tel.get("dropped"), mqtt_connected=tel.get("mqtt_connected"),
         influx=tel.get("influx"), burnouts=ended,
     )  # fmt: skip
@@ -113,15 +115,34 @@ class Flatness:
     high: float
     trend: float  # median of the second half minus median of the first half
 
-    def flat(self, slack: float | None = FLAT_SLACK) -> bool:
-        """No upward trend and (with ``slack``) a narrow range."""
-        return self.trend < 1 and (slack is None or self.high - self.low <= slack)
+    def flat(self) -> bool:
+        return self.trend < 1 and self.high - self.low <= FLAT_SLACK
 
 
-def _floors(values: Sequence[int], windows: int) -> list[int]:
-    """The lowest value in each of ``windows`` consecutive slices (a leak raises the floor)."""
-    size = max(1, len(values) // windows)
-    return [min(values[i : i + size]) for i in range(0, len(values), size)]
+def _task_kinds(steady: Sequence[Sample], row: Row) -> bool:
+    """Per coroutine kind, the most tasks seen in the second half vs the first.
+
+    A snapshot catches a tick's device reads and a query's own task in flight, so the total
+    swings by a handful from one sample to the next; a leak is a kind whose count keeps
+    growing, i.e. whose maximum in the second half exceeds the first half's by more than one.
+    """
+    half = len(steady) // 2
+    first: dict[str, int] = {}
+    second: dict[str, int] = {}
+    for part, seen in ((steady[:half], first), (steady[half:], second)):
+        for s in part:
+            for kind, n in s.task_kinds.items():
+                seen[kind] = max(seen.get(kind, 0), n)
+    grown = {k: (first.get(k, 0), n) for k, n in second.items() if n > first.get(k, 0) + 1}
+    totals = [s.tasks or 0 for s in steady]
+    row(
+        "(l) soak asyncio tasks, steady state",
+        f"{min(totals)}..{max(totals)} in total, {len(second)} kinds; grown: "
+        + (", ".join(f"{k} {a}->{b}" for k, (a, b) in grown.items()) or "none"),
+        f"{len(first)} kinds in the first half",
+        f"{'PASS' if not grown else 'FAIL'} (no kind's max grows by more than 1)",
+    )
+    return not grown
 
 
 def _flatness(values: Sequence[float]) -> Flatness:
@@ -147,24 +168,17 @@ def verdict(samples: Sequence[Sample], sim_hours: float, restart_h: float, row: 
         f"{'PASS' if rss_ok else 'FAIL'} (target < {RSS_TARGET_MB:g} MB)",
     )
     ok = rss_ok
-    counters = {
-        "open fds": [s.fds for s in steady],
-        "threads": [s.threads for s in steady],
-        # a status query has tasks of its own in flight, and the MQTT and InfluxDB clients
-        # have more while they reconnect: a leak shows as a rising floor over eight windows
-        "asyncio tasks (floor of 8 windows)": _floors([s.tasks or 0 for s in steady], 8),
-    }
+    counters = {"open fds": [s.fds for s in steady], "threads": [s.threads for s in steady]}
     for name, values in counters.items():
         f = _flatness([float(v) for v in values])
-        slack = None if name.startswith("asyncio") else FLAT_SLACK
-        ok = ok and f.flat(slack)
+        ok = ok and f.flat()
         row(
             f"(l) soak {name}, steady state",
             f"{f.low:.0f}..{f.high:.0f} (end {f.end:.0f}, trend {f.trend:+.1f})",
             f"{f.at_warmup:.0f} at warm-up end",
-            f"{'PASS' if f.flat(slack) else 'FAIL'} (flat: trend < 1"
-            + (f", max - min <= {slack})" if slack is not None else ")"),
+            f"{'PASS' if f.flat() else 'FAIL'} (flat: trend < 1, max - min <= {FLAT_SLACK})",
         )
+    ok = _task_kinds(steady, row) and ok
     depths = [s.spool_depth or 0 for s in steady]
     windows: dict[int, list[int]] = {}
     for s in steady:

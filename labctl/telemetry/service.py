@@ -61,6 +61,9 @@ class Telemetry:
             "dropped": stats.dropped_total,
             "offered": dict(self.offered),
             "asyncio_tasks": len(asyncio.all_tasks()),  # flat over weeks, or something leaks
+            "asyncio_task_kinds": dict(
+                Counter(task.get_coro().__qualname__ for task in asyncio.all_tasks())  # type: ignore[union-attr]
+            ),
         }
         if self.drainer is not None:
             drain = self.drainer.stats()
