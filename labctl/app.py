@@ -23,7 +23,7 @@ from drivers._modbus.transport import SerialLine, TcpEndpoint
 from drivers.clock import Clock, ScaledClock
 from drivers.eurotherm3200 import Eurotherm3200
 from labctl.alarm_board import AlarmBoard, register_alarm_commands
-from labctl.cast.build import build_casters
+from labctl.cast.build import DeviceParts, build_casters
 from labctl.cast.commands import register_caster_commands
 from labctl.cast.runner import CasterRunner
 from labctl.commands import CommandRegistry
@@ -156,6 +156,7 @@ async def build_lab(site: SiteConfig, clock: Clock) -> Lab:
             )
         wire = PymodbusWire(endpoint, timeout_s=bus_cfg.timeout_s)
         lab.buses[name] = ModbusBus(wire, name=name, clock=clock, timeout_s=bus_cfg.timeout_s)
+    parts = DeviceParts(site, lab.modbus_device, clock)  # the kilns' flask thermocouples' lines
     for name, kiln in site.kilns.items():
         device = lab.modbus_device(kiln.controller)
         lab.runners[name] = KilnRunner(
@@ -165,6 +166,7 @@ async def build_lab(site: SiteConfig, clock: Clock) -> Lab:
             clock=clock,
             store=lab.store,
             publish=lab.publish,
+            flask_tc=None if kiln.flask_tc is None else parts.thermocouple(kiln.flask_tc),
         )
     register_kiln_commands(lab.registry, lab.runners, site.profiles_dir, lab.store)
     lab.casters = build_casters(site, lab.modbus_device, clock, lab.store, lab.publish_caster)

@@ -117,6 +117,7 @@ class KilnSection(_Strict):
     """``[kilns.NAME]``: a burnout kiln and the controller that drives it."""
 
     controller: str
+    flask_tc: str | None = None  # an adam4018 channel on the flask core: shown, never acted on
     mode: Literal["programmer", "stream"] = "programmer"
     max_temp_c: float = Field(gt=0, le=1200)
     fallback_sp_c: float = Field(default=0.0, ge=0, le=1200)  # stream mode: SP on comms loss
@@ -130,6 +131,11 @@ class KilnSection(_Strict):
         if self.interlocks.runaway_output_pct >= self.interlocks.stall_output_pct:
             raise ValueError("interlocks.runaway_output_pct must be below stall_output_pct")
         return self
+
+    def roles(self) -> dict[str, str]:
+        """Role -> device name, for the devices this kiln uses."""
+        named = {"controller": self.controller, "flask_tc": self.flask_tc}
+        return {role: dev for role, dev in named.items() if dev is not None}
 
 
 class SiteConfig(_Strict):
@@ -235,7 +241,9 @@ def _check_ports(site: SiteConfig) -> tuple[str, str] | None:
 def _check_machines(site: SiteConfig) -> tuple[str, str] | None:
     users: dict[str, str] = {}
     families = {name: dev.family for name, dev in site.devices.items()}
-    uses = [(f"kilns.{n}.controller", k.controller) for n, k in site.kilns.items()]
+    uses = [
+        (f"kilns.{n}.{role}", dev) for n, k in site.kilns.items() for role, dev in k.roles().items()
+    ]
     for name, caster in site.casters.items():
         problem = check_caster(name, caster, families)
         if problem is not None:
@@ -244,11 +252,35 @@ def _check_machines(site: SiteConfig) -> tuple[str, str] | None:
     for field, device in uses:
         if device not in site.devices:
             return field, f"no device named {device!r} in [devices]"
-        if field.startswith("kilns.") and families[device] != "eurotherm3200":
-            return field, f"{device} is a {families[device]}; a kiln needs a eurotherm3200"
+        role, family = field.rsplit(".", 1)[1], families[device]
+        if field.startswith("kilns.") and family != KILN_ROLES[role]:
+            return field, f"{device} is {family}, but a kiln's {role} needs {KILN_ROLES[role]}"
         other = users.setdefault(device, field)
         if other != field:
             return field, f"{device} is already used by {other.rsplit('.', 1)[0]}"
+    return _check_flask_lines(site)
+
+
+#: The device family each kiln role takes.
+KILN_ROLES = {"controller": "eurotherm3200", "flask_tc": "adam4018"}
+
+
+def _check_flask_lines(site: SiteConfig) -> tuple[str, str] | None:
+    """A kiln's flask thermocouple has a serial line of its own: casters open theirs apart."""
+    caster_lines = {
+        dev.line: name
+        for name, caster in site.casters.items()
+        for dev in (site.devices[d] for d in caster.roles().values())
+        if not isinstance(dev, DeviceSection)
+    }
+    for name, kiln in site.kilns.items():
+        dev = site.devices[kiln.flask_tc] if kiln.flask_tc is not None else None
+        if isinstance(dev, Adam4018Section) and dev.line in caster_lines:
+            return (
+                f"kilns.{name}.flask_tc",
+                f"line {dev.line} also serves casters.{caster_lines[dev.line]}; "
+                "put the kiln's flask thermocouple on a line of its own",
+            )
     return None
 
 

@@ -1,7 +1,8 @@
 """``labctl demo``: the daemon against a simulated lab over loopback Modbus TCP and ptys.
 
-Starts a simulated Eurotherm 3216P kiln with an invested flask and a simulated caster (E5CC
-crucible, ADAM-4018, I/O module, TPG gauge or Delta drive), the real daemon (buses, drivers,
+Starts a simulated Eurotherm 3216P kiln with an invested flask (its core read by an ADAM-4018
+probe, as a lab's dummy flask) and a simulated caster (E5CC crucible, ADAM-4018, I/O module,
+TPG gauge or Delta drive), the real daemon (buses, drivers,
 interlocks, program engine, cast sequences, run store, command registry) on a scaled clock,
 runs a burnout for the chosen alloy and piece class with a live progress line, then slows the
 clock and casts the flask, and ends with a summary of the run and the cast.
@@ -18,6 +19,7 @@ from pathlib import Path
 from typing import Literal
 
 from drivers._sim.caster_rig import CasterRigSim
+from drivers.adam4018.sim import Adam4018Sim
 from drivers.clock import ScaledClock
 from drivers.eurotherm3200.sim import Eurotherm3200Sim, SimOptions
 from labctl.app import Lab, build_lab, run_lab
@@ -50,13 +52,13 @@ def _hms(seconds: float | None) -> str:
     return f"{m // 60}h{m % 60:02d}m"
 
 
-def _line(s: KilnSnapshot, core_c: float, wall_s: float) -> str:
+def _line(s: KilnSnapshot, wall_s: float) -> str:
     def t(v: float | None) -> str:
         return "   —   " if v is None else f"{v:6.1f}°C"
 
     return (
         f"[{wall_s:5.1f}s] {s.state:<10} {s.segment[:42]:<42} SP {t(s.setpoint_c)}  "
-        f"PV {t(s.pv_c)}  flask core {t(core_c)}  out {s.output_pct or 0:5.1f}%  "
+        f"PV {t(s.pv_c)}  flask core {t(s.flask_core_c)}  out {s.output_pct or 0:5.1f}%  "
         f"ETA {_hms(s.eta_s)}"
     )
 
@@ -83,6 +85,7 @@ async def run_demo(
     tick_s = max(2.0, speed * 0.02)  # about 50 control ticks per wall second
     # the remote-setpoint lease: half a wall second of silence and the controller falls back
     sim = Eurotherm3200Sim(SimOptions(flask=flask, comms_timeout_s=max(4 * tick_s, speed / 2)))
+    probe = Adam4018Sim(lambda: [sim.flask_core_c])  # a thermocouple in the flask's core
     try:
         metal = load_alloy(PROFILES / "alloys" / f"{alloy}.toml")
     except ProfileError as err:
@@ -98,6 +101,9 @@ async def run_demo(
     with tempfile.TemporaryDirectory(prefix="labctl-demo-") as tmp:
         async with contextlib.AsyncExitStack() as stack:
             endpoint = await stack.enter_async_context(sim.serving(clock=clock, tcp_port=0))
+            flask_tc = await stack.enter_async_context(
+                probe.serving(clock=clock, pty_link=Path(tmp) / "flask_tc")
+            )
             ports = None
             if caster is not None:
                 ports = await stack.enter_async_context(
@@ -111,8 +117,9 @@ async def run_demo(
             site_file.write_text(
                 rig_site(
                     state=Path(tmp) / "state", profiles=PROFILES, speed=speed, epoch=epoch,
-                    tick_s=tick_s, kiln_port=endpoint.port, mode=mode, caster=ports,
-                    name="labctl-demo", ledger_key=None if caster is None else ledger_key,
+                    tick_s=tick_s, kiln_port=endpoint.port, mode=mode, flask_tc=flask_tc,
+                    caster=ports, name="labctl-demo",
+                    ledger_key=None if caster is None else ledger_key,
                 )
                 + ("" if ui_port is None else ui_site(ui_port))
             )  # fmt: skip
@@ -173,9 +180,9 @@ async def _drive(
         await asyncio.sleep(0.05)
         snap, wall = runner.snapshot, time.monotonic() - start_wall
         peak_pv = max(peak_pv, snap.pv_c or 0.0)
-        peak_core = max(peak_core, sim.flask_core_c)
+        peak_core = max(peak_core, snap.flask_core_c or 0.0)
         if wall >= next_print:
-            print(_line(snap, sim.flask_core_c, wall), flush=True)
+            print(_line(snap, wall), flush=True)
             next_print = wall + PRINT_EVERY_S
         if snap.run_id is None and snap.outcome is not None:
             break

@@ -18,10 +18,11 @@ import logging
 from collections import deque
 from collections.abc import Callable
 
-from drivers.capabilities import ControllerReading, TemperatureController
+from drivers.capabilities import ControllerReading, TemperatureController, ThermocoupleInput
 from drivers.clock import Clock
 from drivers.errors import DriverError
 from labctl.commands import Action, CommandQueue, CommandRefused
+from labctl.flask_probe import FlaskProbe
 from labctl.interlocks import InterlockState, Observation, evaluate
 from labctl.kiln_run import ActiveRun, new_run, resume_run
 from labctl.kiln_settings import RunSettings
@@ -49,10 +50,12 @@ class KilnRunner:
         clock: Clock,
         store: RunStore,
         publish: Callable[[KilnSnapshot], None],
+        flask_tc: ThermocoupleInput | None = None,
     ) -> None:
         self.name = settings.kiln
         self._settings = settings
         self._controller = controller
+        self._flask = FlaskProbe(settings.kiln, flask_tc)  # information only, never acted on
         self._link_health = link_health
         self._clock = clock
         self._store = store
@@ -158,6 +161,12 @@ class KilnRunner:
     # ---------------------------------------------------------------- the loop
     async def run(self) -> None:
         """The control task: connect, recover a persisted run, then tick forever."""
+        try:
+            await self._loop()
+        finally:
+            self._flask.close()
+
+    async def _loop(self) -> None:
         await self._recover()
         next_tick = self._clock.now()
         while True:
@@ -190,7 +199,7 @@ class KilnRunner:
         return reading
 
     async def _tick(self) -> None:
-        reading = await self._read()
+        reading = await self._flask.alongside(self._read())
         if self._unsafe:
             await self._confirm_safe()
         run, mode = self._run, self._mode
@@ -360,6 +369,7 @@ class KilnRunner:
             pv_c=reading.pv_c if reading else None,
             working_sp_c=reading.working_sp_c if reading else None,
             output_pct=reading.output_pct if reading else None,
+            flask_core_c=self._flask.core_c,
             eta_s=run.eta_s if run else None,
             holdback_s=run.holdback_s if run else 0.0,
             outcome=self._last_outcome,

@@ -40,6 +40,16 @@ bus = "{kiln}_link"
 controller = "{kiln}_tc"
 mode = "{mode}"
 max_temp_c = 800
+{flask}"""
+
+_FLASK_TC = """
+[lines.{kiln}_core_line]
+port = "{path}"
+timeout_s = 0.3
+
+[devices.{kiln}_core]
+family = "adam4018"
+line = "{kiln}_core_line"
 """
 
 _CASTER = """
@@ -157,6 +167,7 @@ def rig_site(
     tick_s: float,
     kiln_port: int,
     mode: str = "stream",
+    flask_tc: Path | None = None,
     kiln2: tuple[int, str] | None = None,
     caster: CasterPorts | None = None,
     stabilise_s: float = 10.0,
@@ -167,13 +178,17 @@ def rig_site(
 ) -> str:
     """The site file text: a kiln ``kiln1``, plus ``kiln2`` and ``caster1`` when given.
 
+    ``flask_tc`` is the pty of ``kiln1``'s flask-core ADAM-4018 (address 1, channel 0);
     ``kiln2`` is the second kiln's (port, mode); ``caster_tick_s`` sets the caster's tick.
     """
+    flask = "" if flask_tc is None else 'flask_tc = "kiln1_core"\n'
     text = _LAB.format(
         name=name, state=state, tick=tick_s, speed=speed, epoch=epoch, profiles=profiles
-    ) + _KILN.format(kiln="kiln1", port=kiln_port, mode=mode)
+    ) + _KILN.format(kiln="kiln1", port=kiln_port, mode=mode, flask=flask)
+    if flask_tc is not None:
+        text += _FLASK_TC.format(kiln="kiln1", path=flask_tc)
     if kiln2 is not None:
-        text += _KILN.format(kiln="kiln2", port=kiln2[0], mode=kiln2[1])
+        text += _KILN.format(kiln="kiln2", port=kiln2[0], mode=kiln2[1], flask="")
     if ledger_key is not None:
         text += f'\n[ledger]\norigin = "{LEDGER_ORIGIN}"\nkey_files = ["{ledger_key}"]\n'
     if caster is None:

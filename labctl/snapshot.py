@@ -24,6 +24,7 @@ class KilnSnapshot:
     pv_c: float | None = None
     working_sp_c: float | None = None
     output_pct: float | None = None
+    flask_core_c: float | None = None  # the flask-core thermocouple, when the kiln has one
     eta_s: float | None = None
     holdback_s: float = 0.0
     outcome: str | None = None

@@ -26,7 +26,7 @@ log = logging.getLogger(__name__)
 ModbusFactory = Callable[[str], ModbusDevice]
 
 
-class _Parts:
+class DeviceParts:
     """Makes each role's driver for one site."""
 
     def __init__(self, site: SiteConfig, modbus: ModbusFactory, clock: Clock) -> None:
@@ -86,7 +86,7 @@ def build_casters(
     publish: Callable[[dict[str, object], float], None] | None = None,
 ) -> dict[str, CasterRunner]:
     """One runner per ``[casters.NAME]``; serial lines open on first use."""
-    parts = _Parts(site, modbus, clock)
+    parts = DeviceParts(site, modbus, clock)
     runners: dict[str, CasterRunner] = {}
     for name, cfg in site.casters.items():
         runners[name] = CasterRunner(

@@ -3,8 +3,8 @@
 Measurements and tags are designed for low cardinality (README, "Telemetry"):
 
 - ``kiln``   tags ``lab, machine, device``; fields ``pv_c, setpoint_c, working_sp_c,
-  output_pct, holdback`` (1 while the program clock waits), ``alarms`` (active alarms),
-  ``state`` (string), ``run_id``.
+  flask_core_c`` (a flask thermocouple, when fitted), ``output_pct, holdback`` (1 while the
+  program clock waits), ``alarms`` (active alarms), ``state`` (string), ``run_id``.
 - ``caster`` tags ``lab, machine``; fields ``crucible_c, crucible_tc_c, chamber_mbar, rpm,
   lid_closed, flask_present`` (0/1), ``state`` (string), ``cast_id``.
 - ``event``  tags ``lab, machine, kind`` (run_started, run_ended, cast_state, confirmation,

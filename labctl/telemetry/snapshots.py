@@ -43,6 +43,7 @@ class PointMaker:
                 "pv_c": s.pv_c,
                 "setpoint_c": s.setpoint_c,
                 "working_sp_c": s.working_sp_c,
+                "flask_core_c": s.flask_core_c,
                 "output_pct": s.output_pct,
                 "holdback": int(s.holdback_s > 0),
                 "alarms": len(s.alarms),

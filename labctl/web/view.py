@@ -32,7 +32,7 @@ WAITING_TEXT = {
     "balance_confirmed": "Load the flask, check the arm's balance and close the lid, then confirm",
 }
 
-Point = tuple[float, float | None, float | None]  # wall, program setpoint, PV
+Point = tuple[float, float | None, float | None, float | None]  # wall, program SP, PV, core
 
 
 class LabView:
@@ -57,7 +57,7 @@ class LabView:
         """Keep ``snap`` on the kiln's chart when it is far enough from the last point."""
         series = self._series.setdefault(snap.kiln, deque(maxlen=SERIES_POINTS))
         if not series or snap.wall - series[-1][0] >= SERIES_SPACING_S:
-            series.append((snap.wall, snap.setpoint_c, snap.pv_c))
+            series.append((snap.wall, snap.setpoint_c, snap.pv_c, snap.flask_core_c))
 
     def series(self, kiln: str) -> dict[str, list[float | None]] | None:
         if kiln not in self._kilns:
@@ -67,7 +67,7 @@ class LabView:
             "t": [p[0] for p in points],
             "sp": [p[1] for p in points],
             "pv": [p[2] for p in points],
-            "core": [None for _ in points],  # no flask-core thermocouple configured
+            "core": [p[3] for p in points],  # all None without a flask thermocouple
         }
 
     def _runs_key(self) -> object:
@@ -107,12 +107,12 @@ class LabView:
             k: getattr(snap, k)
             for k in (
                 "kiln", "wall", "state", "link", "run_id", "profile", "segment", "segment_index",
-                "setpoint_c", "pv_c", "output_pct", "eta_s", "holdback_s", "outcome", "safe",
+                "setpoint_c", "pv_c", "flask_core_c", "output_pct", "eta_s", "holdback_s",
+                "outcome", "safe",
             )
         }  # fmt: skip
         job = self._jobs.get(snap.run_id, {}) if snap.run_id is not None else {}
         view.update(
-            flask_core_c=None,
             holding_back=snap.holdback_s > 0,
             flask_id=job.get("flask_id"),
             alloy=job.get("alloy"),

@@ -63,3 +63,92 @@ async def test_daemon_refuses_to_start_with_a_bad_profile(
     )
     assert await run_daemon_from_config(path) == 2
     assert f"not starting: {profiles / 'broken.toml'}: toml: not valid TOML" in caplog.text
+
+
+FLASK_TC = """
+[lines.core_line]
+port = "/dev/ttyUSB4"
+[devices.core]
+family = "adam4018"
+line = "core_line"
+"""
+
+
+def _kiln_with_flask_tc(site: str, device: str) -> str:
+    return site.replace("max_temp_c = 800\n", f'max_temp_c = 800\nflask_tc = "{device}"\n', 1)
+
+
+def test_a_kiln_takes_an_adam4018_channel_as_its_flask_thermocouple(
+    tmp_path: Path, minimal_site: str
+) -> None:
+    path = tmp_path / "site.toml"
+    path.write_text(_kiln_with_flask_tc(minimal_site, "core") + FLASK_TC)
+    site = load_site(path)
+    assert site.kilns["k1"].flask_tc == "core"
+    assert site.kilns["k1"].roles() == {"controller": "tc1", "flask_tc": "core"}
+
+
+SECOND_KILN = '[kilns.k2]\ncontroller = "tc2"\nmax_temp_c = 800\n'
+SECOND_CONTROLLER = '[devices.tc2]\nfamily = "eurotherm3200"\nbus = "a"\nunit = 2\n'
+CASTER_ON_CORE_LINE = """
+[devices.crucible1]
+family = "omron_e5cc"
+bus = "a"
+unit = 3
+[devices.io1]
+family = "iomodule"
+bus = "a"
+unit = 4
+[devices.caster_tc]
+family = "adam4018"
+line = "core_line"
+address = 2
+[devices.vfd1]
+family = "delta_vfd"
+bus = "a"
+unit = 5
+[casters.c1]
+kind = "centrifugal"
+crucible = "crucible1"
+io = "io1"
+drive = "vfd1"
+crucible_tc = "{tc}"
+crucible_max_c = 1450
+accept_crucible_without_lease = true
+"""
+
+
+@pytest.mark.parametrize(
+    ("device", "extra", "field", "problem"),
+    [
+        ("nowhere", "", "kilns.k1.flask_tc", "no device named 'nowhere' in [devices]"),
+        ("tc1", "", "kilns.k1.flask_tc", "tc1 is eurotherm3200, but a kiln's flask_tc needs"),
+        (
+            "core",
+            SECOND_CONTROLLER + _kiln_with_flask_tc(SECOND_KILN, "core"),
+            "kilns.k2.flask_tc",
+            "core is already used by kilns.k1",
+        ),
+        (
+            "core",
+            CASTER_ON_CORE_LINE.format(tc="core"),
+            "casters.c1.crucible_tc",
+            "core is already used by kilns.k1",
+        ),
+        (
+            "core",
+            CASTER_ON_CORE_LINE.format(tc="caster_tc"),
+            "kilns.k1.flask_tc",
+            "line core_line also serves casters.c1",
+        ),
+    ],
+)
+def test_a_bad_flask_thermocouple_is_refused_naming_the_field(
+    tmp_path: Path, minimal_site: str, device: str, extra: str, field: str, problem: str
+) -> None:
+    path = tmp_path / "site.toml"
+    path.write_text(_kiln_with_flask_tc(minimal_site, device) + FLASK_TC + extra)
+    with pytest.raises(ConfigError) as caught:
+        load_site(path)
+    assert caught.value.field == field, caught.value
+    assert caught.value.problem.startswith(problem), caught.value
