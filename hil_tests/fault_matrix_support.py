@@ -37,8 +37,6 @@ class Cells:
     restore: Inject
     reasons: tuple[str, ...]  # the outcome names the fault with one of these
     skip: Mapping[str, str] = field(default_factory=dict)  # phase -> why the cell is n/a
-    gaps: Mapping[str, str] = field(default_factory=dict)  # phase -> what labctl gets wrong
-    fails_with: str = ""  # what a gap cell fails with today (a regex for pytest.raises)
     kind: Literal["kiln", "vacuum", "centrifugal"] = "kiln"
     transport: Literal["tcp", "rtu"] = "tcp"
     faults: bool = True  # False: the run must neither fault nor end early (a clock jump)
@@ -54,15 +52,12 @@ class Fault:
     burnout: Cells | str
     cast: Cells | str
 
-    def cells(self, machine: Literal["burnout", "cast"], *, gaps: bool = False) -> list[str]:
-        """The phases of ``machine`` this row has a passing cell in (with ``gaps``: a cell
-        that shows a known gap in labctl, expected to fail until it is fixed).
-        """
+    def cells(self, machine: Literal["burnout", "cast"]) -> list[str]:
+        """The phases of ``machine`` this row has a cell in."""
         part = self.burnout if machine == "burnout" else self.cast
         if isinstance(part, str):
             return []
-        phases = [p for p in (BURNOUT if machine == "burnout" else CAST) if p not in part.skip]
-        return [p for p in phases if (p in part.gaps) == gaps]
+        return [p for p in (BURNOUT if machine == "burnout" else CAST) if p not in part.skip]
 
 
 def toggle(device: str | None, fault: str, on: object = True, off: object = False) -> Injections:
@@ -134,18 +129,11 @@ FULL_DISK = (
     "it (the ledger audits once freed); points offered while full may be dropped if counted"
 )
 STARTS_AGAIN = "no new start"  # how a cell fails when its machine starts nothing afterwards
-KILN_STUCK = FULL_DISK + (
-    "; the daemon stays up, but the faulted run stays open in the run store (kiln_runner."
-    "_store_failed): once the disk is freed every start on the kiln is refused ('already has an "
-    "active run; end it first', none showing) until the daemon restarts, which resumes the faulted "
-    "run, heating (kiln_runner._recover); first cell run: checks 1-5 pass, then this"
-)
-CAST_STUCK = FULL_DISK + (
-    "; the daemon stays up, but the cast stays open in the run store (cast/runner._end): once the "
-    "disk is freed every cast_start is refused ('already has an active run; end it first') until "
-    "the daemon restarts (which ends it 'interrupted'); first cell run: checks 1-5 pass, then this"
-)
 STORE = ("disk", "run store")
+WAITING_WRITES_NOTHING = (
+    "nothing is written while the caster waits for a person: the full disk ends the cast at "
+    "the confirmation's write, or the confirmation timeout ends it first, naming that"
+)
 IO_ALL_OFF = "the module's coils are all off here, as at power-on: nothing changes"
 # fmt: off
 MATRIX: tuple[Fault, ...] = (
@@ -200,10 +188,9 @@ MATRIX: tuple[Fault, ...] = (
           "labctl reads no kiln e-stop: the kiln's own limit controller and contactor act on it",
           Cells(*toggle("io", "press_estop"), ("e-stop pressed",), kind="vacuum")),
     Fault("disk-full", "the state directory's file system is full (ENOSPC)",
-          Cells(_fill_disk, _free_disk, STORE, disk=True, gaps=dict.fromkeys(BURNOUT, KILN_STUCK),
-                fails_with=STARTS_AGAIN),
+          Cells(_fill_disk, _free_disk, STORE, disk=True),
           Cells(_fill_disk, _free_disk, STORE, kind="vacuum", disk=True,
-                gaps=dict.fromkeys(CAST, CAST_STUCK), fails_with=STARTS_AGAIN)),
+                skip={"transfer": WAITING_WRITES_NOTHING})),
     Fault("clock-jump", "the host's wall clock steps a day ahead (NTP step)",
           Cells(_clock_jump, _nothing, (), faults=False),
           Cells(_clock_jump, _nothing, (), kind="vacuum", faults=False)),
@@ -213,8 +200,7 @@ MATRIX: tuple[Fault, ...] = (
 
 def markdown(matrix: tuple[Fault, ...] = MATRIX) -> str:
     """The matrix as a markdown table: ✓ a cell the HIL suite proves (✓ (n): with the allowances
-    of note n), — (n) n/a and ✗ (n) a known gap in labctl (its first cell is run and must still
-    fail), each with a numbered note.
+    of note n) and — (n) n/a, each with a numbered note.
     """
     phases = [("burnout", p) for p in BURNOUT] + [("cast", p) for p in CAST]
     notes: dict[str, int] = {}
@@ -232,8 +218,6 @@ def markdown(matrix: tuple[Fault, ...] = MATRIX) -> str:
                 cells.append(f"— ({note(part)})")
             elif phase in part.skip:
                 cells.append(f"— ({note(part.skip[phase])})")
-            elif phase in part.gaps:
-                cells.append(f"✗ ({note(part.gaps[phase])})")
             elif part.disk:
                 cells.append(f"✓ ({note(FULL_DISK)})")
             else:

@@ -36,26 +36,3 @@ async def test_cast_row(tmp_path, fault):
     async with labs.caster_lab(tmp_path, part.kind, part.disk) as lab:
         for phase in fault.cells("cast"):
             await checks.cast_cell(lab, part, f"{fault.name} in {phase}", phase)
-
-
-GAPS = [(f, m) for f in MATRIX for m in ("burnout", "cast") if f.cells(m, gaps=True)]
-
-
-@pytest.mark.parametrize(("fault", "machine"), GAPS, ids=[f"{f.name}-{m}" for f, m in GAPS])
-async def test_a_known_gap_still_fails(make_rig, tmp_path, fault, machine):
-    """The first ✗ cell of a row fails today (with ``fails_with``, at that check: the checks
-    before it pass). Once labctl is fixed this test fails: then turn the row's gaps into cells
-    (fault_matrix_support.MATRIX) and the README table follows.
-    """
-    part = fault.burnout if machine == "burnout" else fault.cast
-    assert isinstance(part, Cells)
-    phase = next(iter(part.gaps))
-    if machine == "burnout":
-        lab = labs.kiln_lab(make_rig, tmp_path, part.transport, part.disk)
-        cell = checks.burnout_cell
-    else:
-        lab = labs.caster_lab(tmp_path, part.kind, part.disk)
-        cell = checks.cast_cell
-    async with lab as running:
-        with pytest.raises((AssertionError, OSError), match=part.fails_with or None):
-            await cell(running, part, f"{fault.name} in {phase}", phase, outcome_within_s=8)

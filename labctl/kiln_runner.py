@@ -66,6 +66,7 @@ class KilnRunner:
         self._unsafe = False
         self._connected = False
         self._last_outcome: str | None = None
+        self._unrecorded: ActiveRun | None = None  # ended, but the run store refused its outcome
         self._commands = CommandQueue(self.name, (DriverError, RunStoreError))
         self.ticks = 0
         self.write_failures = 0
@@ -92,6 +93,11 @@ class KilnRunner:
             )
         if not self._connected or self._reading is None:
             raise CommandRefused(f"{self.name}: controller not reachable; check its link")
+        if self._unrecorded is not None:
+            raise CommandRefused(
+                f"{self.name}: the outcome of run {self._unrecorded.id} is not stored yet (the "
+                "run store refuses writes: is the disk full?)"
+            )
         if self._unsafe:
             raise CommandRefused(f"{self.name}: heat-off not yet confirmed after the last fault")
         if schedule.max_temp_c > self._settings.max_temp_c:
@@ -167,7 +173,10 @@ class KilnRunner:
             self._flask.close()
 
     async def _loop(self) -> None:
-        await self._recover()
+        try:
+            await self._recover()
+        except RunStoreError as err:  # a resumed run that cannot be persisted does not resume
+            await self._store_failed(err)
         next_tick = self._clock.now()
         while True:
             next_tick += self._settings.tick_s
@@ -177,6 +186,7 @@ class KilnRunner:
             await self._clock.sleep_until(next_tick)
             self.lateness_s.append(self._clock.now() - next_tick)
             try:
+                await self._record_late()
                 await self._commands.run_pending()
                 await self._tick()
             except RunStoreError as err:  # e.g. the disk is full: stop heating, stay up
@@ -267,8 +277,8 @@ class KilnRunner:
     async def _store_failed(self, err: RunStoreError) -> None:
         """The run store took no write: a run that cannot be persisted stops, heat off.
 
-        Its outcome stays in memory (and in the telemetry and the alarm); the stored run is
-        ended by the resume rules at the next start, as after a crash.
+        Its outcome is shown at once (snapshot, alarm, telemetry) and stored by a later tick
+        once the store takes writes again (:meth:`_record_late`); until then no run starts.
         """
         run = self._run
         if run is not None and not run.ended:
@@ -281,8 +291,21 @@ class KilnRunner:
                 run.outcome,
             )  # fmt: skip
             self._last_outcome = str(run.outcome)
-            self._run, self._mode = None, None
+            self._run, self._mode, self._unrecorded = None, None, run
         self._publish_snapshot()
+
+    async def _record_late(self) -> None:
+        """Store the outcome of a run the run store refused, once it takes writes again."""
+        run = self._unrecorded
+        if run is None:
+            return
+        try:
+            await run.persist(self._store, self._clock, event=f"ended: {run.outcome}")
+            await run.record_outcome(self._store, self._clock)
+        except RunStoreError:
+            return  # still refused: the next tick tries again
+        self._unrecorded = None
+        log.warning("%s: run %d outcome stored at last: %s", self.name, run.id, run.outcome)
 
     async def _end_with_heat_off(self, end: Callable[[], None]) -> str:
         run, _ = self._require_run("end")
