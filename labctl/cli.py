@@ -210,7 +210,9 @@ def _add_cast_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser])
     abort = sub.add_parser("cast-abort", help="abort a cast (every device to its safe state)")
     abort.add_argument("caster")
     abort.add_argument("--reason", default="")
-    for cmd in (start, confirm, abort):
+    reset = sub.add_parser("cast-reset-drive", help="clear a stopped drive's latched fault code")
+    reset.add_argument("caster")
+    for cmd in (start, confirm, abort, reset):
         cmd.add_argument("--config", required=True)
         cmd.set_defaults(func=_cmd_cast_command)
 
