@@ -175,3 +175,32 @@ async def test_refusals_at_the_touchscreen(tmp_path):
         after = (await lab.rig.command("ledger_status"))["result"]
         assert after == before  # no key rotation was appended
         assert not screen.errors, screen.errors
+
+
+@pytest.mark.timeout(180)
+async def test_a_fahrenheit_lab_sees_fahrenheit_everywhere(tmp_path):
+    async with (
+        ui_lab(tmp_path, flask_c=20.0, ui={"temperature_unit": "F"}) as lab,
+        chromium() as browser,
+    ):
+        screen = await open_screen(browser, lab.url)
+        page = screen.page
+        await sign_in(page, "tech")
+        await page.get_by_test_id("kiln-card-kiln1").click()
+        await page.get_by_test_id("kiln-start").click()
+        await page.get_by_test_id(f"flask-{FLASK_ID}").click()
+        await page.get_by_test_id(f"profile-{PROFILE}").click()
+        await expect(page.get_by_test_id("start-casting-temp")).to_contain_text("°F")
+        await page.get_by_test_id("start-submit").click()
+        await expect(page.get_by_test_id("kiln-state")).to_have_attribute(
+            "data-state", "running", timeout=WAIT_MS
+        )
+        status = await lab.rig.daemon.status()
+        assert status is not None
+        pv_f = status["kilns"][0]["pv_c"] * 9 / 5 + 32
+        assert abs(await _pv(page) - pv_f) < 5  # the big number is in °F
+        segment = page.get_by_test_id("kiln-segment")
+        await expect(segment).to_contain_text("ramp to 300 °F at 270 °F/h")  # 149 °C, 150 °C/h
+        segments = await page.get_by_test_id("kiln-segments").inner_text()
+        assert "°C" not in segments and "1051 °F" in segments, segments  # final hold 566 °C
+        assert not screen.errors, screen.errors

@@ -4,7 +4,7 @@ driven by Playwright against it (no browser download: ``/usr/bin/chromium``)."""
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -45,6 +45,7 @@ async def ui_lab(
     *,
     flask_c: float,
     kind: Literal["vacuum", "centrifugal"] = "vacuum",
+    ui: Mapping[str, object] | None = None,
 ) -> AsyncIterator[UiLab]:
     """Serve the lab with a ledger holding the demo's lot, melt, job and flask records."""
     key = tmp / "ledger.key"
@@ -55,7 +56,7 @@ async def ui_lab(
         kind,
         flask_c=flask_c,
         ledger_key=key,
-        extra=ui_site(port),
+        extra=ui_site(port, options=ui),
         confirm_timeout_s=CONFIRM_TIMEOUT_S,
     ) as rig:
         await rig.start_daemon()

@@ -23,6 +23,17 @@ export function tempNumber(c) {
   return v == null ? '—' : v.toFixed(1);
 }
 
+/**
+ * A daemon text ("ramp to 371 °C at 240 °C/h", an outcome's reason) in the display unit: every
+ * "N °C/h" rate and "N °C" temperature converted, rounded to whole degrees.
+ */
+export function localText(text) {
+  if (unit === 'C' || text == null) return text;
+  return String(text)
+    .replace(/(-?\d+(?:\.\d+)?) °C\/h/g, (_, v) => `${Math.round((Number(v) * 9) / 5)} °F/h`)
+    .replace(/(-?\d+(?:\.\d+)?) °C/g, (_, v) => `${Math.round((Number(v) * 9) / 5 + 32)} °F`);
+}
+
 /** Number and unit ("612.3 °C"). */
 export function temp(c) {
   const v = tempNumber(c);

@@ -1,6 +1,6 @@
 // Pieces shared by the screens.
 import { h, setText } from '../dom.js';
-import { outcomeClass } from '../units.js';
+import { localText, outcomeClass } from '../units.js';
 
 /** Active alarms raised by machine `name` (source "kiln1" or "kiln1.something"). */
 export function machineAlarms(state, name) {
@@ -9,7 +9,7 @@ export function machineAlarms(state, name) {
 
 /** Show a run outcome with its colour (completed green, faulted red, others amber). */
 export function setOutcome(el, outcome, prefix = 'Last run: ') {
-  setText(el, outcome ? `${prefix}${outcome}` : `${prefix}—`);
+  setText(el, outcome ? `${prefix}${localText(outcome)}` : `${prefix}—`);
   el.classList.remove('ok', 'bad', 'warn');
   const cls = outcomeClass(outcome);
   if (cls) el.classList.add(cls);

@@ -2,7 +2,7 @@
 import { KilnChart } from '../chart.js';
 import { button, h, reading, setData, setText, show, touched } from '../dom.js';
 import { labctl } from '../live.js';
-import { duration, hmm, kilnStateLabel, temp, tempNumber, unitLabel } from '../units.js';
+import { duration, hmm, kilnStateLabel, localText, temp, tempNumber, unitLabel } from '../units.js';
 import { missingScreen, runFrom, setOutcome, showAlarms, signinHint } from './common.js';
 
 /** Which controls each kiln state allows. */
@@ -85,7 +85,7 @@ export function kilnScreen(ctx, name) {
     const items = (k.segments ?? []).map((text, i) => {
       const current = i === k.segment_index;
       const done = k.segment_index != null && i < k.segment_index;
-      return h('li', { dataset: { current: String(current), done: String(done) } }, h('span', { class: 'tick', text: done ? '✓' : current ? '▶' : '' }), text);
+      return h('li', { dataset: { current: String(current), done: String(done) } }, h('span', { class: 'tick', text: done ? '✓' : current ? '▶' : '' }), localText(text));
     });
     segments.replaceChildren(...items);
   }
@@ -112,7 +112,7 @@ export function kilnScreen(ctx, name) {
       const count = k.segments?.length ?? 0;
       const where = k.segment_index != null && count ? `Segment ${k.segment_index + 1} of ${count}: ` : '';
       const described = where ? k.segments[k.segment_index] : k.segment;
-      setText(segment, k.segment ? `${where}${described}` : 'No program running');
+      setText(segment, k.segment ? `${where}${localText(described)}` : 'No program running');
       setText(holdback, k.holding_back ? `Holdback: waiting for the kiln, ${duration(k.holdback_s)}` : '');
       show(holdback, Boolean(k.holding_back));
       setText(eta.value, hmm(k.eta_s));

@@ -1,7 +1,7 @@
 // Start a burnout (#/start/<kiln>): flask, alloy, piece class, burnout profile; the casting (final
 // hold) temperature follows from the alloy and the piece class.
 import { button, h, setText } from '../dom.js';
-import { temp } from '../units.js';
+import { localText, temp } from '../units.js';
 import { PIECE_CLASSES, choiceGroup } from './choices.js';
 import { missingScreen, runFrom, signinHint } from './common.js';
 
@@ -90,7 +90,7 @@ export function startScreen(ctx, kiln) {
       pick.alloy ? 'This alloy allows no burnout profile.' : 'Choose the alloy first.',
     );
     const profile = options.profiles.find((p) => p.name === pick.profile);
-    setText(program, profile ? profile.segments.join(' → ') : '');
+    setText(program, profile ? localText(profile.segments.join(' → ')) : '');
     const alloy = alloyOf(pick.alloy);
     setText(castingTemp, alloy && pick.cls ? temp(alloy.flask_c[pick.cls]) : '—');
     submit.disabled = !ctx.canOperate() || pick.flask === null || !pick.alloy || !pick.cls || !pick.profile;
