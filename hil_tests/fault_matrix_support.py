@@ -135,6 +135,11 @@ WAITING_WRITES_NOTHING = (
     "the confirmation's write, or the confirmation timeout ends it first, naming that"
 )
 IO_ALL_OFF = "the module's coils are all off here, as at power-on: nothing changes"
+SHORT_HOLD = (
+    "not run: the rig's vacuum hold lasts 1.8 s of wall time, often over before a reboot is "
+    "injected and read back (CI saw 'completed'); a module rebooting then drops the coils into "
+    "the very state the vent that follows asks for; a reboot during the pour is proven"
+)
 # fmt: off
 MATRIX: tuple[Fault, ...] = (
     Fault("sensor-break", "thermocouple open (sensor break)",
@@ -167,7 +172,7 @@ MATRIX: tuple[Fault, ...] = (
     Fault("device-reboot", "power cycle: volatile registers back to power-on values",
           Cells(*_once(None, "reboot"), ("reboot", "power-on")),
           Cells(*_once("io", "reboot"), ("io1", "I/O module outputs changed"), kind="vacuum",
-                skip=dict.fromkeys(("melt", "transfer"), IO_ALL_OFF))),
+                skip={**dict.fromkeys(("melt", "transfer"), IO_ALL_OFF), "hold": SHORT_HOLD})),
     Fault("vacuum-leak", "chamber leak (5000 mbar·l/s)",
           "a burnout has no vacuum",
           Cells(_leak(5000.0), _leak(0.0), ("vacuum lost",), kind="vacuum",

@@ -100,7 +100,8 @@ async def test_sigkill_with_long_outage_ends_run_interrupted(make_rig):
 
 
 async def test_sigkill_in_programmer_mode_keeps_program_running_on_device(make_rig):
-    rig = await make_rig(mode="programmer")
+    # the restart must fall within the resume limit even on a loaded machine (1 s = 17 min here)
+    rig = await make_rig(mode="programmer", max_gap_min=240)
     await rig.start_daemon()
     await _start(rig)
     await _run_until_segment(rig, "ramp to 500")
