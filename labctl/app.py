@@ -10,7 +10,7 @@ import contextlib
 import logging
 import signal
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -36,6 +36,7 @@ from labctl.kiln_settings import RunSettings
 from labctl.ledger.commands import register_ledger_commands
 from labctl.ledger.recorder import CastRecorder, open_recorder
 from labctl.profiles.loader import check_profiles
+from labctl.runs.loop import MachineLoop
 from labctl.runstore import RunStore
 from labctl.snapshot import KilnSnapshot
 from labctl.status_command import register_status
@@ -88,6 +89,10 @@ class Lab:
         """A lab-wide alarm (the ledger stopped, a record missing): logged and kept."""
         self.alarms.append(text)
         self.board.raise_alarm("lab", text)
+
+    def machine_crashed(self, machine: str, reason: str) -> None:
+        """A machine's loop caught an internal error and restarts: an alarm for people."""
+        self.board.raise_alarm(machine, f"{machine}: {reason}; driven safe, its loop restarted")
 
     def publish_caster(self, status: dict[str, object], wall_s: float) -> None:
         for listener in self.caster_listeners:
@@ -217,12 +222,26 @@ def _build_alarms_and_touchscreen(lab: Lab) -> None:
     lab.board.on_change = lab.touchscreen.push.poke
 
 
+#: How long closing one service may take at shutdown (wall seconds). With the machines' safe
+#: state (SAFE_STOP_S, in parallel) the daemon stops within ~20 s, under systemd's
+#: TimeoutStopSec=30s.
+CLOSE_S = 3.0
+
+
 async def run_lab(lab: Lab, *, ready: asyncio.Event | None = None) -> None:
-    """Run every bus and kiln loop until cancelled; the command socket and watchdog too."""
+    """Run every bus and machine loop until cancelled; the command socket and watchdog too.
+
+    Each machine loop is supervised (its own errors never end it). Any other task that ends
+    with an error stops the daemon at once, with the reason logged: never a half-alive daemon.
+    On the way out every machine is driven safe, then every service is closed, each bounded.
+    """
     sock = ControlSocket(lab.site.state_dir / "labctl.sock", lab.registry)
     await sock.start()
     if lab.touchscreen is not None:
         await lab.touchscreen.start()
+    machines: list[MachineLoop] = [*lab.runners.values(), *lab.casters.values()]
+    for machine in machines:
+        machine.on_crash = lab.machine_crashed
     try:
         async with asyncio.TaskGroup() as tg:
             for name, bus in lab.buses.items():
@@ -253,16 +272,28 @@ async def run_lab(lab: Lab, *, ready: asyncio.Event | None = None) -> None:
                 ready.set()
     finally:
         notify("STOPPING=1")
-        await sock.close()
-        if lab.touchscreen is not None:
-            await lab.touchscreen.close()
-        for bus in lab.buses.values():
-            await bus.close()
-        if lab.telemetry is not None:
-            await lab.telemetry.close()
-        if lab.recorder is not None:
-            await lab.recorder.service.close()
-        await lab.store.close()
+        await _stop(lab, sock, machines)
+
+
+async def _stop(lab: Lab, sock: ControlSocket, machines: list[MachineLoop]) -> None:
+    """Every machine safe (in parallel, bounded), then every service closed (each bounded)."""
+    log.info("labctl stopping: driving every machine to its safe state")
+    await asyncio.gather(*(m.stop_safe() for m in machines))
+    closers: list[tuple[str, Callable[[], Awaitable[None]]]] = [("command socket", sock.close)]
+    if lab.touchscreen is not None:
+        closers.append(("touchscreen", lab.touchscreen.close))
+    closers += [(f"bus {name}", bus.close) for name, bus in lab.buses.items()]
+    if lab.telemetry is not None:
+        closers.append(("telemetry", lab.telemetry.close))
+    if lab.recorder is not None:
+        closers.append(("ledger", lab.recorder.service.close))
+    closers.append(("run store", lab.store.close))
+    for what, close in closers:
+        try:
+            async with asyncio.timeout(CLOSE_S):
+                await close()
+        except Exception as err:
+            log.error("closing the %s at shutdown: %s", what, str(err) or type(err).__name__)
 
 
 @contextlib.contextmanager
@@ -304,7 +335,12 @@ async def run_daemon_from_config(path: Path) -> int:
         return 2
     task = asyncio.current_task()
     assert task is not None
-    with _stop_on_signals(task), contextlib.suppress(asyncio.CancelledError):
-        await run_lab(lab)
+    try:
+        with _stop_on_signals(task), contextlib.suppress(asyncio.CancelledError):
+            await run_lab(lab)
+    except BaseExceptionGroup as group:
+        for failure in group.exceptions:
+            log.critical("labctl stopped: a task failed: %s", failure, exc_info=failure)
+        return 1
     log.info("labctl stopped")
     return 0

@@ -15,13 +15,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections import deque
+import time
 from collections.abc import Callable
 
 from drivers.capabilities import ControllerReading, TemperatureController, ThermocoupleInput
 from drivers.clock import Clock
 from drivers.errors import DriverError
-from labctl.commands import Action, CommandQueue, CommandRefused
+from labctl.commands import CommandRefused
 from labctl.flask_probe import FlaskProbe
 from labctl.interlocks import InterlockState, Observation, evaluate
 from labctl.kiln_run import ActiveRun, new_run, resume_run
@@ -30,7 +30,9 @@ from labctl.modes import ExecutionMode, make_mode
 from labctl.profiles.loader import schedule_to_json
 from labctl.program import engine
 from labctl.program.segments import Schedule
-from labctl.runstore import RunStore, RunStoreError
+from labctl.run_state import IllegalTransition, OutcomeKind, Phase
+from labctl.runs.loop import MachineLoop
+from labctl.runstore import RunStore, RunStoreError, StoredRun
 from labctl.snapshot import KilnSnapshot
 
 log = logging.getLogger(__name__)
@@ -38,7 +40,7 @@ log = logging.getLogger(__name__)
 SAFE_STATE_TIMEOUT_S = 5.0
 
 
-class KilnRunner:
+class KilnRunner(MachineLoop):
     """Owns one kiln's controller, its active run and its control loop."""
 
     def __init__(
@@ -52,12 +54,13 @@ class KilnRunner:
         publish: Callable[[KilnSnapshot], None],
         flask_tc: ThermocoupleInput | None = None,
     ) -> None:
-        self.name = settings.kiln
+        super().__init__(
+            settings.kiln, clock, settings.tick_s, (DriverError, RunStoreError, IllegalTransition)
+        )
         self._settings = settings
         self._controller = controller
         self._flask = FlaskProbe(settings.kiln, flask_tc)  # information only, never acted on
         self._link_health = link_health
-        self._clock = clock
         self._store = store
         self._publish = publish
         self._run: ActiveRun | None = None
@@ -67,11 +70,10 @@ class KilnRunner:
         self._connected = False
         self._last_outcome: str | None = None
         self._unrecorded: ActiveRun | None = None  # ended, but the run store refused its outcome
-        self._commands = CommandQueue(self.name, (DriverError, RunStoreError))
-        self.ticks = 0
+        self._recovering: StoredRun | None = None  # a run left by the previous daemon, unread
+        self._held_since: float | None = None  # wall time of the operator hold
         self.write_failures = 0
         self._write_failing = False
-        self.lateness_s: deque[float] = deque(maxlen=4096)  # tick start lateness, clock s
         self.snapshot = KilnSnapshot(
             kiln=self.name, at=clock.now(), wall=clock.wall(), link="lost", state="idle"
         )
@@ -82,15 +84,15 @@ class KilnRunner:
         return self._run.schedule if self._run is not None else None
 
     # ----------------------------------------------------------------- commands
-    async def submit(self, action: Action) -> dict[str, object]:
-        """Queue ``action`` to run between ticks; its CommandRefused reaches the caller."""
-        return await self._commands.submit(action)
+    def busy_reason(self) -> str | None:
+        return self._recovering_text()
 
     async def start(self, schedule: Schedule, profile_json: str, by: str) -> dict[str, object]:
         if self._run is not None:
             raise CommandRefused(
                 f"{self.name} already runs {self._run.profile} (run {self._run.id})"
             )
+        self._refuse_while_recovering()
         if not self._connected or self._reading is None:
             raise CommandRefused(f"{self.name}: controller not reachable; check its link")
         if self._unrecorded is not None:
@@ -136,62 +138,80 @@ class KilnRunner:
         return {"run_id": run.id, "profile": run.profile, "mode": mode.name}
 
     async def hold(self, by: str) -> dict[str, object]:
+        """Hold the program; the run reads held only once the controller took the hold."""
         run, mode = self._require_run("hold")
-        run.hold(by)
+        if run.state.phase is Phase.HELD:
+            since = "" if self._held_since is None else f" since {_hhmm(self._held_since)}"
+            raise CommandRefused(f"{self.name} is already held by {run.state.held_by}{since}")
+        if run.state.phase is Phase.FINAL_HOLD:
+            raise CommandRefused(
+                f"{self.name} is at its final hold ({run.setpoint_c:.0f} °C), waiting for the "
+                "flask: nothing to hold; take the flask or abort"
+            )
         await mode.hold()
+        run.hold(by)
+        self._held_since = self._clock.wall()
         await run.persist(self._store, self._clock, event=f"held by {by}")
         return {"run_id": run.id, "state": run.phase}
 
     async def resume(self, by: str) -> dict[str, object]:
+        """Resume a held program; it runs again only once the controller took the resume."""
         run, mode = self._require_run("resume")
-        run.resume(by)
+        if run.state.phase is not Phase.HELD:
+            what = "at its final hold" if run.state.phase is Phase.FINAL_HOLD else "running"
+            raise CommandRefused(f"{self.name} is already {what}; nothing to resume")
         await mode.resume()
+        run.resume(by)
+        self._held_since = None
         await run.persist(self._store, self._clock, event=f"resumed by {by}")
         return {"run_id": run.id, "state": run.phase}
 
     async def abort(self, by: str, reason: str) -> dict[str, object]:
+        if self._run is None and self._recovering is not None:
+            return await self._abort_recovering(self._recovering, by, reason)
         run, _ = self._require_run("abort")
         outcome = await self._end_with_heat_off(lambda: run.abort(by, reason))
         return {"run_id": run.id, "outcome": outcome}
 
     async def take_flask(self, by: str) -> dict[str, object]:
         run, _ = self._require_run("take the flask")
+        if run.state.phase is not Phase.FINAL_HOLD:
+            state = "held" if run.state.phase is Phase.HELD else "running"
+            raise CommandRefused(
+                f"{self.name} has not reached its final hold ({state}, {run.segment}): the flask "
+                "is not ready; abort to end the run early"
+            )
         outcome = await self._end_with_heat_off(lambda: run.complete(by))
         return {"run_id": run.id, "outcome": outcome}
 
     def _require_run(self, what: str) -> tuple[ActiveRun, ExecutionMode]:
+        self._refuse_while_recovering()
         if self._run is None or self._mode is None:
-            raise CommandRefused(f"cannot {what}: no burnout is running on {self.name}")
+            last = f" (last run: {self._last_outcome})" if self._last_outcome else ""
+            raise CommandRefused(f"cannot {what}: no burnout is running on {self.name}{last}")
         return self._run, self._mode
 
+    def _refuse_while_recovering(self) -> None:
+        text = self._recovering_text()
+        if text is not None:
+            raise CommandRefused(f"{text}; only abort is possible until it answers")
+
+    def _recovering_text(self) -> str | None:
+        stored = self._recovering
+        if stored is None:
+            return None
+        return f"{self.name} is recovering run {stored.id}: waiting for its controller"
+
     # ---------------------------------------------------------------- the loop
+    def _after_tick(self) -> None:
+        """Nothing: every tick publishes its snapshot itself."""
+
     async def run(self) -> None:
-        """The control task: connect, recover a persisted run, then tick forever."""
+        """The supervised control task: recover a persisted run, then tick forever."""
         try:
-            await self._loop()
+            await super().run()
         finally:
             self._flask.close()
-
-    async def _loop(self) -> None:
-        try:
-            await self._recover()
-        except RunStoreError as err:  # a resumed run that cannot be persisted does not resume
-            await self._store_failed(err)
-        next_tick = self._clock.now()
-        while True:
-            next_tick += self._settings.tick_s
-            now = self._clock.now()
-            if next_tick < now:  # overrun: skip missed ticks rather than bursting
-                next_tick = now
-            await self._clock.sleep_until(next_tick)
-            self.lateness_s.append(self._clock.now() - next_tick)
-            try:
-                await self._record_late()
-                await self._commands.run_pending()
-                await self._tick()
-            except RunStoreError as err:  # e.g. the disk is full: stop heating, stay up
-                await self._store_failed(err)
-            self.ticks += 1
 
     async def _read(self) -> ControllerReading | None:
         try:
@@ -278,7 +298,7 @@ class KilnRunner:
         """The run store took no write: a run that cannot be persisted stops, heat off.
 
         Its outcome is shown at once (snapshot, alarm, telemetry) and stored by a later tick
-        once the store takes writes again (:meth:`_record_late`); until then no run starts.
+        once the store takes writes again (:meth:`_store_late`); until then no run starts.
         """
         run = self._run
         if run is not None and not run.ended:
@@ -286,15 +306,40 @@ class KilnRunner:
             run.fault(f"the run store cannot be written ({err}); the run cannot be kept safely")
         await self._heat_off()
         if run is not None:
-            log.critical(
-                "%s: run %d %s, but the run store could not record it", self.name, run.id,
-                run.outcome,
-            )  # fmt: skip
-            self._last_outcome = str(run.outcome)
-            self._run, self._mode, self._unrecorded = None, None, run
+            self._keep_unrecorded(run)
         self._publish_snapshot()
 
-    async def _record_late(self) -> None:
+    def _keep_unrecorded(self, run: ActiveRun) -> None:
+        log.critical(
+            "%s: run %d %s, but the run store could not record it", self.name, run.id, run.outcome
+        )
+        self._last_outcome = str(run.outcome)
+        self._run, self._mode, self._unrecorded = None, None, run
+
+    async def _fail(self, reason: str) -> None:
+        """After an internal error: the run ends faulted with ``reason``, heat off."""
+        run = self._run
+        if run is not None and not run.ended:
+            log.error("%s: FAULT: %s; heat off", self.name, reason)
+            run.fault(reason)
+        await self._heat_off()
+        if run is not None:
+            try:
+                await self._finish()
+            except Exception:  # the store, or the bug itself: stored by a later tick
+                self._keep_unrecorded(run)
+        self._publish_snapshot()
+
+    async def _safe_at_stop(self) -> None:
+        """Daemon shutdown: heat off; the run stays stored for the resume rules."""
+        run = self._run
+        if run is None and not self._unsafe:
+            return
+        await self._heat_off()
+        if run is not None and not run.ended:
+            await run.persist(self._store, self._clock, event="daemon stopped: heat off")
+
+    async def _store_late(self) -> None:
         """Store the outcome of a run the run store refused, once it takes writes again."""
         run = self._unrecorded
         if run is None:
@@ -347,16 +392,26 @@ class KilnRunner:
         self._run, self._mode = None, None
 
     async def _recover(self) -> None:
-        """After a restart: resume a persisted run within limits, else end it as interrupted."""
+        """After a restart: resume a persisted run within limits, else end it as interrupted.
+
+        Waits for the controller no longer than the resume limit allows (measured from the
+        run's last saved state), answering commands meanwhile: abort ends the run at once.
+        """
         stored = await self._store.active_run(self.name)
-        while await self._read() is None:
-            await self._clock.sleep(self._settings.tick_s)
-            self.ticks += 1  # alive and waiting for the controller: no watchdog restart loop
-            if stored is None:
-                self._publish_snapshot()
-                return
         if stored is None:
+            await self._read()
             return
+        self._recovering = stored
+        deadline = stored.state_saved_wall + self._settings.resume_max_gap_s
+        while await self._read() is None:
+            if self._clock.wall() >= deadline:
+                await self._interrupt_unreached(stored)
+                return
+            self._publish_snapshot()
+            await self._drain_while_waiting()
+            if self._recovering_text() is None:  # aborted meanwhile
+                return
+        self._recovering = None
         mode = make_mode(self._settings.mode, self._controller, self._settings)
         run = resume_run(stored, self._settings, self._reading, self._clock)
         self._run, self._mode = run, mode
@@ -375,18 +430,46 @@ class KilnRunner:
         log.warning("%s: resumed run %d after a restart at %s", self.name, run.id, run.segment)
         await run.persist(self._store, self._clock, event="resumed after daemon restart")
 
+    async def _interrupt_unreached(self, stored: StoredRun) -> None:
+        minutes = self._settings.resume_max_gap_s / 60.0
+        reason = (
+            f"the controller did not answer after the restart within the resume limit "
+            f"({minutes:g} min since the run was last saved)"
+        )
+        await self._end_stored(stored, OutcomeKind.INTERRUPTED, reason, None)
+
+    async def _abort_recovering(self, stored: StoredRun, by: str, reason: str) -> dict[str, object]:
+        outcome = await self._end_stored(stored, OutcomeKind.ABORTED, reason, by)
+        return {"run_id": stored.id, "outcome": outcome}
+
+    async def _end_stored(
+        self, stored: StoredRun, kind: OutcomeKind, reason: str, by: str | None
+    ) -> str:
+        """End a run the previous daemon left, without its controller: heat off is retried."""
+        self._recovering = None
+        await self._heat_off()
+        wall = self._clock.wall()
+        outcome = await self._store.end_run(
+            stored.id, outcome_kind=kind, reason=reason, by=by, at_wall=wall
+        )
+        await self._store.add_event(stored.id, at_wall=wall, kind="run", text=f"ended: {outcome}")
+        log.warning("%s: run %d ended while recovering: %s", self.name, stored.id, outcome)
+        self._last_outcome = str(outcome)
+        self._publish_snapshot()
+        return str(outcome)
+
     def _publish_snapshot(self) -> None:
-        reading, run = self._reading, self._run
+        reading, run, stored = self._reading, self._run, self._recovering
         self.snapshot = KilnSnapshot(
             kiln=self.name,
             at=self._clock.now(),
             wall=self._clock.wall(),
             link=self._link_health(),
-            state=run.phase if run else "idle",
-            run_id=run.id if run else None,
-            profile=run.profile if run else None,
+            state=run.phase if run else "recovering" if stored else "idle",
+            run_id=run.id if run else stored.id if stored else None,
+            profile=run.profile if run else stored.profile_name if stored else None,
             mode=self._settings.mode,
-            segment=run.segment if run else "",
+            segment=run.segment if run else self._recovering_text() or "",
             segment_index=run.program.segment if run else None,
             setpoint_c=run.setpoint_c if run else None,
             pv_c=reading.pv_c if reading else None,
@@ -399,3 +482,7 @@ class KilnRunner:
             safe=not self._unsafe,
         )
         self._publish(self.snapshot)
+
+
+def _hhmm(wall: float) -> str:
+    return time.strftime("%H:%M", time.localtime(wall))

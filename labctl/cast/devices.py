@@ -163,6 +163,11 @@ class CasterDevices:
         except (DriverError, TimeoutError) as err:
             raise ApplyFailed(f"{self.names[role]}: {str(err) or 'no reply in time'}") from err
 
+    async def reset_drive_fault(self) -> None:
+        """Clear the drive's latched fault, bounded in time; ApplyFailed names what failed."""
+        if self.drive is not None:
+            await self._do("drive", self.drive.reset_fault())
+
     @property
     def applied(self) -> Actuation:
         return self._applied or SAFE

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-from collections import deque
 from collections.abc import Awaitable, Callable
 
 from drivers.capabilities import CasterOutputs
@@ -38,9 +37,10 @@ from labctl.cast.summary import (
     params_json,
     state_json,
 )
-from labctl.commands import Action, CommandQueue, CommandRefused
+from labctl.commands import CommandRefused
 from labctl.errors import LabctlError
 from labctl.run_state import Outcome, OutcomeKind
+from labctl.runs.loop import MachineLoop
 from labctl.runstore import RunStore, RunStoreError, StoredRun
 
 log = logging.getLogger(__name__)
@@ -64,7 +64,7 @@ class _Cast:
 Recorder = Callable[[CastSummary], Awaitable[None]]
 
 
-class CasterRunner:
+class CasterRunner(MachineLoop):
     """Owns one caster's devices, its active cast and its control loop."""
 
     def __init__(
@@ -79,29 +79,24 @@ class CasterRunner:
         publish: Callable[[dict[str, object], float], None] | None = None,
         recorder: Recorder | None = None,
     ) -> None:
-        self.name, self.limits, self._devices = name, limits, devices
-        self._clock, self._store, self._tick_s = clock, store, tick_s
+        super().__init__(name, clock, tick_s, (RunStoreError, LabctlError, ApplyFailed))
+        self.limits, self._devices = limits, devices
+        self._store = store
         self._publish = publish
         self.recorder = recorder
         self._cast: _Cast | None = None
         self._obs = CasterObservation(at=clock.now())
-        self._commands = CommandQueue(name, (RunStoreError, LabctlError))
         self._unsafe: list[str] = []
         self.last_outcome: str | None = None
         self.last_cast_id: int | None = None
         self._unstored: tuple[int, Outcome] | None = None  # an outcome the store refused
-        self.ticks = 0
-        self.lateness_s: deque[float] = deque(maxlen=4096)  # tick start lateness, clock s
-
-    # ----------------------------------------------------------------- commands
-    async def submit(self, action: Action) -> dict[str, object]:
-        """Queue ``action`` to run between ticks; its CommandRefused reaches the caller."""
-        return await self._commands.submit(action)
 
     async def start(self, params: CastParams, by: str, origin: CastOrigin) -> dict[str, object]:
         """Begin a cast; refused unless idle, safe, every device answering, lid shut."""
         if self._cast is not None:
             raise CommandRefused(f"{self.name} is already casting (cast {self._cast.id})")
+        if not self._recovered:
+            raise CommandRefused(f"{self.name} is starting up: waiting for its devices")
         if self._unstored is not None:
             raise CommandRefused(
                 f"{self.name}: the outcome of cast {self._unstored[0]} is not stored yet (the run "
@@ -177,7 +172,7 @@ class CasterRunner:
             raise CommandRefused(f"{self.name}: the drive reports no fault")
         if not obs.at_standstill:
             raise CommandRefused(f"{self.name}: the arm is not at standstill")
-        await drive.reset_fault()
+        await self._devices.reset_drive_fault()
         log.warning("%s: drive fault %d cleared by %s", self.name, obs.drive_fault, by)
         return {"caster": self.name, "cleared_fault": obs.drive_fault, "by": by}
 
@@ -189,23 +184,25 @@ class CasterRunner:
         return {"cast_id": cast.id, "outcome": self.last_outcome}
 
     # ---------------------------------------------------------------- the loop
-    async def run(self) -> None:
-        """The control task: safe state and recovery first, then tick forever."""
-        await self._recover()
-        next_tick = self._clock.now()
-        while True:
-            next_tick = max(next_tick + self._tick_s, self._clock.now())
-            await self._clock.sleep_until(next_tick)
-            self.lateness_s.append(self._clock.now() - next_tick)
-            try:
-                await self._store_outcome_late()
-                await self._commands.run_pending()
-                await self._tick()
-            except RunStoreError as err:  # e.g. the disk is full: every device safe, stay up
-                await self._store_failed(err)
-            self.ticks += 1
-            if self._publish is not None:
-                self._publish(self.status(), self._clock.wall())
+    def busy_reason(self) -> str | None:
+        return None if self._recovered else f"{self.name} is starting up: waiting for its devices"
+
+    def _after_tick(self) -> None:
+        if self._publish is not None:
+            self._publish(self.status(), self._clock.wall())
+
+    async def _fail(self, reason: str) -> None:
+        """After an internal error: the cast ends faulted with ``reason``, every device safe."""
+        cast = self._cast
+        if cast is None:
+            await self._safe()
+            return
+        cast.ending = False  # an end cut short by the error is carried out again
+        await self._shutdown(cast, reason)
+
+    async def _safe_at_stop(self) -> None:
+        """Daemon shutdown: every device safe (a cast is never resumed after a restart)."""
+        await self._safe()
 
     async def _tick(self) -> None:
         self._obs = obs = await self._devices.observe(self._clock.now(), self.limits.stale_after_s)
@@ -243,7 +240,7 @@ class CasterRunner:
             except ApplyFailed as err:
                 log.warning("%s: lid lock not set: %s", self.name, err)
 
-    async def _store_outcome_late(self) -> None:
+    async def _store_late(self) -> None:
         """Retry storing an outcome the run store refused (e.g. while the disk was full)."""
         if self._unstored is None:
             return
@@ -324,8 +321,7 @@ class CasterRunner:
             self._obs = await self._devices.observe(self._clock.now(), self.limits.stale_after_s)
             if not self._obs.stale:
                 break
-            await self._clock.sleep(self._tick_s)
-            self.ticks += 1  # alive and waiting for the devices (the watchdog sees progress)
+            await self._drain_while_waiting()
         await self._safe()
         stored = await self._store.active_run(self.name)
         if stored is not None:
