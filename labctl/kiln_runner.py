@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from collections.abc import Callable
 
 from drivers.capabilities import ControllerReading, TemperatureController, ThermocoupleInput
@@ -24,13 +23,21 @@ from drivers.errors import DriverError
 from labctl.commands import CommandRefused
 from labctl.flask_probe import FlaskProbe
 from labctl.interlocks import InterlockState, Observation, evaluate
+from labctl.kiln_refusals import (
+    no_run,
+    recovering_text,
+    refuse_hold,
+    refuse_resume,
+    refuse_start,
+    refuse_take_flask,
+)
 from labctl.kiln_run import ActiveRun, new_run, resume_run
 from labctl.kiln_settings import RunSettings
 from labctl.modes import ExecutionMode, make_mode
 from labctl.profiles.loader import schedule_to_json
 from labctl.program import engine
 from labctl.program.segments import Schedule
-from labctl.run_state import IllegalTransition, OutcomeKind, Phase
+from labctl.run_state import IllegalTransition, OutcomeKind
 from labctl.runs.loop import MachineLoop
 from labctl.runstore import RunStore, RunStoreError, StoredRun
 from labctl.snapshot import KilnSnapshot
@@ -93,20 +100,15 @@ class KilnRunner(MachineLoop):
                 f"{self.name} already runs {self._run.profile} (run {self._run.id})"
             )
         self._refuse_while_recovering()
-        if not self._connected or self._reading is None:
-            raise CommandRefused(f"{self.name}: controller not reachable; check its link")
-        if self._unrecorded is not None:
-            raise CommandRefused(
-                f"{self.name}: the outcome of run {self._unrecorded.id} is not stored yet (the "
-                "run store refuses writes: is the disk full?)"
-            )
-        if self._unsafe:
-            raise CommandRefused(f"{self.name}: heat-off not yet confirmed after the last fault")
-        if schedule.max_temp_c > self._settings.max_temp_c:
-            raise CommandRefused(
-                f"{schedule.name} goes to {schedule.max_temp_c:.0f} °C but {self.name} is "
-                f"limited to {self._settings.max_temp_c:.0f} °C"
-            )
+        refuse_start(
+            self.name,
+            schedule,
+            limit_c=self._settings.max_temp_c,
+            reachable=self._connected and self._reading is not None,
+            unrecorded_run=None if self._unrecorded is None else self._unrecorded.id,
+            unsafe=self._unsafe,
+        )
+        assert self._reading is not None  # reachable
         mode = make_mode(self._settings.mode, self._controller, self._settings)
         if mode.name == "programmer":  # the controller runs what it is given from the start
             if self._reading.pv_c is None:
@@ -140,14 +142,7 @@ class KilnRunner(MachineLoop):
     async def hold(self, by: str) -> dict[str, object]:
         """Hold the program; the run reads held only once the controller took the hold."""
         run, mode = self._require_run("hold")
-        if run.state.phase is Phase.HELD:
-            since = "" if self._held_since is None else f" since {_hhmm(self._held_since)}"
-            raise CommandRefused(f"{self.name} is already held by {run.state.held_by}{since}")
-        if run.state.phase is Phase.FINAL_HOLD:
-            raise CommandRefused(
-                f"{self.name} is at its final hold ({run.setpoint_c:.0f} °C), waiting for the "
-                "flask: nothing to hold; take the flask or abort"
-            )
+        refuse_hold(self.name, run, self._held_since)
         await mode.hold()
         run.hold(by)
         self._held_since = self._clock.wall()
@@ -157,9 +152,7 @@ class KilnRunner(MachineLoop):
     async def resume(self, by: str) -> dict[str, object]:
         """Resume a held program; it runs again only once the controller took the resume."""
         run, mode = self._require_run("resume")
-        if run.state.phase is not Phase.HELD:
-            what = "at its final hold" if run.state.phase is Phase.FINAL_HOLD else "running"
-            raise CommandRefused(f"{self.name} is already {what}; nothing to resume")
+        refuse_resume(self.name, run)
         await mode.resume()
         run.resume(by)
         self._held_since = None
@@ -175,20 +168,14 @@ class KilnRunner(MachineLoop):
 
     async def take_flask(self, by: str) -> dict[str, object]:
         run, _ = self._require_run("take the flask")
-        if run.state.phase is not Phase.FINAL_HOLD:
-            state = "held" if run.state.phase is Phase.HELD else "running"
-            raise CommandRefused(
-                f"{self.name} has not reached its final hold ({state}, {run.segment}): the flask "
-                "is not ready; abort to end the run early"
-            )
+        refuse_take_flask(self.name, run)
         outcome = await self._end_with_heat_off(lambda: run.complete(by))
         return {"run_id": run.id, "outcome": outcome}
 
     def _require_run(self, what: str) -> tuple[ActiveRun, ExecutionMode]:
         self._refuse_while_recovering()
         if self._run is None or self._mode is None:
-            last = f" (last run: {self._last_outcome})" if self._last_outcome else ""
-            raise CommandRefused(f"cannot {what}: no burnout is running on {self.name}{last}")
+            raise no_run(self.name, what, self._last_outcome)
         return self._run, self._mode
 
     def _refuse_while_recovering(self) -> None:
@@ -198,9 +185,7 @@ class KilnRunner(MachineLoop):
 
     def _recovering_text(self) -> str | None:
         stored = self._recovering
-        if stored is None:
-            return None
-        return f"{self.name} is recovering run {stored.id}: waiting for its controller"
+        return None if stored is None else recovering_text(self.name, stored.id)
 
     # ---------------------------------------------------------------- the loop
     def _after_tick(self) -> None:
@@ -482,7 +467,3 @@ class KilnRunner(MachineLoop):
             safe=not self._unsafe,
         )
         self._publish(self.snapshot)
-
-
-def _hhmm(wall: float) -> str:
-    return time.strftime("%H:%M", time.localtime(wall))
