@@ -465,3 +465,22 @@ async def test_a_full_disk_ends_the_cast_faulted_and_its_outcome_is_stored_later
     assert run.outcome is not None and run.outcome.kind is OutcomeKind.FAULTED, run
     await start(rig)  # the caster takes casts again
     await rig.until(lambda: rig.state() == "melt")
+
+
+async def test_a_drive_that_refuses_the_reset_gets_a_reason_and_the_loop_goes_on(
+    make_rig, monkeypatch
+):
+    """Regression (issue 11): an exception from the drive's reset killed the caster task."""
+    rig = await make_rig(CasterKind.CENTRIFUGAL)
+    rig.plant.drive_fault = 58
+    await rig.until(lambda: rig.runner.status()["drive_fault"] == 58)
+
+    async def refuse(self: Drive) -> None:
+        raise LinkDown("exception 4 (slave device failure)")
+
+    monkeypatch.setattr(Drive, "reset_fault", refuse)
+    with pytest.raises(CommandRefused, match=r"c1: not done: .*exception 4"):
+        await rig.runner.submit(lambda: rig.runner.reset_drive_fault("tech1"))
+    ticks = rig.runner.ticks
+    await rig.until(lambda: rig.runner.ticks > ticks + 2)
+    assert rig.runner.crashes == 0 and rig.runner.status()["drive_fault"] == 58
