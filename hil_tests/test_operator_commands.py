@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import signal
 import time
+from typing import Any
 
 from hil_tests.test_burnout import HEAT_OFF_WITHIN_S, _heat_off, _start
 
@@ -19,7 +20,7 @@ from hil_tests.test_burnout import HEAT_OFF_WITHIN_S, _heat_off, _start
 STOP_WITHIN_S = 30.0
 
 
-def _refused(reply: dict, fragment: str) -> None:
+def _refused(reply: dict[str, Any], fragment: str) -> None:
     assert not reply["ok"], reply
     assert fragment in reply["error"], reply
 
@@ -73,7 +74,7 @@ async def test_a_restart_with_the_kiln_away_answers_commands_and_obeys_an_abort(
     assert rig.daemon.proc is not None and rig.daemon.proc.returncode is None
 
 
-def reply_user(reply: dict) -> str:
+def reply_user(reply: dict[str, Any]) -> str:
     """Who the daemon says aborted (the Unix user running the tests)."""
     return str(reply["result"]["outcome"]).removeprefix("aborted by ")
 

@@ -187,6 +187,11 @@ def build_parser() -> argparse.ArgumentParser:
             cmd.add_argument("--alloy", help="end at this alloy's flask temperature")
             cmd.add_argument("--piece-class", choices=["thin", "medium", "heavy"])
             cmd.add_argument("--flask-id", help="the flask being burnt out")
+            cmd.add_argument(
+                "--cool-first",
+                action="store_true",
+                help="on a kiln above the loading temperature: cool to it with the heat off first",
+            )
         if name == "abort":
             cmd.add_argument("--reason", default="")
         cmd.set_defaults(func=_cmd_kiln_command, wire_name=name.replace("-", "_"))
@@ -233,6 +238,8 @@ def _cmd_kiln_command(args: argparse.Namespace) -> int:
             payload.update(alloy=args.alloy, piece_class=args.piece_class)
         if args.flask_id:
             payload["flask_id"] = args.flask_id
+        if args.cool_first:
+            payload["cool_first"] = True
     if args.wire_name == "abort":
         payload["reason"] = args.reason
     return _cmd_send(args, args.wire_name, payload)

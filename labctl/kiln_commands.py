@@ -40,6 +40,7 @@ class StartPayload(KilnPayload):
     alloy: str | None = Field(default=None, pattern=NAME)
     piece_class: Literal["thin", "medium", "heavy"] | None = None
     flask_id: Id | None = None  # the flask being burnt out (kept with the run)
+    cool_first: bool = False  # a kiln above the loading temperature cools to it first
 
 
 class AbortPayload(KilnPayload):
@@ -78,7 +79,9 @@ def register_kiln_commands(
             alloy = load_alloy_named(profiles_dir, p.alloy)
             schedule = for_alloy(schedule, alloy, p.piece_class)
         r = runner(p.kiln)
-        result = await r.submit(lambda: r.start(schedule, schedule_to_json(schedule), who.name))
+        result = await r.submit(
+            lambda: r.start(schedule, schedule_to_json(schedule), who.name, cool_first=p.cool_first)
+        )
         job = p.model_dump(include={"flask_id", "alloy", "piece_class"}, exclude_none=True)
         if job:
             run_id = result["run_id"]

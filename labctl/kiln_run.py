@@ -62,7 +62,11 @@ class ActiveRun:
 
     @property
     def segment(self) -> str:
-        return engine.segment_label(self.schedule, self.program.segment)
+        label = engine.segment_label(self.schedule, self.program.segment)
+        if self.program.phase is engine.Phase.COOLING_TO_LOAD:
+            load = engine.loading_temp_c(self.schedule)
+            return f"cooling to the loading temperature {load:.0f} °C, heat off; then {label}"
+        return label
 
     @property
     def eta_s(self) -> float | None:
@@ -169,12 +173,13 @@ async def new_run(
     schedule: Schedule,
     profile_json: str,
     by: str,
-    pv_c: float | None,
+    pv_c: float,
+    cool_first: bool,
     store: RunStore,
     clock: Clock,
 ) -> ActiveRun:
-    """Create and persist a new run that seeks its start from the current temperature."""
-    program = engine.start(schedule, pv_c if pv_c is not None else 20.0)
+    """Create and persist a new run at its first segment (engine.TooHot on a hot kiln)."""
+    program = engine.begin(schedule, pv_c, cool_first=cool_first)
     now = clock.now()
     run = ActiveRun(
         id=0,

@@ -34,7 +34,6 @@ from labctl.kiln_refusals import (
 from labctl.kiln_run import ActiveRun, new_run, resume_run
 from labctl.kiln_settings import RunSettings
 from labctl.modes import ExecutionMode, make_mode
-from labctl.profiles.loader import schedule_to_json
 from labctl.program import engine
 from labctl.program.segments import Schedule
 from labctl.run_state import IllegalTransition, OutcomeKind
@@ -45,6 +44,9 @@ from labctl.snapshot import KilnSnapshot
 log = logging.getLogger(__name__)
 
 SAFE_STATE_TIMEOUT_S = 5.0
+TOO_HOT_ADVICE = (
+    "let it cool, or start with cool_first to cool with the heat off to that temperature first"
+)
 
 
 class KilnRunner(MachineLoop):
@@ -94,7 +96,10 @@ class KilnRunner(MachineLoop):
     def busy_reason(self) -> str | None:
         return self._recovering_text()
 
-    async def start(self, schedule: Schedule, profile_json: str, by: str) -> dict[str, object]:
+    async def start(
+        self, schedule: Schedule, profile_json: str, by: str, *, cool_first: bool = False
+    ) -> dict[str, object]:
+        """Begin ``schedule`` at its first segment; a hot kiln is refused or cools first."""
         if self._run is not None:
             raise CommandRefused(
                 f"{self.name} already runs {self._run.profile} (run {self._run.id})"
@@ -110,23 +115,28 @@ class KilnRunner(MachineLoop):
         )
         assert self._reading is not None  # reachable
         mode = make_mode(self._settings.mode, self._controller, self._settings)
-        if mode.name == "programmer":  # the controller runs what it is given from the start
-            if self._reading.pv_c is None:
-                raise CommandRefused(f"{self.name}: no valid temperature to start the program from")
-            try:
-                schedule = engine.seek_schedule(schedule, self._reading.pv_c)
-            except ValueError as err:
-                raise CommandRefused(f"{self.name}: {err}; let it cool first") from err
-            profile_json = schedule_to_json(schedule)
-        run = await new_run(
-            settings=self._settings,
-            schedule=schedule,
-            profile_json=profile_json,
-            by=by,
-            pv_c=self._reading.pv_c,
-            store=self._store,
-            clock=self._clock,
-        )
+        pv_c = self._reading.pv_c
+        if pv_c is None:
+            raise CommandRefused(f"{self.name}: no valid temperature to start the program from")
+        if cool_first and mode.name == "programmer":
+            raise CommandRefused(
+                f"{self.name} runs its program on the controller, which would start heating at "
+                "once: let the kiln cool to the loading temperature, then start"
+            )
+        try:
+            run = await new_run(
+                settings=self._settings,
+                schedule=schedule,
+                profile_json=profile_json,
+                by=by,
+                pv_c=pv_c,
+                cool_first=cool_first,
+                store=self._store,
+                clock=self._clock,
+            )
+        except engine.TooHot as hot:
+            advice = "let it cool" if mode.name == "programmer" else TOO_HOT_ADVICE
+            raise CommandRefused(f"{self.name}: {hot}; {advice}") from None
         try:
             await mode.begin(schedule, run.setpoint_c)
         except (DriverError, CommandRefused) as err:

@@ -8,8 +8,11 @@ Semantics the lab expects (DESIGN.md "Burnout programs"):
   (time outside counts as holdback, with the same limit).
 - Full-power heating (a ramp without rate) jumps the setpoint to the target and waits for PV
   (no holdback limit there: the heating-stall interlock catches a kiln that cannot get there).
-- Seek start: a run starting on a hot kiln begins at the first ramp whose target is above PV,
-  from PV, instead of heating from room temperature.
+- Loading temperature: a new run always begins at its first segment (a freshly invested flask
+  must go through its dewax). A kiln hotter than the first segment's target by more than the
+  holdback band is refused (:class:`TooHot`), or, when a person chooses it, first cools with the
+  heat off to that temperature (phase ``cooling_to_load``) and then starts segment 1. Seeking
+  into the schedule happens only when a run is resumed after a restart, from its stored state.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from labctl.program.segments import Cool, FinalHold, Hold, Ramp, Schedule, Segme
 class Phase(enum.StrEnum):
     """Where the program is."""
 
+    COOLING_TO_LOAD = "cooling_to_load"  # before segment 1: a hot kiln cools, heat off
     RUNNING = "running"
     FINAL_HOLD = "final_hold"
 
@@ -64,18 +68,48 @@ def segment_label(schedule: Schedule, index: int) -> str:
     return f"{index + 1}/{len(schedule.segments)} {describe(schedule.segments[index])}"
 
 
-def start(schedule: Schedule, pv_c: float) -> ProgramState:
-    """Seek start: the first ramp above PV, from PV (else the cool/final hold after the ramps)."""
-    segs = schedule.segments
-    for i, seg in enumerate(segs):
-        if isinstance(seg, Ramp | Step) and seg.target_c > pv_c:
-            return ProgramState(segment=i, setpoint_c=pv_c)
-    last_ramp = max(i for i, s in enumerate(segs) if isinstance(s, Ramp | Step))
-    i = next(i for i in range(last_ramp + 1, len(segs)) if isinstance(segs[i], Cool | FinalHold))
-    first = ProgramState(segment=i, setpoint_c=pv_c)
-    if isinstance(segs[i], FinalHold):
-        return replace(first, setpoint_c=segs[i].target_c, phase=Phase.FINAL_HOLD)  # type: ignore[union-attr]
-    return first
+class TooHot(ValueError):
+    """A new run on a kiln hotter than the schedule's loading temperature (plus the band)."""
+
+    def __init__(self, schedule: Schedule, pv_c: float) -> None:
+        self.load_c, self.pv_c = loading_temp_c(schedule), pv_c
+        super().__init__(
+            f"the kiln is at {pv_c:.0f} °C, {pv_c - self.load_c:.0f} °C above the loading "
+            f"temperature of {schedule.name} ({self.load_c:.0f} °C, the target of its first "
+            f"segment; band {schedule.holdback_band_c:.0f} °C): a freshly invested flask must "
+            "start with its dewax"
+        )
+
+
+def loading_temp_c(schedule: Schedule) -> float:
+    """The hottest a kiln may be when a run begins: the target of its first segment."""
+    first = schedule.segments[0]
+    assert isinstance(first, Ramp | Step)  # a Schedule's first segment (see segments._problem)
+    return first.target_c
+
+
+def begin(schedule: Schedule, pv_c: float, *, cool_first: bool = False) -> ProgramState:
+    """A new run at segment 1, from PV; on a kiln too hot for that, cool first or TooHot."""
+    if pv_c <= loading_temp_c(schedule) + schedule.holdback_band_c:
+        return _enter(schedule, ProgramState(segment=0, setpoint_c=pv_c), 0)
+    if not cool_first:
+        raise TooHot(schedule, pv_c)
+    return ProgramState(
+        segment=0, setpoint_c=loading_temp_c(schedule), phase=Phase.COOLING_TO_LOAD
+    )
+
+
+def _cool_to_load(schedule: Schedule, state: ProgramState, pv: float) -> Advance:
+    """Heat off (setpoint at the loading temperature) until PV is within the band of it."""
+    load = loading_temp_c(schedule)
+    if pv > load + schedule.holdback_band_c:
+        return Advance(state, load)
+    started = _enter(schedule, ProgramState(segment=0, setpoint_c=pv), 0)
+    event = (
+        f"kiln cooled to {pv:.0f} °C (loading temperature {load:.0f} °C): segment "
+        f"{segment_label(schedule, 0)} started"
+    )
+    return Advance(started, started.setpoint_c, (event,))
 
 
 def _holdback(schedule: Schedule, state: ProgramState, dt: float, pv: float) -> Advance:
@@ -109,6 +143,8 @@ def _enter(schedule: Schedule, state: ProgramState, index: int) -> ProgramState:
 
 def advance(schedule: Schedule, state: ProgramState, pv_c: float, dt_s: float) -> Advance:
     """Move the program ``dt_s`` seconds on, given the measured ``pv_c``."""
+    if state.phase is Phase.COOLING_TO_LOAD:
+        return _cool_to_load(schedule, state, pv_c)
     events: list[str] = []
     dt = max(dt_s, 0.0)
     for _ in range(2 * len(schedule.segments) + 2):  # bounded: each pass ends or advances
@@ -168,9 +204,14 @@ def _run_segment(
 
 
 def remaining_s(schedule: Schedule, state: ProgramState) -> float | None:
-    """Nominal time to the final hold if every rate is achieved (0 once there)."""
+    """Nominal time to the final hold if every rate is achieved (0 once there).
+
+    None while a hot kiln cools to its loading temperature: free cooling has no rate.
+    """
     if state.phase is Phase.FINAL_HOLD:
         return 0.0
+    if state.phase is Phase.COOLING_TO_LOAD:
+        return None
     total, level = 0.0, state.setpoint_c
     for i in range(state.segment, len(schedule.segments)):
         seg = schedule.segments[i]
@@ -199,18 +240,6 @@ def _device_plan(schedule: Schedule) -> list[tuple[DeviceProgramSegment, int]]:
         elif isinstance(seg, Step) or out[-1][0].target_c != seg.target_c:
             out.append((DeviceProgramSegment(seg.target_c, None, 0.0), i))
     return out
-
-
-def seek_schedule(schedule: Schedule, pv_c: float) -> Schedule:
-    """The schedule from its first ramp above ``pv_c`` on: what a programmer is given.
-
-    A controller's programmer starts at its first segment (servoing from PV), so seek start
-    on a hot kiln means downloading only the rest; ValueError when no ramp is above PV.
-    """
-    for i, seg in enumerate(schedule.segments):
-        if isinstance(seg, Ramp | Step) and seg.target_c > pv_c:
-            return replace(schedule, segments=schedule.segments[i:])
-    raise ValueError(f"the kiln at {pv_c:.0f} °C is above every ramp of {schedule.name}")
 
 
 def to_device_segments(
@@ -266,9 +295,11 @@ __all__ = [
     "Advance",
     "Phase",
     "ProgramState",
+    "TooHot",
     "advance",
+    "begin",
+    "loading_temp_c",
     "remaining_s",
     "segment_label",
-    "start",
     "to_device_segments",
 ]

@@ -139,7 +139,7 @@ def _progress(runner: KilnRunner) -> float | None:
     snap, schedule = runner.snapshot, runner.schedule
     if schedule is None or snap.eta_s is None:
         return None
-    total = engine.remaining_s(schedule, engine.start(schedule, 20.0)) or 0.0
+    total = engine.remaining_s(schedule, engine.begin(schedule, 20.0)) or 0.0
     if total <= 0:
         return 100.0
     return round(max(0.0, min(100.0, 100.0 * (1.0 - snap.eta_s / total))), 1)

@@ -2,18 +2,13 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from labctl.profiles.loader import load_burnout
 from labctl.program import engine
 from labctl.program.engine import Phase, ProgramState
 from labctl.program.segments import Cool, FinalHold, Hold, Ramp, Schedule, Segment, Step
-
-PROFILES = Path(__file__).resolve().parents[2] / "profiles"
 
 TICK_S = 10.0
 
@@ -74,7 +69,7 @@ def _target(schedule: Schedule, state: ProgramState) -> float | None:
 def test_setpoint_stays_within_targets_and_rates(
     schedule: Schedule, noise: list[float], dt: float
 ) -> None:
-    state = engine.start(schedule, 20.0)
+    state = engine.begin(schedule, 20.0)
     for offset in noise:
         before = state
         result = engine.advance(schedule, state, state.setpoint_c + offset, dt)
@@ -101,7 +96,7 @@ def test_setpoint_stays_within_targets_and_rates(
 def test_holdback_never_advances_the_program_outside_the_band(
     schedule: Schedule, lag: float, dt: float, ticks: int
 ) -> None:
-    state = engine.start(schedule, 20.0)
+    state = engine.begin(schedule, 20.0)
     for _ in range(5):  # get into the program a little, PV on the setpoint
         state = engine.advance(schedule, state, state.setpoint_c, dt).state
     if state.phase is Phase.FINAL_HOLD:
@@ -125,7 +120,7 @@ def test_holdback_never_advances_the_program_outside_the_band(
 
 
 def test_holdback_past_its_limit_is_a_fault_in_plain_words() -> None:
-    state = engine.start(SMALL, 20.0)
+    state = engine.begin(SMALL, 20.0)
     fault = None
     for _ in range(int(70 * 60 / TICK_S)):
         result = engine.advance(SMALL, state, 20.0, TICK_S)  # the kiln does not heat
@@ -140,7 +135,7 @@ def test_holdback_past_its_limit_is_a_fault_in_plain_words() -> None:
 
 def test_guaranteed_soak_counts_only_time_in_band() -> None:
     sched = _schedule((Step(500), Hold(30), FinalHold(500)))
-    state = engine.start(sched, 20.0)
+    state = engine.begin(sched, 20.0)
     state = engine.advance(sched, state, 495.0, TICK_S).state  # step done, soak begins
     assert state.segment == 1
     soaked = state.soaked_s
@@ -155,7 +150,7 @@ def test_guaranteed_soak_counts_only_time_in_band() -> None:
 
 
 def test_nominal_run_reaches_final_hold_on_time() -> None:
-    state = engine.start(SMALL, 20.0)
+    state = engine.begin(SMALL, 20.0)
     expected = engine.remaining_s(SMALL, state)
     assert expected is not None
     elapsed = 0.0
@@ -168,23 +163,47 @@ def test_nominal_run_reaches_final_hold_on_time() -> None:
     assert engine.remaining_s(SMALL, state) == 0
 
 
-@pytest.mark.parametrize(
-    ("pv", "segment", "setpoint"),
-    [
-        (20.0, 0, 20.0),  # cold kiln: from the start, from PV
-        (200.0, 2, 200.0),  # past the dewax step: ramp to 371 from 200
-        (400.0, 4, 400.0),  # ramp to 732 from 400
-        (745.0, 6, 745.0),  # hotter than every ramp: the cool to casting temperature
-    ],
-)
-def test_seek_start_on_a_hot_kiln(pv: float, segment: int, setpoint: float) -> None:
-    state = engine.start(SMALL, pv)
-    assert (state.segment, state.setpoint_c) == (segment, setpoint)
+@given(st.floats(-20, 790))
+def test_a_new_run_begins_at_its_first_segment_or_is_refused_as_too_hot(pv: float) -> None:
+    """Regression (issue 12): a kiln at 596 °C began at the cool and skipped the dewax."""
+    if pv <= 149 + 15:
+        state = engine.begin(SMALL, pv)
+        assert (state.segment, state.setpoint_c, state.phase) == (0, pv, Phase.RUNNING)
+        return
+    with pytest.raises(engine.TooHot) as hot:
+        engine.begin(SMALL, pv)
+    assert f"at {pv:.0f} °C" in str(hot.value) and "loading temperature of t (149 °C" in str(
+        hot.value
+    )
+
+
+def test_a_hot_kiln_chosen_to_cool_first_runs_every_segment_after_it_cooled() -> None:
+    state = engine.begin(SMALL, 596.0, cool_first=True)
+    assert (state.phase, state.setpoint_c) == (Phase.COOLING_TO_LOAD, 149.0)
+    assert engine.remaining_s(SMALL, state) is None
+    for _ in range(int(12 * 3600 / TICK_S)):  # 12 h without cooling: no holdback fault
+        result = engine.advance(SMALL, state, 596.0, TICK_S)
+        assert result.fault is None and result.setpoint_c == 149.0
+        state = result.state
+    result = engine.advance(SMALL, state, 160.0, TICK_S)
+    assert result.events == (
+        "kiln cooled to 160 °C (loading temperature 149 °C): segment 1/9 ramp to 149 °C at "
+        "150 °C/h started",
+    )
+    state, pv, seen = result.state, 160.0, {0}
+    for _ in range(int(20 * 3600 / TICK_S)):  # then the whole program, PV on the setpoint
+        result = engine.advance(SMALL, state, pv, TICK_S)
+        assert result.fault is None
+        state, pv = result.state, result.setpoint_c
+        seen.add(state.segment)
+        if state.phase is Phase.FINAL_HOLD:
+            break
+    assert seen == set(range(len(SMALL.segments)))  # nothing skipped
 
 
 def test_full_power_ramp_waits_without_holdback_limit() -> None:
     sched = _schedule((Ramp(700, None), FinalHold(700)), holdback_limit_min=10)
-    state = engine.start(sched, 20.0)
+    state = engine.begin(sched, 20.0)
     for _ in range(200):  # 33 min still heating: no fault, setpoint at the target
         result = engine.advance(sched, state, 300.0, TICK_S)
         assert result.fault is None
@@ -207,7 +226,7 @@ def test_device_segments_merge_ramp_and_dwell() -> None:
 
 
 def test_follow_tracks_the_device_and_keeps_the_holdback_limit() -> None:
-    state = engine.start(SMALL, 20.0)
+    state = engine.begin(SMALL, 20.0)
 
     def follow(state: ProgramState, seg: int, sp: float, pv: float) -> engine.Advance:
         return engine.follow(
@@ -241,13 +260,3 @@ def test_follow_tracks_the_device_and_keeps_the_holdback_limit() -> None:
         dt_s=TICK_S,
     )
     assert r.state.phase is Phase.FINAL_HOLD
-
-
-def test_a_programmer_is_given_the_schedule_from_the_first_ramp_above_pv():
-    schedule = load_burnout(PROFILES / "burnout" / "gypsum-wax-small.toml")
-    assert engine.seek_schedule(schedule, 20.0) == schedule
-    hot = engine.seek_schedule(schedule, 554.0)
-    assert hot.segments == schedule.segments[4:]  # from "ramp to 732 °C" on
-    assert engine.start(hot, 554.0).segment == 0  # the device's first segment is the seek start
-    with pytest.raises(ValueError, match="above every ramp"):
-        engine.seek_schedule(schedule, 760.0)
