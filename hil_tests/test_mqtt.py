@@ -39,6 +39,7 @@ class Bump(Payload):
 class Lab:
     broker: Broker
     bridge: MqttBridge
+    settings: MqttSettings
     calls: list[tuple[str, Caller]] = field(default_factory=list)
 
     async def wait_connected(self, up: bool = True, timeout_s: float = 10) -> None:
@@ -84,7 +85,7 @@ async def lab(tmp_path: Path) -> AsyncIterator[Lab]:
         )
         bridge = MqttBridge(settings, _registry(calls), USERS)
         task = asyncio.create_task(bridge.run(), name="mqtt[studio]")
-        result = Lab(broker, bridge, calls)
+        result = Lab(broker, bridge, settings, calls)
         try:
             await result.wait_connected()
             yield result
@@ -178,9 +179,10 @@ async def test_authorised_command_reaches_the_registry_and_is_answered(lab: Lab)
         ("alice", b'{"id": "r2", "command": "bump", "sudo": true}', "r2", "sudo: Extra inputs"),
         ("alice", b'{"id": "r3", "command": "bump", "args": {"by": "x"}}', "r3", "by: Input"),
         ("alice", b'{"id": "r4", "command": "reset"}', "r4", "reset needs a supervisor"),
-        ("bob", b'{"id": "r5", "command": "bump"}', "r5", "unknown user 'bob'"),
+        ("alice", b"[" * 1000 + b"]" * 1000, None, "nested deeper than 16 levels"),
+        ("alice", b'{"id": "r6", "command": "bump", "sent_at": 1000.0}', "r6", "stale: sent"),
     ],
-    ids=["not-json", "extra-field", "bad-args", "role-lacking", "unknown-user"],
+    ids=["not-json", "extra-field", "bad-args", "role-lacking", "nested", "stale"],
 )
 async def test_bad_commands_are_refused_with_a_reason_and_change_nothing(
     lab: Lab, user: str, payload: bytes, reply_id: str | None, reason: str
@@ -189,6 +191,56 @@ async def test_bad_commands_are_refused_with_a_reason_and_change_nothing(
     assert reply["ok"] is False
     assert reply["id"] == reply_id
     assert reason in reply["error"]
+    assert lab.calls == []
+
+
+async def test_an_unknown_users_flood_is_dropped_silently_and_the_technician_answered(
+    lab: Lab,
+) -> None:
+    """Issue 11: 3,000 QoS-0 messages from a user labctl does not know (bob) left alice's five
+    commands with one or two replies; a 1,000-level nested message killed the command worker."""
+    async with person(lab.broker, "bob") as bob, person(lab.broker, "alice") as alice:
+        await bob.subscribe(f"{ROOT}/reply/bob", qos=1)
+        await alice.subscribe(f"{ROOT}/reply/alice", qos=1)
+        await bob.publish(f"{ROOT}/cmd/bob", b"[" * 1000 + b"]" * 1000, qos=1)
+        for n in range(3000):
+            await bob.publish(f"{ROOT}/cmd/bob", b'{"id": "b", "command": "bump"}', qos=0)
+            if n % 600 == 300:
+                request = {"id": f"a{n // 600}", "command": "bump"}
+                await alice.publish(f"{ROOT}/cmd/alice", json.dumps(request).encode(), qos=1)
+        replies = await messages(alice, 5, timeout_s=10)
+        assert await messages(bob, 1, timeout_s=0.5) == []
+    assert [r["id"] for _, r in replies] == [f"a{n}" for n in range(5)]
+    assert all(r["ok"] for _, r in replies)
+    assert lab.calls == [("bump", Caller("alice", Role.TECHNICIAN))] * 5
+    dropped = lab.bridge.dropped
+    assert dropped["unknown_users"] + dropped["client_queue"] >= 3001 - 50  # QoS 0 may be lost
+    assert dropped["unknown_users"] > 0
+    assert lab.bridge.connected  # still up, still serving
+
+
+async def test_commands_published_while_labctl_was_away_are_not_run_when_it_returns(
+    lab: Lab,
+) -> None:
+    """A clean session: the broker keeps no backlog of commands for labctl."""
+    for task in asyncio.all_tasks():
+        if task.get_name() == "mqtt[studio]":
+            task.cancel()
+    await lab.wait_connected(up=False)
+    async with person(lab.broker, "alice") as alice:
+        await alice.subscribe(f"{ROOT}/reply/alice", qos=1)
+        await alice.publish(f"{ROOT}/cmd/alice", b'{"id": "late", "command": "bump"}', qos=1)
+        again = MqttBridge(lab.settings, _registry(lab.calls), USERS)
+        task = asyncio.create_task(again.run())
+        try:
+            async with asyncio.timeout(10):
+                while not again.connected:
+                    await asyncio.sleep(0.02)
+            assert await messages(alice, 1, timeout_s=1.0) == []
+        finally:
+            task.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await task
     assert lab.calls == []
 
 

@@ -13,7 +13,8 @@ topic                  direction  QoS     payload
                                           ``telemetry_interval_s``
 ``status``             out        1, ret  ``online``; ``offline`` (also the will message)
 ``heartbeat``          out + in   0       labctl's own liveness probe (see below)
-``cmd/<user>``         in         1       ``{"id": "...", "command": "...", "args": {...}}``
+``cmd/<user>``         in         1       ``{"id": "...", "command": "...", "args": {...}}``,
+                                          optionally ``"sent_at": <unix seconds>``
 ``reply/<user>``       out        1       ``{"id", "ok": true, "result"}`` or
                                           ``{"id", "ok": false, "error": "reason"}``
 =====================  =========  ======  ==================================================
@@ -22,69 +23,54 @@ Commands go through the same :class:`~labctl.commands.CommandRegistry` as the CL
 same roles and state checks. The caller is the ``<user>`` topic level: the broker's ACL lets
 each person's client publish only to its own ``cmd/<user>`` (see
 ``systemd/mosquitto-labctl.acl.example``), so the level is as trustworthy as the broker login.
-The role comes from the site's user table; an unknown user, a malformed payload (not JSON, an
-unknown or missing field, over ``max_payload_bytes``), a retained command (it would run again at
-every reconnect), a user over the rate limit, and anything the registry refuses are answered on
-``reply/<user>`` with the reason (and the request id when it could be read), and change nothing.
+The role comes from the site's user table. A user not in it gets no reply at all: the message
+is dropped and counted (``dropped["unknown_users"]``), and logged at most once a minute. A known
+user over the rate limit (checked before any parsing), a retained command (it would run again
+at every reconnect), a malformed payload (not JSON, nested too deep, an unknown or missing
+field, over ``max_payload_bytes``), a stale command (``sent_at`` older than the deadline), and
+anything the registry refuses are answered on ``reply/<user>`` with the reason (and the
+request id when it could be read), and change nothing.
+
+**Floods.** The receiver only sorts messages: unknown users and rate-limited ones are settled
+there; the rest go to a bounded queue per known user (``user_queue_max``; a full one answers
+"busy"), each served by that user's own worker, so one user's flood or slow command never holds
+up another's. Replies wait in a bounded queue per user (dropping that user's oldest, counted),
+published round-robin. Messages the MQTT client library itself discards (its incoming queue of
+``queue_max`` full) are counted as ``dropped["client_queue"]``.
 
 ``publish_state``/``publish_event``/``publish_telemetry`` are synchronous and never block: they
-put into bounded queues (:class:`~labctl.telemetry.mqtt_topics.Outbox`) that count what they drop.
+put into bounded queues (:class:`~labctl.telemetry.mqtt_outbox.Outbox`) that count what they drop.
 A message leaves its queue only once the broker took it, so an outage loses only what overflows.
 
-:meth:`MqttBridge.run` is aiomqtt's reconnect pattern (``async with Client`` inside ``while
-True``, catching ``MqttError``) with exponential backoff and jitter. A silently dead connection is
-noticed two ways: paho's keepalive (``keepalive_s``), and an application heartbeat: every
-``heartbeat_s`` labctl publishes a nonce to ``heartbeat`` and expects it back through its own
-subscription within ``heartbeat_timeout_s``, else it drops the connection and reconnects. The
-first probe goes out at connect, and the bridge counts as connected only once it came back, so
-a login the ACL does not let publish or read (a misconfigured broker) is a failed connection.
-Connection changes are logged once (connected, lost, back), not per retry; aiomqtt and paho
-errors stop here and never reach the caller.
+The connection (:mod:`labctl.telemetry.mqtt_link`) is aiomqtt's reconnect pattern (``async with
+Client`` inside ``while True``, catching ``MqttError``) with exponential backoff and jitter. A
+silently dead connection is noticed two ways: paho's keepalive (``keepalive_s``), and an
+application heartbeat: every ``heartbeat_s`` labctl publishes a nonce to ``heartbeat`` and
+expects it back through its own subscription within ``heartbeat_timeout_s``, else it drops the
+connection and reconnects. The first probe goes out at connect, and the bridge counts as
+connected only once it came back, so a login the ACL does not let publish or read (a
+misconfigured broker) is a failed connection. Connection changes are logged once (connected,
+lost, back), not per retry; aiomqtt and paho errors stop there and never reach the caller. It
+uses a clean session: see that module.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import random
-import secrets
 import time
 from collections.abc import Callable, Mapping
 
-import aiomqtt
-
 from labctl.commands import CommandRegistry, Role
-from labctl.telemetry.mqtt_commands import CommandGate
+from labctl.telemetry.mqtt_commands import NO_REPLY, CommandGate
+from labctl.telemetry.mqtt_inbox import Inbox, Pending
+from labctl.telemetry.mqtt_link import HeartbeatLost, MqttLink, SubscriptionRefused
 from labctl.telemetry.mqtt_outbox import Outbox
-from labctl.telemetry.mqtt_topics import MqttSettings, MqttTls, Topics, backoff_s, reply_error
+from labctl.telemetry.mqtt_topics import MqttSettings, MqttTls, Topics, reply_error
 
 __all__ = ["HeartbeatLost", "MqttBridge", "MqttSettings", "MqttTls", "SubscriptionRefused"]
 
 log = logging.getLogger(__name__)
-# paho logs a dropped connection at ERROR from inside its socket callbacks; the bridge logs the
-# same loss once, as a warning with the reason, so paho's own lines stay out of the journal.
-_CLIENT_LOG = log.getChild("client")
-_CLIENT_LOG.setLevel(logging.CRITICAL)
-
-
-class HeartbeatLost(Exception):
-    """labctl's own heartbeat did not come back: the connection is dead."""
-
-
-class SubscriptionRefused(Exception):
-    """The broker refused a subscription labctl needs (its ACL lacks a rule)."""
-
-
-class _Heartbeat:
-    """One connection's heartbeat: the nonce expected back, and whether it came."""
-
-    def __init__(self) -> None:
-        self.expected = b""
-        self.seen = asyncio.Event()
-
-    def received(self, payload: bytes) -> None:
-        if payload == self.expected:
-            self.seen.set()
 
 
 class MqttBridge:
@@ -97,14 +83,17 @@ class MqttBridge:
         users: Mapping[str, Role],
         *,
         monotonic: Callable[[], float] = time.monotonic,
+        wall: Callable[[], float] = time.time,
     ) -> None:
-        self._settings = settings
         self._monotonic = monotonic
         self.topics = Topics(settings.lab)
-        self._outbox = Outbox(self.topics, settings.queue_max, settings.telemetry_interval_s)
+        self._outbox = Outbox(
+            self.topics,
+            settings.queue_max,
+            settings.telemetry_interval_s,
+            reply_max=settings.user_queue_max,
+        )
         self._wake = asyncio.Event()
-        self._commands: asyncio.Queue[tuple[str, bytes, bool]] = asyncio.Queue(settings.queue_max)
-        self._commands_dropped = 0
         self.gate = CommandGate(
             registry,
             users,
@@ -112,21 +101,38 @@ class MqttBridge:
             burst=settings.command_burst,
             per_s=settings.command_rate_per_s,
             monotonic=monotonic,
+            wall=wall,
         )
-        self._connected = False
-        self._failures = 0  # connection attempts failed since the last success
-        self._down_since: float | None = None  # when the connection was last lost
+        self._inbox = Inbox(self.gate.users, settings.user_queue_max)
+        self._link = MqttLink(
+            settings, self.topics, self._outbox, self._wake, self.receive, monotonic
+        )
         self._name = f"mqtt[{settings.lab}]"
 
     @property
     def connected(self) -> bool:
         """True from the first heartbeat echo of a connection until it is lost."""
-        return self._connected
+        return self._link.connected
 
     @property
     def dropped(self) -> dict[str, int]:
-        """Messages dropped per queue (state, replies, events, telemetry, commands)."""
-        return self._outbox.dropped | {"commands": self._commands_dropped}
+        """Messages dropped, per queue and cause.
+
+        ``state``, ``replies`` (over a user's ``user_queue_max``), ``events``, ``telemetry``:
+        the outbox; ``commands``: refused "busy" (the user's queue full); ``unknown_users``:
+        commands from users not in the lab's users (no reply); ``client_queue``: discarded by
+        the MQTT client library before labctl saw them.
+        """
+        return self._outbox.dropped | {
+            "commands": self._inbox.refused,
+            "unknown_users": self.gate.unknown_dropped,
+            "client_queue": self._link.client_drops.count,
+        }
+
+    @property
+    def refused(self) -> dict[str, int]:
+        """Commands answered with a refusal before the registry: rate limit, stale."""
+        return {"rate_limited": self.gate.rate_limited, "stale": self.gate.stale}
 
     @property
     def throttled(self) -> int:
@@ -135,7 +141,7 @@ class MqttBridge:
 
     def depth(self) -> dict[str, int]:
         """Messages waiting per queue."""
-        return self._outbox.depth() | {"commands": self._commands.qsize()}
+        return self._outbox.depth() | {"commands": self._inbox.depth()}
 
     def publish_state(self, machine: str, state: Mapping[str, object]) -> None:
         """Retain ``state`` as the machine's state (sent if it changed). Never blocks."""
@@ -155,152 +161,46 @@ class MqttBridge:
     async def run(self) -> None:
         """Keep connected and serve until cancelled (then publish ``offline``)."""
         async with asyncio.TaskGroup() as tasks:
-            tasks.create_task(self._command_worker(), name=f"{self._name}.commands")
-            tasks.create_task(self._connection_loop(), name=f"{self._name}.connection")
+            tasks.create_task(self.serve_commands(), name=f"{self._name}.commands")
+            tasks.create_task(self._link.run(), name=f"{self._name}.connection")
 
-    async def _command_worker(self) -> None:
+    async def serve_commands(self) -> None:
+        """Run every known user's worker until cancelled (the broker side is separate)."""
+        async with asyncio.TaskGroup() as tasks:
+            for user in self._inbox.users:
+                tasks.create_task(self._worker(user), name=f"{self._name}.commands[{user}]")
+
+    def receive(self, user: str, payload: bytes, retained: bool) -> None:
+        """One message from ``cmd/<user>``: settle it here or queue it. Never blocks or raises.
+
+        Unknown users and users over the rate limit are settled here (no parsing at all);
+        other commands wait in their user's bounded queue, or are refused "busy" if it is full.
+        """
+        try:
+            settled = self.gate.admit(user)
+            if settled is None:
+                pending = Pending(payload, retained, self._monotonic())
+                if self._inbox.put(user, pending):
+                    return
+                settled = reply_error(None, "labctl is busy with your earlier commands; retry")
+            self._reply(user, settled)
+        except Exception:  # a bug here must not stop the receiver
+            log.exception("%s: could not take a command from %s", self._name, user)
+
+    async def _worker(self, user: str) -> None:
+        """Runs ``user``'s commands one at a time, in order; outlives any error."""
         while True:
-            user, payload, retained = await self._commands.get()
-            self._outbox.put_reply(user, await self.gate.handle(user, payload, retained=retained))
+            pending = await self._inbox.get(user)
+            waited = self._monotonic() - pending.received
+            reply = await self.gate.run(
+                user, pending.payload, retained=pending.retained, waited_s=waited
+            )
+            try:
+                self._reply(user, reply)
+            except Exception:
+                log.exception("%s: could not queue the reply to %s", self._name, user)
+
+    def _reply(self, user: str, payload: bytes) -> None:
+        if payload != NO_REPLY:
+            self._outbox.put_reply(user, payload)
             self._wake.set()
-
-    def _client(self) -> aiomqtt.Client:
-        s = self._settings
-        tls = None
-        if s.tls is not None:
-            tls = aiomqtt.TLSParameters(
-                ca_certs=str(s.tls.ca_file) if s.tls.ca_file else None,
-                certfile=str(s.tls.cert_file) if s.tls.cert_file else None,
-                keyfile=str(s.tls.key_file) if s.tls.key_file else None,
-            )
-        return aiomqtt.Client(
-            s.host,
-            s.port,
-            username=s.username,
-            password=s.password,
-            identifier=s.client_id,
-            will=aiomqtt.Will(self.topics.status, b"offline", qos=1, retain=True),
-            keepalive=s.keepalive_s,
-            timeout=s.timeout_s,
-            tls_params=tls,
-            max_queued_incoming_messages=s.queue_max,
-            logger=_CLIENT_LOG,
-        )
-
-    async def _connection_loop(self) -> None:
-        s = self._settings
-        while True:
-            reason = await self._session()
-            where = f"{s.host}:{s.port}"
-            if self._connected:
-                self._connected = False
-                self._failures, self._down_since = 0, self._monotonic()
-                log.warning("%s: connection to %s lost: %s", self._name, where, reason)
-            elif self._failures == 0:
-                log.warning("%s: cannot connect to %s: %s; retrying", self._name, where, reason)
-            else:
-                log.debug("%s: attempt %d failed: %s", self._name, self._failures + 1, reason)
-            self._failures += 1
-            delay = backoff_s(self._failures, s.backoff_min_s, s.backoff_max_s, random.random())
-            await asyncio.sleep(delay)
-
-    async def _session(self) -> str:
-        """One connection, from connect to loss; returns why it ended."""
-        reason = "closed"
-        try:
-            async with self._client() as client:
-                try:
-                    await self._on_connect(client)
-                    heartbeat = _Heartbeat()
-                    async with asyncio.TaskGroup() as tasks:
-                        tasks.create_task(self._publisher(client), name=f"{self._name}.publish")
-                        tasks.create_task(
-                            self._receiver(client, heartbeat), name=f"{self._name}.receive"
-                        )
-                        tasks.create_task(
-                            self._heartbeat(client, heartbeat), name=f"{self._name}.heartbeat"
-                        )
-                except asyncio.CancelledError:
-                    await self._say_offline(client)
-                    raise
-        except* (aiomqtt.MqttError, HeartbeatLost, SubscriptionRefused) as failure:
-            reason = str(failure.exceptions[0]) or type(failure.exceptions[0]).__name__
-        return reason
-
-    async def _on_connect(self, client: aiomqtt.Client) -> None:
-        for topic, qos in ((self.topics.commands, 1), (self.topics.heartbeat, 0)):
-            codes = await client.subscribe(topic, qos=qos)
-            if not all(code < 0x80 for code in codes):  # SUBACK 0x80+: refused
-                raise SubscriptionRefused(f"broker refused subscription to {topic}: check its ACL")
-        await client.publish(self.topics.status, b"online", qos=1, retain=True)
-        self._outbox.republish_states()
-        self._wake.set()
-
-    def _verified(self) -> None:
-        """The first heartbeat came back: the connection works both ways (logged once)."""
-        s = self._settings
-        if self._down_since is None:
-            log.info("%s: connected to %s:%d as %s", self._name, s.host, s.port, s.username)
-        else:
-            log.warning(
-                "%s: connection back after %.1f s (%d attempts)",
-                self._name,
-                self._monotonic() - self._down_since,
-                self._failures,
-            )
-        self._connected = True
-
-    async def _say_offline(self, client: aiomqtt.Client) -> None:
-        """On shutdown: a clean disconnect sends no will, so say ``offline`` ourselves."""
-        try:
-            await client.publish(self.topics.status, b"offline", qos=1, retain=True, timeout=2)
-        except aiomqtt.MqttError as err:
-            log.warning("%s: could not publish offline: %s", self._name, err)
-        self._connected = False
-
-    async def _publisher(self, client: aiomqtt.Client) -> None:
-        while True:
-            item = self._outbox.peek()
-            if item is None:
-                self._wake.clear()
-                await self._wake.wait()
-                continue
-            await client.publish(item.topic, item.payload, qos=item.qos, retain=item.retain)
-            self._outbox.done(item)
-
-    async def _receiver(self, client: aiomqtt.Client, heartbeat: _Heartbeat) -> None:
-        async for message in client.messages:
-            topic = message.topic.value
-            payload = message.payload
-            if topic == self.topics.heartbeat:
-                heartbeat.received(payload)
-                continue
-            user = self.topics.user_of_command(topic)
-            if user is None:
-                continue
-            try:
-                self._commands.put_nowait((user, payload, message.retain))
-            except asyncio.QueueFull:
-                self._commands_dropped += 1
-                self._outbox.put_reply(user, reply_error(None, "labctl is busy; retry later"))
-                self._wake.set()
-
-    async def _heartbeat(self, client: aiomqtt.Client, heartbeat: _Heartbeat) -> None:
-        s = self._settings
-        nonce = secrets.token_hex(4)
-        sequence = 0
-        while True:
-            sequence += 1
-            heartbeat.expected = f"{s.client_id} {nonce} {sequence}".encode()
-            heartbeat.seen.clear()
-            await client.publish(self.topics.heartbeat, heartbeat.expected, qos=0)
-            try:
-                async with asyncio.timeout(s.heartbeat_timeout_s):
-                    await heartbeat.seen.wait()
-            except TimeoutError:
-                raise HeartbeatLost(
-                    f"heartbeat not echoed within {s.heartbeat_timeout_s:g} s"
-                ) from None
-            if not self._connected:
-                self._verified()
-            await asyncio.sleep(s.heartbeat_s)

@@ -16,6 +16,8 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, StrictStr, ValidationError
 
+from labctl.bounded_json import InputRefused, loads_bounded
+
 _SEGMENT = re.compile(r"[A-Za-z0-9_.-]{1,64}\Z")  # \Z: "$" would allow a trailing newline
 
 
@@ -50,6 +52,7 @@ class MqttSettings:
     max_payload_bytes: int = 4096
     command_burst: int = 5
     command_rate_per_s: float = 1.0
+    user_queue_max: int = 20  # per known user: commands waiting, and replies waiting
 
 
 def check_segment(kind: str, value: str) -> str:
@@ -128,13 +131,18 @@ def encode(document: Mapping[str, object]) -> bytes:
 
 
 class CommandRequest(BaseModel):
-    """The payload on ``cmd/<user>``: ``{"id": "...", "command": "...", "args": {...}}``."""
+    """The payload on ``cmd/<user>``: ``{"id": "...", "command": "...", "args": {...}}``.
+
+    ``sent_at`` (optional) is when the sender published it, in unix wall seconds: a command
+    older than its deadline when labctl comes to it is refused as stale, with its age.
+    """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     id: StrictStr = Field(min_length=1, max_length=64)
     command: StrictStr = Field(min_length=1, max_length=64)
     args: dict[str, object] = Field(default_factory=dict)
+    sent_at: float | None = Field(default=None, strict=True, allow_inf_nan=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,13 +154,17 @@ class Refusal:
 
 
 def parse_command(payload: bytes, max_bytes: int) -> CommandRequest | Refusal:
-    """The request in ``payload``, or a :class:`Refusal` saying what is wrong with it."""
+    """The request in ``payload``, or a :class:`Refusal` saying what is wrong with it.
+
+    Never raises: size and nesting depth are bounded before parsing
+    (:func:`~labctl.bounded_json.loads_bounded`), and every error becomes a refusal.
+    """
     if len(payload) > max_bytes:
         return Refusal(None, f"payload is {len(payload)} bytes; the limit is {max_bytes}")
     try:
-        document = json.loads(payload.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError) as err:
-        return Refusal(None, f"payload is not JSON: {err}")
+        document = loads_bounded(payload, max_bytes=max_bytes)
+    except InputRefused as refused:
+        return Refusal(None, f"payload refused: {refused.reason}")
     if not isinstance(document, dict):
         return Refusal(None, "payload must be a JSON object with id, command and args")
     raw_id = document.get("id")
@@ -164,6 +176,8 @@ def parse_command(payload: bytes, max_bytes: int) -> CommandRequest | Refusal:
             f"{'.'.join(str(p) for p in e['loc']) or 'payload'}: {e['msg']}" for e in err.errors()
         )
         return Refusal(request_id, f"invalid command payload: {problems}")
+    except Exception as err:  # defensive: input never becomes a traceback
+        return Refusal(request_id, f"invalid command payload: {type(err).__name__}")
 
 
 def reply_ok(request_id: str, result: Mapping[str, object]) -> bytes:

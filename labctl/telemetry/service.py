@@ -69,7 +69,12 @@ class Telemetry:
             drain = self.drainer.stats()
             out |= {"sent": drain.sent, "influx": drain.state.name.lower()}
         if self.mqtt is not None:
-            out |= {"mqtt_connected": self.mqtt.connected, "mqtt_dropped": self.mqtt.dropped}
+            out |= {
+                "mqtt_connected": self.mqtt.connected,
+                "mqtt_dropped": self.mqtt.dropped,
+                "mqtt_refused": self.mqtt.refused,
+                "mqtt_depth": self.mqtt.depth(),
+            }
         return out
 
     def kiln(self, snap: KilnSnapshot) -> None:

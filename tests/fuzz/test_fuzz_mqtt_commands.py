@@ -1,8 +1,10 @@
 """MQTT commands: arbitrary topics, payload bytes and retain flags through the command gate.
 
-Property: every message on ``cmd/<user>`` gets a JSON reply; a refusal (``ok: false`` with a
-reason) never reaches the registry, and a dispatch happens only for a known user whose role
-allows the command, as that user, with a payload validated by the command's model.
+Property: a message from a user not in the lab's users gets no reply at all; every other
+message on ``cmd/<user>`` gets a JSON reply; a refusal (``ok: false`` with a reason) never
+reaches the registry, and a dispatch happens only for a known user whose role allows the
+command, as that user, with a payload validated by the command's model. The gate never raises,
+whatever the bytes (deeply nested, huge, binary).
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from hypothesis import event, example, given
 from hypothesis import strategies as st
 
 from labctl.commands import Role
-from labctl.telemetry.mqtt_commands import CommandGate
+from labctl.telemetry.mqtt_commands import NO_REPLY, CommandGate
 from labctl.telemetry.mqtt_topics import Topics
 from tests.fuzz.support import JSON, fuzz, populated_registry, requests_for
 
@@ -61,7 +63,12 @@ def test_a_command_message_is_refused_or_dispatched_only_as_allowed(
     ticks = itertools.count(step=10.0)  # far apart: the rate limit is tested elsewhere
     gate = CommandGate(REGISTRY, USERS, monotonic=lambda: next(ticks))
     before = len(REGISTRY.calls)
-    reply = json.loads(asyncio.run(gate.handle(user, payload, retained=retained)))
+    raw = asyncio.run(gate.handle(user, payload, retained=retained))
+    if user not in USERS:
+        assert raw == NO_REPLY and len(REGISTRY.calls) == before
+        event("unknown user: no reply")
+        return
+    reply = json.loads(raw)
     assert set(reply) in ({"id", "ok", "error"}, {"id", "ok", "result"})
     assert reply["id"] is None or isinstance(reply["id"], str)
     if not reply["ok"]:
@@ -99,3 +106,43 @@ def test_only_a_command_topic_of_this_lab_names_a_user(topic: str) -> None:
         return
     assert SEGMENT.fullmatch(user)
     assert topic == TOPICS.command(user)
+
+
+@st.composite
+def hostile_payloads(draw: st.DrawFn) -> bytes:
+    """Deeply nested (closed or not), huge, or binary bytes; or JSON of any shape."""
+    kind = draw(st.sampled_from(["nested", "huge", "binary", "json"]))
+    if kind == "nested":
+        depth = draw(st.integers(0, 20_000))
+        opener = draw(st.sampled_from(["[", '{"a":', '{"id":"x","command":"status","args":{"a":']))
+        return (opener * depth + "0" + "]}"[opener != "["] * draw(st.integers(0, depth))).encode()
+    if kind == "huge":
+        unit = draw(st.sampled_from([b"[", b"{", b"\xff", b'"\\', b"0,"]))
+        return unit * draw(st.integers(1, 200_000))
+    if kind == "binary":
+        return draw(st.binary(max_size=5000))
+    return json.dumps(draw(JSON)).encode()
+
+
+@fuzz(200, deadline=None)
+# issue 11: RecursionError out of the gate killed the command worker, before the user check
+@example(user="tech", payload=b"[" * 1000 + b"]" * 1000, retained=False)
+@example(user="nobody", payload=b"[" * 1000 + b"]" * 1000, retained=False)
+@given(
+    user=st.sampled_from(sorted(USERS)) | st.text(max_size=10),
+    payload=hostile_payloads(),
+    retained=st.booleans(),
+)
+def test_the_gate_never_raises_and_answers_known_users(
+    user: str, payload: bytes, retained: bool
+) -> None:
+    ticks = itertools.count(step=10.0)
+    gate = CommandGate(REGISTRY, USERS, monotonic=lambda: next(ticks))
+    raw = asyncio.run(gate.handle(user, payload, retained=retained))
+    if user not in USERS:
+        assert raw == NO_REPLY
+        return
+    reply = json.loads(raw)
+    assert reply["ok"] is False or not retained
+    if not reply["ok"]:
+        assert isinstance(reply["error"], str) and reply["error"].strip()
