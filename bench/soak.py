@@ -68,7 +68,9 @@ class Burnouts:
                 self.outcomes[str(kiln["outcome"]).split(":")[0]] += 1
                 del self._started[name]
             if kiln["pv_c"] is not None:
-                reply = await self.daemon.command("start", kiln=name, profile=PROFILE)
+                reply = await self.daemon.command(
+                    "start", kiln=name, profile=PROFILE, cool_first=True
+                )
                 if reply.get("ok"):
                     self._started[name] = (int(reply["result"]["run_id"]), False)
                 else:

@@ -40,7 +40,7 @@ async def burnout_cell(
     lab: MatrixLab, part: Cells, cell: str, phase: str, outcome_within_s: float = 30
 ) -> None:
     rig: Rig = lab.rig
-    reply = await rig.command("start", kiln="kiln1", profile="hil-short")
+    reply = await rig.command("start", kiln="kiln1", profile="hil-short", cool_first=True)
     assert reply["ok"], f"{cell}: {reply}"
     run_id = reply["result"]["run_id"]
     await rig.wait_for(PHASE_REACHED[phase], timeout_s=60)
@@ -72,7 +72,7 @@ async def burnout_cell(
         assert trip["machine"] == "kiln1", trip
     await _all_offered_stored(lab, "kiln", spooled if part.disk else None)  # (5)
     if part.disk:  # the same daemon starts the next run once the disk is freed
-        reply = await rig.command("start", kiln="kiln1", profile="hil-short")
+        reply = await rig.command("start", kiln="kiln1", profile="hil-short", cool_first=True)
         await _started_again(lab, cell, reply, "abort", kiln="kiln1")
 
 

@@ -112,7 +112,7 @@ class Loop:
             f"run {run_id}: {got!r}, but {seen} allows {sorted(allowed)}"
         )
         self.verdicts.append(next(fate for fate in allowed if got.startswith(fate)))
-        if ended is not None:  # seek start on the hot kiln: the burnout begins again
+        if ended is not None:  # the burnout begins again (the hot kiln cools first)
             await self.rig.daemon.wait_for(lambda s: s["kilns"][0]["run_id"] is None, timeout_s=20)
             await self.start_burnout()
 
@@ -132,7 +132,9 @@ class Loop:
         await self.rig.daemon.wait_until(lambda: _safe(self.rig.sim), 10, self.why("unsafe"))
 
     async def start_burnout(self) -> None:
-        reply = await self.rig.command("start", kiln="kiln1", profile="crash-short")
+        reply = await self.rig.command(
+            "start", kiln="kiln1", profile="crash-short", cool_first=True
+        )
         assert reply["ok"], self.why(str(reply))
 
     async def drive_cast(self, until: float) -> dict[str, Any]:
@@ -195,7 +197,7 @@ async def _telemetry_checks(loop: Loop) -> None:
     )
 
 
-@pytest.mark.parametrize(  # the centrifugal kiln starts hot: a short burnout (seek start)
+@pytest.mark.parametrize(  # the centrifugal kiln starts hot: it cools to load first
     ("kind", "kiln_c", "rounds"), [("vacuum", 20.0, (14, 7)), ("centrifugal", FLASK_C, (3, 5))]
 )
 async def test_sigkill_loop_through_a_burnout_and_a_cast(tmp_path, kind, kiln_c, rounds):

@@ -53,9 +53,9 @@ def _cmd_profiles_check(args: argparse.Namespace) -> int:
     from labctl.profiles.loader import check_profiles
 
     paths = [Path(p) for p in args.paths] or [Path("profiles")]
-    good, errors = check_profiles(paths)
-    for path in good:
-        print(f"ok: {path}")
+    good, errors = check_profiles(paths, args.kind)
+    for path, kind in good:
+        print(f"ok: {path} (checked as {kind})")
     for error in errors:
         print(f"error: {error}", file=sys.stderr)
     if errors:
@@ -166,6 +166,9 @@ def build_parser() -> argparse.ArgumentParser:
     psub = profiles.add_subparsers(dest="profiles_command", required=True)
     check = psub.add_parser("check", help="validate profile files")
     check.add_argument("paths", nargs="*", help="files or folders (default: profiles/)")
+    check.add_argument(
+        "--kind", choices=["burnout", "alloy"], help="check every file as this kind of profile"
+    )
     check.set_defaults(func=_cmd_profiles_check)
 
     status = sub.add_parser("status", help="what every kiln and caster is doing")

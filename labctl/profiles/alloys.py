@@ -114,4 +114,6 @@ def check_alloy_references(path: Path, alloy: Alloy, burnout_dir: Path) -> None:
     """Every burnout schedule an alloy allows must exist in the library."""
     for i, name in enumerate(alloy.burnout_profiles):
         if not (burnout_dir / f"{name}.toml").is_file():
-            raise ProfileError(path, f"burnout_profiles[{i}]", f"no burnout profile {name!r}")
+            raise ProfileError(
+                path, f"burnout_profiles[{i}]", f"no burnout profile {name!r} in {burnout_dir}"
+            )

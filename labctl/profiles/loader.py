@@ -6,7 +6,7 @@ import json
 import tomllib
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import ValidationError
 
@@ -69,17 +69,20 @@ def profile_from_data(path: Path, data: dict[str, Any]) -> Schedule:
         raise ProfileError(path, "segments", str(err)) from err
 
 
-def load_burnout(path: Path) -> Schedule:
-    """Read one burnout profile file."""
+def _read(path: Path) -> dict[str, Any]:
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        return tomllib.loads(path.read_text(encoding="utf-8"))
     except OSError as err:
         raise ProfileError(path, "", f"cannot read: {err.strerror}") from err
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as err:
         raise ProfileError(path, "toml", f"not valid TOML: {err}") from err
     except RecursionError:
         raise ProfileError(path, "toml", "nested too deeply to be a profile") from None
-    schedule = profile_from_data(path, data)
+
+
+def load_burnout(path: Path) -> Schedule:
+    """Read one burnout profile file."""
+    schedule = profile_from_data(path, _read(path))
     if path.stem != schedule.name:
         raise ProfileError(path, "name", f"{schedule.name!r} must match the file name")
     return schedule
@@ -112,26 +115,48 @@ def schedule_from_json(text: str) -> Schedule:
     return Schedule(segments=segs, **data)
 
 
-def _check_one(path: Path) -> None:
-    """Alloys live in an ``alloys`` folder; everything else is a burnout schedule."""
-    if path.parent.name == "alloys":
-        alloy = load_alloy(path)
-        check_alloy_references(path, alloy, path.parent.parent / "burnout")
+ProfileKind = Literal["burnout", "alloy"]
+
+
+def profile_kind(path: Path) -> ProfileKind:
+    """What a profile file is, from its content: a burnout has segments, an alloy a metal."""
+    data = _read(path)
+    if "segments" in data and "metal" not in data:
+        return "burnout"
+    if "metal" in data and "segments" not in data:
+        return "alloy"
+    raise ProfileError(
+        path,
+        "",
+        "cannot tell its kind: a burnout profile has segments, an alloy has a metal; "
+        "give --kind burnout or --kind alloy",
+    )
+
+
+def _check_one(path: Path, kind: ProfileKind | None) -> ProfileKind:
+    kind = kind or profile_kind(path)
+    if kind == "alloy":  # its burnout profiles: the library's, or a burnout/ folder beside it
+        library = path.parent.parent if path.parent.name == "alloys" else path.parent
+        check_alloy_references(path, load_alloy(path), library / "burnout")
     else:
         load_burnout(path)
+    return kind
 
 
-def check_profiles(paths: Iterable[Path]) -> tuple[list[Path], list[ProfileError]]:
-    """Validate every profile (burnout and alloy) under ``paths``; returns (good, errors)."""
-    good: list[Path] = []
+def check_profiles(
+    paths: Iterable[Path], kind: ProfileKind | None = None
+) -> tuple[list[tuple[Path, ProfileKind]], list[ProfileError]]:
+    """Validate every profile under ``paths`` (each checked as ``kind``, or as its content says).
+
+    Returns the good files with the kind each was checked as, and the errors.
+    """
+    good: list[tuple[Path, ProfileKind]] = []
     errors: list[ProfileError] = []
     for root in paths:
         files = sorted(root.rglob("*.toml")) if root.is_dir() else [root]
         for path in files:
             try:
-                _check_one(path)
+                good.append((path, _check_one(path, kind)))
             except ProfileError as err:
                 errors.append(err)
-            else:
-                good.append(path)
     return good, errors

@@ -106,6 +106,14 @@ def _problem(s: Schedule) -> str | None:
                 return f"{where}: a ramp must go up from {level:.0f} °C (use cool to go down)"
             if isinstance(seg, Cool) and level is not None and target >= level:
                 return f"{where}: a cool must go down from {level:.0f} °C"
+            if isinstance(seg, Step | FinalHold) and level is not None:
+                jump = target - level
+                if jump > s.holdback_band_c:
+                    return (
+                        f"{where}: {jump:.0f} °C above the {level:.0f} °C before it with no ramp "
+                        f"(more than the {s.holdback_band_c:.0f} °C band): the kiln would heat at "
+                        "full power; add a ramp with a rate"
+                    )
             level = target
         rate = getattr(seg, "rate_c_per_h", None)
         if rate is not None and rate <= 0:

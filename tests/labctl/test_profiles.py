@@ -47,7 +47,7 @@ def test_bad_profile_names_file_field_and_problem(path: Path) -> None:
 
 def test_check_profiles_reports_all_problems() -> None:
     good, errors = check_profiles([ROOT / "profiles", BAD[0].parent])
-    assert set(SHIPPED) <= set(good)
+    assert {(path, "burnout") for path in SHIPPED} <= set(good)
     assert sorted(e.path for e in errors) == BAD
 
 
@@ -56,3 +56,26 @@ def test_name_must_match_file(tmp_path: Path) -> None:
     copy.write_text(SHIPPED[0].read_text())
     with pytest.raises(ProfileError, match=r"name: .* must match the file name"):
         load_burnout(copy)
+
+
+def test_a_file_is_checked_as_what_its_content_says_wherever_it_lies(tmp_path: Path) -> None:
+    """Regression (issue 12): an alloy outside ``alloys/`` was checked as a burnout."""
+    alloy = tmp_path / "gold-18k-yellow.toml"
+    alloy.write_text((ROOT / "profiles" / "alloys" / "gold-18k-yellow.toml").read_text())
+    (tmp_path / "burnout").symlink_to(ROOT / "profiles" / "burnout")  # what it allows
+    burnout = tmp_path / SHIPPED[0].name
+    burnout.write_text(SHIPPED[0].read_text())
+    good, errors = check_profiles([alloy, burnout])
+    assert (good, errors) == ([(alloy, "alloy"), (burnout, "burnout")], [])
+    _, errors = check_profiles([alloy], kind="burnout")  # a person may insist
+    assert "pattern: Field required" in str(errors[0])
+
+
+def test_a_file_of_neither_kind_asks_for_kind(tmp_path: Path) -> None:
+    odd = tmp_path / "odd.toml"
+    odd.write_text('name = "odd"\n')
+    _, (error,) = check_profiles([odd])
+    assert str(error) == (
+        f"{odd}: cannot tell its kind: a burnout profile has segments, an alloy has a metal; "
+        "give --kind burnout or --kind alloy"
+    )

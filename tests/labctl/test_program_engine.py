@@ -46,7 +46,11 @@ def schedules(draw: st.DrawFn) -> Schedule:
     for _ in range(draw(st.integers(1, 4))):
         target = draw(st.floats(level + 10, min(level + 300, 750)))
         rate = draw(st.one_of(st.none(), st.floats(30, 600)))
-        segs.append(Ramp(target, rate) if rate or draw(st.booleans()) else Step(target))
+        if rate or draw(st.booleans()):
+            segs.append(Ramp(target, rate))
+        else:  # a step up by more than the band would heat at full power: only the first
+            target = target if not segs else min(target, level + 15.0)
+            segs.append(Step(target))
         level = target
         if draw(st.booleans()):
             segs.append(Hold(draw(st.floats(1, 240))))
@@ -260,3 +264,13 @@ def test_follow_tracks_the_device_and_keeps_the_holdback_limit() -> None:
         dt_s=TICK_S,
     )
     assert r.state.phase is Phase.FINAL_HOLD
+
+
+@pytest.mark.parametrize("last", [FinalHold(700), Step(700)])
+def test_a_jump_far_above_the_segment_before_without_a_ramp_is_refused(last: Segment) -> None:
+    """Regression (issue 12): a step down then a final hold far above it heated at full power."""
+    segments = (Ramp(300, 100), Hold(10), Cool(200, 100), last)
+    if isinstance(last, Step):
+        segments = (*segments, FinalHold(700))
+    with pytest.raises(ValueError, match="500 °C above the 200 °C before it with no ramp"):
+        _schedule(segments)
