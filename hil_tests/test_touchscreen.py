@@ -19,9 +19,12 @@ from hil_tests.ui_support import (
     FLASK_ID,
     PIECE_CLASS,
     chromium,
+    commands_done,
     open_screen,
     screenshots,
     sign_in,
+    start_burnout,
+    tap,
     type_keys,
     ui_lab,
 )
@@ -160,6 +163,8 @@ async def test_refusals_at_the_touchscreen(tmp_path):
         assert statuses[-1] == 429 and statuses.count(401) >= 3, statuses
         await expect(error).to_contain_text("too many wrong PINs; try again in")
         wait_s = int(re.findall(r"try again in (\d+) s", await error.inner_text())[0])
+        if wait_s >= 2:  # the countdown moves, once a second
+            await expect(error).to_contain_text(f"try again in {wait_s - 1} s", timeout=1500)
         assert "tech (technician) signed in" not in lab.rig.log()
 
         page2 = (await open_screen(browser, lab.url)).page
@@ -203,4 +208,42 @@ async def test_a_fahrenheit_lab_sees_fahrenheit_everywhere(tmp_path):
         await expect(segment).to_contain_text("ramp to 300 °F at 270 °F/h")  # 149 °C, 150 °C/h
         segments = await page.get_by_test_id("kiln-segments").inner_text()
         assert "°C" not in segments and "1051 °F" in segments, segments  # final hold 566 °C
+        assert not screen.errors, screen.errors
+
+
+@pytest.mark.timeout(240)
+async def test_a_double_tap_on_hold_holds_once(tmp_path):
+    """Hold and Resume take the same place: the second tap of a double-tap (110 ms) on Hold,
+    and a tap just as Hold comes back after a resume, are ignored (issue 11)."""
+    async with ui_lab(tmp_path, flask_c=20.0) as lab, chromium() as browser:
+        screen = await open_screen(browser, lab.url, size="800x480")
+        page = screen.page
+        await sign_in(page, "tech")
+        await start_burnout(page, PROFILE)
+        state = page.get_by_test_id("kiln-state")
+        await expect(state).to_have_attribute("data-state", "running", timeout=WAIT_MS)
+        await page.wait_for_timeout(1200)  # Hold has been on screen for a while
+        box = await page.get_by_test_id("kiln-hold").bounding_box()
+        assert box is not None
+        x, y = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+
+        await tap(page, x, y)
+        await page.wait_for_timeout(110)
+        await tap(page, x, y)  # the finger's bounce: Hold is in flight, or Resume is there now
+        await expect(state).to_have_attribute("data-state", "held", timeout=WAIT_MS)
+        resume = page.get_by_test_id("kiln-resume")
+        resumed = await resume.bounding_box()
+        assert resumed is not None and abs(resumed["x"] - box["x"]) < box["width"]  # same place
+        await page.wait_for_timeout(1500)  # a second command would have shown by now
+        await expect(state).to_have_attribute("data-state", "held")
+        status = await lab.rig.daemon.status()
+        assert status is not None and status["kilns"][0]["state"] == "held", status
+        assert (commands_done(lab, "hold"), commands_done(lab, "resume")) == (1, 0)
+
+        await resume.click()  # a deliberate resume (Playwright waits until it may be tapped)
+        await expect(state).to_have_attribute("data-state", "running", timeout=WAIT_MS)
+        await tap(page, x, y)  # at once, on the Hold that has just come back
+        await page.wait_for_timeout(1500)
+        await expect(state).to_have_attribute("data-state", "running")
+        assert (commands_done(lab, "hold"), commands_done(lab, "resume")) == (1, 1)
         assert not screen.errors, screen.errors

@@ -109,6 +109,28 @@ async def sign_in(page: Page, person: str = "tech", pin: str | None = None) -> N
     await page.get_by_test_id("signin-submit").click()
 
 
+async def start_burnout(page: Page, profile: str = "gypsum-wax-small") -> None:
+    """From the overview, start a burnout on kiln1 with the recorded flask (signed in)."""
+    await page.get_by_test_id("kiln-card-kiln1").click()
+    await page.get_by_test_id("kiln-start").click()
+    await page.get_by_test_id(f"flask-{FLASK_ID}").click()
+    await page.get_by_test_id(f"alloy-{ALLOY}").click()
+    await page.get_by_test_id(f"class-{PIECE_CLASS}").click()
+    await page.get_by_test_id(f"profile-{profile}").click()
+    await page.get_by_test_id("start-submit").click()
+
+
+def commands_done(lab: UiLab, name: str) -> int:
+    """How many ``name`` commands the daemon carried out (its log, from the start)."""
+    text = "\n".join(p.read_text() for p in lab.rig.daemon.logs if p.exists())
+    return text.count(f"command {name} by ")
+
+
+async def tap(page: Page, x: float, y: float) -> None:
+    """A finger's tap at (x, y): wherever it lands, with no waiting for the target."""
+    await page.mouse.click(x, y)
+
+
 LAYOUT_CHECK = """() => {
   const problems = [];
   const doc = document.documentElement;

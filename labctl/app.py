@@ -216,6 +216,7 @@ def _build_alarms_and_touchscreen(lab: Lab) -> None:
         lab.casters,
         lab.board,
         lab.store,
+        state_dir=site.state_dir,
     )
     lab.listeners.append(lab.touchscreen.kiln)
     lab.caster_listeners.append(lab.touchscreen.push.poke)

@@ -32,11 +32,15 @@ class Role(enum.IntEnum):
 
 
 class CommandRefused(Exception):
-    """A command was not carried out; ``reason`` says why in plain words."""
+    """A command was not carried out; ``reason`` says why in plain words.
 
-    def __init__(self, reason: str) -> None:
+    ``internal``: refused because of an error nobody planned for (a bug), not a rule; its
+    traceback is already logged where it happened.
+    """
+
+    def __init__(self, reason: str, *, internal: bool = False) -> None:
         super().__init__(reason)
-        self.reason = reason
+        self.reason, self.internal = reason, internal
 
 
 class Payload(BaseModel):
@@ -116,7 +120,9 @@ class CommandRegistry:
             raise
         except Exception as err:  # a bug or an unplanned error: answered, logged once
             log.exception("command %s from %s failed", name, caller.name)
-            raise CommandRefused(f"{name}: internal error: {type(err).__name__}: {err}") from err
+            raise CommandRefused(
+                f"{name}: internal error: {type(err).__name__}: {err}", internal=True
+            ) from err
         if command.role is not Role.OBSERVER:  # queries are not state changes
             log.info("command %s by %s: %s", name, caller.name, payload.model_dump())
         return result
@@ -216,7 +222,8 @@ class CommandQueue:
             _answer(future, error=CommandRefused(f"{self._owner}: not done: {err}"))
         except Exception as err:
             what = f"{type(err).__name__}: {err}"
-            _answer(future, error=CommandRefused(f"{self._owner}: internal error: {what}"))
+            refusal = CommandRefused(f"{self._owner}: internal error: {what}", internal=True)
+            _answer(future, error=refusal)
             raise InternalError(what) from err
         else:
             _answer(future, result=result)

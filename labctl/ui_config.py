@@ -3,7 +3,8 @@
 It listens on the loopback interface by default (the kiosk browser on the same machine).
 Listening anywhere else is a deliberate choice: it needs either TLS (``tls_cert_file`` and
 ``tls_key_file``) or ``behind_proxy = true`` (a TLS-terminating reverse proxy in front, which
-the README describes), and the overview is then never shown to someone who has not signed in.
+the README describes), and the lab is then never shown to someone who has not signed in; nor is
+it behind a proxy, even one on this host.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ class UiSection(BaseModel):
     port: int = Field(default=8080, ge=0, le=65535)  # 0: any free port (test rigs)
     temperature_unit: Literal["C", "F"] = "C"
     idle_signout_s: int = Field(default=300, ge=30, le=86_400)
-    view_without_signin: bool = True  # loopback only: the overview stays readable when signed out
+    view_without_signin: bool = True  # loopback, no proxy: the lab stays readable signed out
     tls_cert_file: Path | None = None
     tls_key_file: Path | None = None
     behind_proxy: bool = False
@@ -45,8 +46,12 @@ class UiSection(BaseModel):
 
     @property
     def anonymous_view(self) -> bool:
-        """Whether the overview is shown before sign-in (never off the loopback interface)."""
-        return self.view_without_signin and self.loopback
+        """Whether the lab is shown before sign-in: only to a kiosk on the loopback interface.
+
+        Never off loopback, and never behind a proxy: a proxy on this very host makes every
+        browser it forwards look like a loopback client.
+        """
+        return self.view_without_signin and self.loopback and not self.behind_proxy
 
     @model_validator(mode="after")
     def _remote_needs_protection(self) -> UiSection:

@@ -12,15 +12,22 @@ from __future__ import annotations
 import json
 import logging
 import re
-from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any
 from urllib.parse import urlsplit
 
 from aiohttp import web
 
 from labctl.commands import CommandRefused, CommandRegistry
 from labctl.ui_config import UiSection
+from labctl.web.answers import (
+    BodyRefused,
+    Handler,
+    answer_errors,
+    client_address,
+    is_internal,
+    json_object,
+    refusal,
+)
 from labctl.web.live import LivePush
 from labctl.web.signin import Session, Sessions, SignInRefused
 from labctl.web.view import LabView
@@ -35,12 +42,6 @@ CSP = (
 )
 MAX_BODY = 64 * 1024
 BADGE = re.compile(r"[0-9]{1,16}")
-
-Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-
-
-def refusal(status: int, reason: str, **extra: object) -> web.Response:
-    return web.json_response({"ok": False, "error": reason, **extra}, status=status)
 
 
 class TouchscreenServer:
@@ -59,7 +60,7 @@ class TouchscreenServer:
         self._view, self._sessions, self._push = view, sessions, push
 
     def app(self) -> web.Application:
-        app = web.Application(middlewares=[self._csrf], client_max_size=MAX_BODY)
+        app = web.Application(middlewares=[answer_errors, self._csrf], client_max_size=MAX_BODY)
         app.on_response_prepare.append(_headers)  # every answer, aiohttp's own 404/413 too
         app.router.add_get("/", self._index)
         app.router.add_static("/static/", STATIC, follow_symlinks=False)
@@ -104,23 +105,23 @@ class TouchscreenServer:
         )
 
     async def _signin(self, request: web.Request) -> web.Response:
-        body = await _json(request)
-        badge, pin = body.get("badge") if body else None, body.get("pin") if body else None
+        ask = "give a badge number (digits) and a PIN"
+        try:
+            body = await json_object(request, MAX_BODY)
+        except BodyRefused as refused:
+            return refusal(400, f"{ask}: {refused.reason}")
+        badge, pin = body.get("badge"), body.get("pin")
         if not isinstance(badge, str) or not isinstance(pin, str) or not BADGE.fullmatch(badge):
-            return refusal(400, "give a badge number (digits) and a PIN")
+            return refusal(400, ask)
         if len(pin) > 64:
             return refusal(400, "that PIN is too long")
-        client = request.remote or "unknown"
+        client = client_address(request, behind_proxy=self._ui.behind_proxy)
         try:
             token, session = await self._sessions.sign_in(badge, pin, client)
         except SignInRefused as refused:
             if refused.retry_after_s is not None:
-                return web.json_response(
-                    {"error": refused.reason, "retry_after_s": refused.retry_after_s},
-                    status=429,
-                    headers={"Retry-After": str(int(refused.retry_after_s))},
-                )
-            return web.json_response({"error": refused.reason}, status=401)
+                return _locked(refused.reason, refused.retry_after_s)
+            return refusal(409 if refused.busy else 401, refused.reason)
         response = web.json_response({"user": session.as_json(), "csrf": session.csrf})
         response.set_cookie(
             COOKIE,
@@ -142,14 +143,17 @@ class TouchscreenServer:
         session = self._current(request)
         assert session is not None  # the CSRF middleware let only signed-in POSTs through
         name = request.match_info["name"]
-        body = await _json(request)
-        if body is None:
-            return refusal(400, f"{name}: the payload is not a JSON object")
-        needed = self._registry.role_of(name)
         try:
-            result = await self._registry.dispatch(name, body, session.caller)
+            body = await json_object(request, MAX_BODY)
+        except BodyRefused as refused:
+            return refusal(400, f"{name}: the payload is not a JSON object ({refused.reason})")
+        needed = self._registry.role_of(name)
+        caller = session.caller
+        try:
+            result = await self._registry.dispatch(name, body, caller)
         except CommandRefused as refused:
-            status = 403 if needed is not None and session.caller.role < needed else 409
+            status = 403 if needed is not None and caller.role < needed else 409
+            status = 500 if is_internal(refused) else status
             return refusal(status, refused.reason)
         return web.json_response(
             {"ok": True, "result": json.loads(json.dumps(result, default=str))}
@@ -207,9 +211,8 @@ def _same_origin(request: web.Request) -> bool:
     return origin is None or urlsplit(origin).netloc == request.host
 
 
-async def _json(request: web.Request) -> dict[str, Any] | None:
-    try:
-        body = await request.json()
-    except (ValueError, UnicodeDecodeError):
-        return None
-    return body if isinstance(body, dict) else None
+def _locked(reason: str, wait_s: int) -> web.Response:
+    """429 with the seconds left, in the body (for the countdown) and in ``Retry-After``."""
+    response = refusal(429, reason, retry_after_s=wait_s)
+    response.headers["Retry-After"] = str(wait_s)
+    return response

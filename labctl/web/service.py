@@ -6,6 +6,7 @@ import asyncio
 import logging
 import ssl
 from collections.abc import Mapping
+from pathlib import Path
 
 from aiohttp import web
 
@@ -18,11 +19,14 @@ from labctl.snapshot import KilnSnapshot
 from labctl.telemetry_config import UserSection
 from labctl.ui_config import UiSection
 from labctl.web.live import LivePush
+from labctl.web.lockout import Lockout
 from labctl.web.server import TouchscreenServer
 from labctl.web.signin import Sessions
 from labctl.web.view import LabView
 
 log = logging.getLogger(__name__)
+
+LOCKOUT_FILE = "signin-lockout.json"  # in the site's state_dir: wrong-PIN locks and counts
 
 
 class Touchscreen:
@@ -38,11 +42,16 @@ class Touchscreen:
         casters: Mapping[str, CasterRunner],
         board: AlarmBoard,
         store: RunStore,
+        state_dir: Path | None = None,
     ) -> None:
+        """``state_dir``: where the wrong-PIN locks are kept across restarts (None: memory)."""
         self._ui = ui
         self.view = LabView(lab_name, kilns, casters, board, store)
         self.push = LivePush(self.view.state, self.view.refresh, ui.max_push_hz)
-        sessions = Sessions(users, idle_s=ui.idle_signout_s)
+        if state_dir is None:
+            log.warning("touchscreen: no state_dir given; wrong-PIN locks end with the daemon")
+        self.lockout = Lockout(None if state_dir is None else state_dir / LOCKOUT_FILE)
+        sessions = Sessions(users, idle_s=ui.idle_signout_s, lockout=self.lockout)
         server = TouchscreenServer(ui, lab_name, registry, self.view, sessions, self.push)
         self._app = server.app()
         self._runner: web.AppRunner | None = None

@@ -27,6 +27,13 @@ def test_the_default_is_loopback_with_the_overview_readable() -> None:
     assert not UiSection(view_without_signin=False).anonymous_view
 
 
+@pytest.mark.parametrize("host", ["127.0.0.1", "localhost", "::1"])
+def test_behind_a_proxy_on_this_host_nothing_is_anonymous(host: str) -> None:
+    """A proxy on the same host makes every browser it forwards a loopback client."""
+    ui = UiSection(host=host, behind_proxy=True, view_without_signin=True)
+    assert ui.loopback and not ui.anonymous_view
+
+
 @pytest.mark.parametrize("host", ["0.0.0.0", "192.168.1.20", "::", "kiln-pi.local"])
 def test_off_loopback_needs_tls_or_a_proxy(host: str) -> None:
     with pytest.raises(ValidationError) as caught:

@@ -8,6 +8,9 @@ export class ApiError extends Error {
   }
 }
 
+/** Longer than the daemon's command deadline (10 s), so a command is answered, never guessed. */
+const TIMEOUT_S = 20;
+
 let csrf = null;
 let onUnauthorized = () => {};
 
@@ -25,6 +28,8 @@ async function request(method, path, body, { signin = false } = {}) {
   if (body !== undefined) headers['Content-Type'] = 'application/json';
   if (method !== 'GET' && csrf) headers['X-CSRF-Token'] = csrf;
   let resp;
+  const abort = new AbortController();
+  const timer = setTimeout(() => abort.abort(), TIMEOUT_S * 1000);
   try {
     resp = await fetch(path, {
       method,
@@ -32,9 +37,12 @@ async function request(method, path, body, { signin = false } = {}) {
       body: body === undefined ? undefined : JSON.stringify(body),
       credentials: 'same-origin',
       cache: 'no-store',
+      signal: abort.signal,
     });
   } catch {
     throw new ApiError(0, 'No answer from the lab controller. Check the connection and try again.');
+  } finally {
+    clearTimeout(timer);
   }
   let data = {};
   try {

@@ -41,12 +41,33 @@ const connLost = h('div', {
 });
 const main = h('main', { class: 'main' });
 
+/** Resolvers waiting for the next state from the daemon (see ctx.nextState). */
+const stateWaiters = new Set();
+
+function stateArrived() {
+  const waiting = [...stateWaiters];
+  stateWaiters.clear();
+  for (const resolve of waiting) resolve();
+}
+
 /** What screens may use. */
 const ctx = {
   state: () => labctl.state,
   canOperate: () => Boolean(session.user),
   navigate,
   confirm: confirmDialog,
+  /** Resolves when the next state (full or patch) arrives, or after `ms` at the latest. */
+  nextState(ms) {
+    return new Promise((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        stateWaiters.delete(done);
+        resolve();
+      };
+      const timer = setTimeout(done, ms);
+      stateWaiters.add(done);
+    });
+  },
   /** Run a command; null when refused (the reason is shown in the message box). */
   async run(name, payload) {
     try {
@@ -59,10 +80,14 @@ const ctx = {
 };
 
 const live = new Live({
-  onFull: () => render(),
+  onFull: () => {
+    render();
+    stateArrived();
+  },
   onPatch: (paths, t) => {
     current?.update(labctl.state, paths, t);
     refreshBar();
+    stateArrived();
   },
   onStatus: (up) => {
     connected = up;

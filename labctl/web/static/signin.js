@@ -28,6 +28,31 @@ export function signinScreen(ctx) {
   const error = h('p', { class: 'signin-error', testid: 'signin-error', role: 'alert' });
   const submit = button('Sign in', 'signin-submit', () => submitForm(), 'btn btn-primary key key-submit');
 
+  let tick = null;
+
+  function stopCountdown() {
+    clearInterval(tick);
+    tick = null;
+  }
+
+  /** Show a lock's reason with the seconds left, counted down every second. */
+  function countdown(reason, seconds) {
+    const until = performance.now() + seconds * 1000;
+    const draw = () => {
+      const left = Math.ceil((until - performance.now()) / 1000);
+      if (left <= 0) {
+        stopCountdown();
+        setText(error, 'You can try again now.');
+        error.dataset.countdown = '0';
+        return;
+      }
+      setText(error, reason.replace(/try again in \d+ s/, `try again in ${left} s`));
+      error.dataset.countdown = String(left);
+    };
+    draw();
+    tick = setInterval(draw, 1000);
+  }
+
   function render() {
     setText(badgeValue, values.badge);
     setText(pinValue, '•'.repeat(values.pin.length));
@@ -63,6 +88,8 @@ export function signinScreen(ctx) {
     }
     busy = true;
     render();
+    stopCountdown();
+    delete error.dataset.countdown;
     setText(error, '');
     try {
       const resp = await api.signin(values.badge, values.pin);
@@ -71,7 +98,10 @@ export function signinScreen(ctx) {
     } catch (err) {
       values.pin = '';
       active = 'pin';
-      setText(error, err.message);
+      stopCountdown();
+      const wait = Number(err.body?.retry_after_s);
+      if (wait > 0) countdown(err.message, wait);
+      else setText(error, err.message);
     } finally {
       busy = false;
       render();
@@ -104,6 +134,7 @@ export function signinScreen(ctx) {
     el,
     update() {},
     destroy() {
+      stopCountdown();
       document.removeEventListener('keydown', onKeyDown);
     },
   };

@@ -2,6 +2,7 @@
 import { button, h } from './dom.js';
 
 const MESSAGE_S = 8;
+const YES_GUARD_MS = 600;
 let box = null;
 let textEl = null;
 let timer = null;
@@ -39,6 +40,9 @@ export function confirmDialog(question, yesText = 'Yes', noText = 'No, go back')
       resolve(answer);
     };
     const no = button(noText, 'confirm-no', () => finish(false), 'btn btn-big');
+    // the tap after the one that opened the dialog (a double-tap) must not say yes
+    const yes = button(yesText, 'confirm-yes', () => finish(true), 'btn btn-big btn-danger');
+    yes.disabled = true;
     const overlay = h(
       'div',
       { class: 'overlay' },
@@ -46,10 +50,13 @@ export function confirmDialog(question, yesText = 'Yes', noText = 'No, go back')
         'div',
         { class: 'dialog', role: 'dialog', 'aria-modal': 'true', testid: 'confirm' },
         h('p', { class: 'dialog-text', testid: 'confirm-text', text: question }),
-        h('div', { class: 'dialog-buttons' }, no, button(yesText, 'confirm-yes', () => finish(true), 'btn btn-big btn-danger')),
+        h('div', { class: 'dialog-buttons' }, no, yes),
       ),
     );
     document.body.append(overlay);
     no.focus();
+    setTimeout(() => {
+      yes.disabled = false;
+    }, YES_GUARD_MS);
   });
 }

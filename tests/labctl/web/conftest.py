@@ -30,6 +30,7 @@ from labctl.snapshot import KilnSnapshot
 from labctl.telemetry_config import UserSection
 from labctl.ui_config import UiSection
 from labctl.web.live import LivePush
+from labctl.web.lockout import Lockout
 from labctl.web.pins import hash_pin
 from labctl.web.server import TouchscreenServer
 from labctl.web.signin import Sessions
@@ -48,6 +49,7 @@ USERS = {
     for name, (role, badge, pin) in PEOPLE.items()
 } | {"bot": UserSection(role="technician")}  # no badge: cannot sign in on the touchscreen
 Client = TestClient[web.Request, web.Application]
+DUMMY = hash_pin("000000", n=FAST)
 
 
 @dataclass
@@ -81,9 +83,21 @@ def people() -> People:
 
 
 @pytest.fixture
-def sessions(clock: FakeClock) -> Sessions:
-    """Sessions of USERS on ``clock``; an unknown badge is checked at the users' (test) cost."""
-    return Sessions(USERS, idle_s=IDLE_S, now=clock, _dummy=hash_pin("000000", n=FAST))
+def lockout_file(tmp_path: Path) -> Path:
+    """Where the wrong-PIN records of ``sessions`` are kept (the site's state_dir)."""
+    return tmp_path / "state" / "signin-lockout.json"
+
+
+@pytest.fixture
+def sessions(clock: FakeClock, lockout_file: Path) -> Sessions:
+    """Sessions of USERS on ``clock``; an unknown badge is checked at the users' (test) cost.
+
+    The wrong-PIN throttle keeps its records in ``lockout_file`` and runs on the same clock
+    (standing in for both the monotonic and the wall clock).
+    """
+    lockout_file.parent.mkdir(exist_ok=True)
+    lockout = Lockout(lockout_file, clock=clock)
+    return Sessions(USERS, idle_s=IDLE_S, now=clock, lockout=lockout, _dummy=DUMMY)
 
 
 # ---------------------------------------------------------------- a served touchscreen

@@ -105,7 +105,7 @@ async def test_wrong_pins_get_401_then_429_with_retry_after(serve: Serve) -> Non
     for _ in range(FREE_ATTEMPTS + 1):
         resp = await client.post("/api/signin", json={"badge": "1001", "pin": "0000"})
         assert resp.status == 401
-        assert await resp.json() == {"error": "wrong badge or PIN"}
+        assert await resp.json() == {"ok": False, "error": "wrong badge or PIN"}
         assert COOKIE not in resp.cookies
     resp = await client.post("/api/signin", json={"badge": "1001", "pin": "2468"})
     body = await resp.json()

@@ -12,6 +12,7 @@ import pytest
 
 from labctl.commands import Role
 from labctl.telemetry_config import UserSection
+from labctl.web.lockout import ADDRESS_FREE
 from labctl.web.signin import FREE_ATTEMPTS, MAX_LOCK_S, Sessions, SignInRefused
 
 KIOSK = "127.0.0.1"
@@ -111,11 +112,16 @@ async def test_each_lock_doubles_up_to_the_cap(
     assert locks[-1] == pytest.approx(MAX_LOCK_S, abs=1)
 
 
-async def test_the_client_is_locked_across_badges(sessions: Sessions) -> None:
-    for badge in ("1001", "2002", "3003", "4004")[: FREE_ATTEMPTS + 1]:
-        await refused(sessions, badge, "0000", "10.9.9.9")
-    refusal = await refused(sessions, "2002", "1357", "10.9.9.9")  # right PIN, fresh badge count
+async def test_a_remote_client_is_slowed_across_badges_after_many_wrong_pins(
+    sessions: Sessions,
+) -> None:
+    """Against one address trying one PIN on many badges; generous, so typos never reach it."""
+    for i in range(ADDRESS_FREE):
+        await refused(sessions, f"9{i:03d}", "0000", "10.9.9.9")  # each badge once: no lock
+    await refused(sessions, "8888", "0000", "10.9.9.9")  # one over: the address is locked
+    refusal = await refused(sessions, "2002", "1357", "10.9.9.9")  # right PIN, fresh badge
     assert refusal.retry_after_s is not None
+    assert "from this address" in refusal.reason
     _, session = await sessions.sign_in("2002", "1357", "10.9.9.8")  # another client is not
     assert session.caller.name == "ben"
 

@@ -2,7 +2,7 @@
 // confirmation a person must give, big and unmistakable.
 import { button, h, reading, setData, setText, show } from '../dom.js';
 import { stepLabel, temp } from '../units.js';
-import { missingScreen, runFrom, setOutcome, showAlarms, signinHint } from './common.js';
+import { guardAction, missingScreen, refreshAction, runFrom, setOutcome, showAction, showAlarms, signinHint } from './common.js';
 
 const CONFIRM_TEXT = {
   flask_placed: 'The flask is in place — confirm',
@@ -34,6 +34,7 @@ export function casterScreen(ctx, name) {
   // until a person has checked the arm and clears it; the daemon checks the arm is stopped.
   const resetDrive = button('Clear drive fault', 'caster-reset-drive', () => clearDriveFault(), 'btn btn-action');
   let waitingFor = null;
+  let confirmedFor = null; // the step the confirm button was last shown for
 
   async function clearDriveFault() {
     const ok = await ctx.confirm(`Clear the drive fault on ${name}? Check the arm is stopped and clear first.`, 'Yes, clear it');
@@ -124,11 +125,13 @@ export function casterScreen(ctx, name) {
       showAlarms(alarm, S, name);
       renderSteps(c);
       const running = !NOT_RUNNING.includes(c.state);
-      show(start, !running);
-      show(abort, running);
-      show(resetDrive, !running && Boolean(c.drive_fault));
+      showAction(start, !running, ctx);
+      showAction(abort, running, ctx);
+      showAction(resetDrive, !running && Boolean(c.drive_fault), ctx);
       setText(resetDrive, c.drive_fault ? `Clear drive fault ${c.drive_fault}` : 'Clear drive fault');
-      for (const btn of [start, abort, confirm, resetDrive]) if (!btn.dataset.busy) btn.disabled = !ctx.canOperate();
+      if (c.waiting_for && c.waiting_for !== confirmedFor) guardAction(confirm, ctx); // a new step's button
+      else refreshAction(confirm, ctx);
+      confirmedFor = c.waiting_for;
     },
     destroy() {},
   };

@@ -1,5 +1,5 @@
 // Pieces shared by the screens.
-import { h, setText } from '../dom.js';
+import { h, setText, show } from '../dom.js';
 import { localText, outcomeClass } from '../units.js';
 
 /** Active alarms raised by machine `name` (source "kiln1" or "kiln1.something"). */
@@ -43,14 +43,57 @@ export function signinHint(ctx) {
   return el;
 }
 
-/** Run a command from a button: disabled while in flight; refusals go to the message box. */
+/** How long a command button that has just appeared ignores taps (the second tap of a double-tap). */
+export const APPEAR_GUARD_MS = 1000;
+/** How long a button stays disabled after its answer, waiting for the state that answer changed. */
+export const STATE_WAIT_MS = 3000;
+
+function guarded(btn) {
+  return performance.now() < Number(btn.dataset.guardUntil ?? 0);
+}
+
+/** Enable a command button only for a signed-in person, while it is not in flight or guarded. */
+export function refreshAction(btn, ctx) {
+  btn.disabled = !ctx.canOperate() || Boolean(btn.dataset.busy) || guarded(btn);
+}
+
+/**
+ * Make `btn` ignore taps for APPEAR_GUARD_MS: it has just taken the place of another button
+ * (Resume where Hold was), so a tap now was meant for the one before.
+ */
+export function guardAction(btn, ctx) {
+  btn.dataset.guardUntil = String(performance.now() + APPEAR_GUARD_MS);
+  clearTimeout(Number(btn.dataset.guardTimer ?? 0));
+  btn.dataset.guardTimer = String(setTimeout(() => refreshAction(btn, ctx), APPEAR_GUARD_MS + 20));
+  refreshAction(btn, ctx);
+}
+
+/** Show or hide a command button; one that (re)appears is guarded against a double-tap. */
+export function showAction(btn, visible, ctx) {
+  if (visible && btn.hidden) {
+    show(btn, true);
+    guardAction(btn, ctx);
+  } else {
+    show(btn, visible);
+    refreshAction(btn, ctx);
+  }
+}
+
+/**
+ * Run a command from a button: disabled from the tap until its answer and the next state have
+ * arrived (a command that was done changes what the screen shows; until then a second tap
+ * would act on a stale screen). Refusals go to the message box; a guarded button ignores taps.
+ */
 export async function runFrom(btn, ctx, name, payload) {
+  if (btn.dataset.busy || guarded(btn)) return null;
   btn.disabled = true;
   btn.dataset.busy = 'true';
   try {
-    return await ctx.run(name, payload);
+    const result = await ctx.run(name, payload);
+    if (result !== null) await ctx.nextState(STATE_WAIT_MS);
+    return result;
   } finally {
     delete btn.dataset.busy;
-    btn.disabled = !ctx.canOperate();
+    refreshAction(btn, ctx);
   }
 }

@@ -3,7 +3,7 @@ import { KilnChart } from '../chart.js';
 import { button, h, reading, setData, setText, show, touched } from '../dom.js';
 import { labctl } from '../live.js';
 import { duration, hmm, kilnStateLabel, localText, temp, tempNumber, unitLabel } from '../units.js';
-import { missingScreen, runFrom, setOutcome, showAlarms, signinHint } from './common.js';
+import { missingScreen, runFrom, setOutcome, showAction, showAlarms, signinHint } from './common.js';
 
 /** Which controls each kiln state allows. */
 const ALLOWED = {
@@ -127,10 +127,7 @@ export function kilnScreen(ctx, name) {
       showAlarms(alarm, S, name);
       renderSegments(k);
       const allowed = ALLOWED[k.state] ?? [];
-      for (const [action, btn] of Object.entries(buttons)) {
-        show(btn, allowed.includes(action));
-        if (!btn.dataset.busy) btn.disabled = !ctx.canOperate();
-      }
+      for (const [action, btn] of Object.entries(buttons)) showAction(btn, allowed.includes(action), ctx);
     },
     destroy() {
       chart.destroy();
