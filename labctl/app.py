@@ -92,7 +92,9 @@ class Lab:
 
     def machine_crashed(self, machine: str, reason: str) -> None:
         """A machine's loop caught an internal error and restarts: an alarm for people."""
-        self.board.raise_alarm(machine, f"{machine}: {reason}; driven safe, its loop restarted")
+        caster = self.casters.get(machine)
+        state = self.kiln_snapshot(machine) if caster is None else caster.status()
+        self.board.crashed(machine, reason, state)
 
     def publish_caster(self, status: dict[str, object], wall_s: float) -> None:
         for listener in self.caster_listeners:
@@ -201,6 +203,8 @@ def _build_alarms_and_touchscreen(lab: Lab) -> None:
     site = lab.site
     lab.listeners.append(lab.board.kiln)
     lab.caster_listeners.append(lab.board.caster)
+    if lab.telemetry is not None:  # every alarm (those raised while building too) to telemetry
+        lab.board.subscribe(lab.telemetry.alarm)
     register_alarm_commands(lab.registry, lab.board)
     register_start_options(lab.registry, site.profiles_dir, lab.recorder)
     if site.ui is None:
@@ -243,10 +247,12 @@ async def run_lab(lab: Lab, *, ready: asyncio.Event | None = None) -> None:
     machines: list[MachineLoop] = [*lab.runners.values(), *lab.casters.values()]
     for machine in machines:
         machine.on_crash = lab.machine_crashed
+    # the buses outlive the loops: the machines are driven safe through them at the end
+    buses = [asyncio.create_task(b.run(), name=f"bus[{n}]") for n, b in lab.buses.items()]
     try:
         async with asyncio.TaskGroup() as tg:
-            for name, bus in lab.buses.items():
-                tg.create_task(bus.run(), name=f"bus[{name}]")
+            if buses:
+                tg.create_task(_bus_ended(buses), name="buses")
             for name, runner in lab.runners.items():
                 tg.create_task(runner.run(), name=f"kiln[{name}].control")
             for name, caster in lab.casters.items():
@@ -273,13 +279,29 @@ async def run_lab(lab: Lab, *, ready: asyncio.Event | None = None) -> None:
                 ready.set()
     finally:
         notify("STOPPING=1")
-        await _stop(lab, sock, machines)
+        await _stop(lab, sock, machines, buses)
 
 
-async def _stop(lab: Lab, sock: ControlSocket, machines: list[MachineLoop]) -> None:
-    """Every machine safe (in parallel, bounded), then every service closed (each bounded)."""
+async def _bus_ended(buses: list[asyncio.Task[None]]) -> None:
+    """A bus task never ends on its own: if one does, the daemon stops, saying why."""
+    done, _ = await asyncio.wait(buses, return_when=asyncio.FIRST_COMPLETED)
+    for task in done:
+        task.result()  # its error, if it had one
+    raise RuntimeError(f"{', '.join(t.get_name() for t in done)} stopped")
+
+
+async def _stop(
+    lab: Lab, sock: ControlSocket, machines: list[MachineLoop], buses: list[asyncio.Task[None]]
+) -> None:
+    """Every machine safe through its still-running bus (in parallel, bounded).
+
+    Then the buses are stopped and every service closed (each bounded).
+    """
     log.info("labctl stopping: driving every machine to its safe state")
     await asyncio.gather(*(m.stop_safe() for m in machines))
+    for task in buses:
+        task.cancel()
+    await asyncio.gather(*buses, return_exceptions=True)
     closers: list[tuple[str, Callable[[], Awaitable[None]]]] = [("command socket", sock.close)]
     if lab.touchscreen is not None:
         closers.append(("touchscreen", lab.touchscreen.close))

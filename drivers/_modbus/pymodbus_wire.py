@@ -95,8 +95,18 @@ class PymodbusWire:
         await self.close()
         link = _Link()
         client = link.client = self._new_client(link)
+        # pymodbus connects through asyncio.wait_for, which on Python 3.11 loses a cancellation
+        # that arrives as the connect fails (the bus then never stops, and SIGTERM hangs): the
+        # attempt runs as its own task and this one waits with asyncio.wait, which never does.
+        attempt = asyncio.ensure_future(client.connect())
         try:
-            ok = await client.connect()
+            await asyncio.wait({attempt})
+        except asyncio.CancelledError:
+            attempt.cancel()
+            client.close()
+            raise
+        try:
+            ok = attempt.result()
         except (ModbusException, OSError, ValueError) as err:
             client.close()
             raise LinkDown(f"cannot connect to {self._endpoint}: {err}") from err
