@@ -10,7 +10,12 @@ from drivers.tpg36x.protocol import GaugeStatus
 log = logging.getLogger(__name__)
 
 # When several sensor faults are on at once, the first in this order is reported.
-_PRIORITY = (GaugeStatus.NO_SENSOR, GaugeStatus.SENSOR_OFF, GaugeStatus.SENSOR_ERROR)
+_PRIORITY = (
+    GaugeStatus.NO_SENSOR,
+    GaugeStatus.IDENTIFICATION_ERROR,
+    GaugeStatus.SENSOR_OFF,
+    GaugeStatus.SENSOR_ERROR,
+)
 
 
 class Backdoor(AsciiBackdoor):
@@ -38,6 +43,10 @@ class Backdoor(AsciiBackdoor):
     def no_sensor(self, on: bool = True, *, channel: int = 1) -> None:
         """The gauge head is unplugged (status 5, TID ``noSen``)."""
         self._force(channel, GaugeStatus.NO_SENSOR, on)
+
+    def identification_error(self, on: bool = True, *, channel: int = 1) -> None:
+        """The controller cannot identify the head plugged into the channel (status 6)."""
+        self._force(channel, GaugeStatus.IDENTIFICATION_ERROR, on)
 
     def forced_status(self, channel: int) -> GaugeStatus | None:
         """The sensor fault a channel reports instead of a measurement, if any."""

@@ -21,7 +21,15 @@ _PRESSURE = re.compile(rb"^([0-9]),([+-]?\d\.\d{4}E[+-]\d{2})$")
 
 
 class GaugeStatus(enum.IntEnum):
-    """The status digit in front of every pressure value."""
+    """The status digit in front of every pressure value.
+
+    TPG 261 manual BG 5195 BEN / A (2011-05) p. 71 (``PRx``/``PRX``; the same table for ``COM``
+    on p. 72): 0 measurement data okay, 1 underrange, 2 overrange, 3 sensor error, 4 sensor off
+    (IKR, PKR, IMR, PBR heads; a Pirani TPR is never off), 5 no sensor (output ``5,2.0000E-2``),
+    6 identification error. Only 0 carries a measurement. Any other digit (Inficon VGC clones
+    add 7) is a FramingError: the driver gives no value. What each status means in each cast
+    step is in ``labctl/cast/device_status.py``.
+    """
 
     OK = 0
     UNDERRANGE = 1

@@ -18,8 +18,11 @@ from typing import TypeVar
 from drivers.capabilities import (
     ArmDrive,
     CasterIO,
+    ControllerReading,
+    DriveReading,
     TemperatureController,
     ThermocoupleInput,
+    ThermocoupleReading,
     VacuumGauge,
 )
 from drivers.errors import DriverError
@@ -47,6 +50,35 @@ class ApplyFailed(Exception):
 
 async def _nothing() -> None:
     return None
+
+
+def _controller_status(reading: ControllerReading | None) -> str:
+    """The crucible controller's status, as :mod:`labctl.cast.device_status` names it."""
+    if reading is None:
+        return "no reading"
+    if reading.sensor_break:
+        return "sensor break"
+    if reading.pv_over_range:
+        return "over range"
+    return "no value" if reading.pv_c is None else "ok"
+
+
+def _fitted(device: object | None, status: str) -> str:
+    return "not fitted" if device is None else status
+
+
+def _drive_status(reading: DriveReading | None) -> str:
+    if reading is None:
+        return "no reading"
+    return "fault" if reading.fault_code else "ok"
+
+
+def _thermocouple_status(reading: ThermocoupleReading | None) -> str:
+    if reading is None:
+        return "no reading"
+    if reading.open_wire:
+        return "open wire"
+    return "no value" if reading.temp_c is None else "ok"
 
 
 @dataclass
@@ -118,14 +150,15 @@ class CasterDevices:
         return CasterObservation(
             at=now,
             crucible_c=None if ctl is None else ctl.pv_c,
-            crucible_sensor_break=ctl is not None and ctl.sensor_break,
+            crucible_status=_controller_status(ctl),
             crucible_tc_c=None if tc is None else tc.temp_c,
-            crucible_tc_open=tc is not None and tc.open_wire,
+            crucible_tc_status=_fitted(self.crucible_tc, _thermocouple_status(tc)),
             chamber_mbar=None if gauge is None else gauge.mbar,
-            gauge_status="no reading" if gauge is None else gauge.status,
+            gauge_status=_fitted(self.gauge, "no reading" if gauge is None else gauge.status),
             io=io,
             rpm=None if drive is None else drive.rpm,
             drive_fault=0 if drive is None else drive.fault_code,
+            drive_status=_fitted(self.drive, _drive_status(drive)),
             stale=stale,
         )
 

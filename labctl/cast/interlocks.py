@@ -10,14 +10,14 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 
+from labctl.cast.device_status import Device, trip
 from labctl.cast.observation import CasterObservation
 from labctl.cast.params import CastParams
 from labctl.cast.sequence import Actuation, CastState
 
 # The lid may be open while a person works at the machine; anywhere else it is a trip.
 _LID_MAY_OPEN = frozenset({CastState.FLASK_TRANSFER, CastState.BALANCE, CastState.LID_RELEASE})
-_UNDER_VACUUM = frozenset({CastState.EVACUATE, CastState.POUR, CastState.VACUUM_HOLD})
-_GAUGE_FAULTS = frozenset({"sensor error", "sensor off", "no sensor", "identification error"})
+_HELD = frozenset({CastState.POUR, CastState.VACUUM_HOLD})  # a measured loss trips here
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,17 +34,25 @@ def check(
     applied: Actuation,
     memory: InterlockMemory,
 ) -> tuple[InterlockMemory, str | None]:
-    """The first tripped interlock's reason (None: all clear) and the updated memory."""
+    """The first tripped interlock's reason (None: all clear) and the updated memory.
+
+    What each device's status means in ``state`` comes from :mod:`labctl.cast.device_status`;
+    the checks here add the measured limits (temperatures, pressure, feedback, coils).
+    """
     memory, pump = _pump(obs, params, applied, memory)
     for reason in (
         _stale(obs),
         _estop(obs),
         _outputs(obs, applied),  # before the checks that read consequences of the coils
+        trip(obs, Device.CRUCIBLE, state),
+        trip(obs, Device.CRUCIBLE_TC, state),
         _crucible(obs, params),
         pump,
         _lid(state, obs),
+        trip(obs, Device.GAUGE, state),
         _vacuum(state, obs, params),
-        _drive(obs),
+        trip(obs, Device.DRIVE, state),
+        trip(obs, Device.IO, state),
     ):
         if reason is not None:
             return memory, reason
@@ -64,10 +72,6 @@ def _estop(o: CasterObservation) -> str | None:
 
 
 def _crucible(o: CasterObservation, c: CastParams) -> str | None:
-    if o.crucible_sensor_break:
-        return "crucible thermocouple open (controller input error)"
-    if o.crucible_tc_open:
-        return "independent crucible thermocouple open"
     if o.crucible_c is not None and o.crucible_c > c.crucible_trip_c:
         return f"crucible over temperature: {o.crucible_c:.0f} °C > {c.crucible_trip_c:.0f} °C"
     both = o.crucible_c, o.crucible_tc_c
@@ -99,11 +103,8 @@ def _lid(state: CastState, o: CasterObservation) -> str | None:
 
 
 def _vacuum(state: CastState, o: CasterObservation, c: CastParams) -> str | None:
-    if state not in _UNDER_VACUUM:
-        return None
-    if o.gauge_status in _GAUGE_FAULTS:
-        return f"vacuum gauge: {o.gauge_status}"
-    if state is CastState.EVACUATE or o.chamber_mbar is None:
+    """A measured pressure above the loss limit while the metal is held under vacuum."""
+    if state not in _HELD or o.gauge_status != "ok" or o.chamber_mbar is None:
         return None
     if o.chamber_mbar > c.target_mbar * c.limits.vacuum_lost_factor:
         return f"vacuum lost during {state}: {o.chamber_mbar:.0f} mbar"
@@ -121,7 +122,3 @@ def _outputs(o: CasterObservation, applied: Actuation) -> str | None:
     now, wanted = dataclasses.asdict(o.io.outputs), dataclasses.asdict(applied.outputs)
     changed = ", ".join(sorted(name for name, value in now.items() if value != wanted[name]))
     return f"I/O module outputs changed behind labctl ({changed}): comms watchdog?"
-
-
-def _drive(o: CasterObservation) -> str | None:
-    return f"drive fault (code {o.drive_fault})" if o.drive_fault else None

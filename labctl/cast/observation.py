@@ -11,20 +11,32 @@ from drivers.capabilities import CasterInputs
 class CasterObservation:
     """One tick of one caster. A value is None when its device gave no valid reading.
 
+    Each device's status says why (its meaning per cast step is in
+    :mod:`labctl.cast.device_status`): ``no reading`` when the driver gave nothing this tick,
+    ``not fitted`` when the caster has no such device; the gauge's are the TPG status texts.
     ``stale`` names the devices whose last good reading is older than the caster's limit.
     """
 
     at: float
     crucible_c: float | None = None
-    crucible_sensor_break: bool = False
+    crucible_status: str = "ok"  # "sensor break", "over range", "no value", "no reading"
     crucible_tc_c: float | None = None  # independent thermocouple (None if absent or open)
-    crucible_tc_open: bool = False
+    crucible_tc_status: str = "not fitted"  # "ok", "open wire", "no value", "no reading"
     chamber_mbar: float | None = None
-    gauge_status: str = "ok"
+    gauge_status: str = "ok"  # "underrange", "overrange", "sensor error", ... "not fitted"
     io: CasterInputs | None = None
     rpm: float | None = None
     drive_fault: int = 0
+    drive_status: str = "ok"  # "fault", "no reading", "not fitted"
     stale: tuple[str, ...] = ()
+
+    @property
+    def crucible_sensor_break(self) -> bool:
+        return self.crucible_status == "sensor break"
+
+    @property
+    def crucible_tc_open(self) -> bool:
+        return self.crucible_tc_status == "open wire"
 
     @property
     def lid_closed(self) -> bool:

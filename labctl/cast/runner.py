@@ -17,6 +17,7 @@ from collections.abc import Awaitable, Callable
 
 from drivers.capabilities import CasterOutputs
 from drivers.clock import Clock
+from labctl.cast.device_status import start_problems
 from labctl.cast.devices import ApplyFailed, CasterDevices
 from labctl.cast.interlocks import InterlockMemory, check
 from labctl.cast.observation import CasterObservation
@@ -112,8 +113,9 @@ class CasterRunner(MachineLoop):
             problems.append("the e-stop is pressed")
         if obs.io is not None and not obs.io.lid_closed:
             problems.append("the lid/door is open")
-        if obs.drive_fault:
-            problems.append(f"the drive reports fault code {obs.drive_fault}")
+        # what each device's status means before a cast (the table in device_status.py); a
+        # silent device is already named above
+        problems += [p for p in start_problems(obs) if not p.startswith("no reading from")]
         if problems:
             raise CommandRefused(f"{self.name} cannot start: {'; '.join(problems)}")
         state = state_json(CastState.PREFLIGHT.value, origin, [])

@@ -16,6 +16,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from drivers.capabilities import CasterOutputs
+from labctl.cast import device_status
+from labctl.cast.device_status import Device
 from labctl.cast.observation import CasterObservation
 from labctl.cast.params import CasterKind, CastParams
 
@@ -110,8 +112,15 @@ def _spin(*, release: bool) -> Actuate:
     return lambda c: Actuation(outputs=CasterOutputs(pour=release), drive_hz=c.drive_hz)
 
 
-def _fmt_mbar(o: CasterObservation) -> str:
-    return "no valid reading" if o.chamber_mbar is None else f"{o.chamber_mbar:.0f} mbar"
+_fmt_mbar = device_status.chamber_reads
+
+
+def _gauge_done(measured: Callable[[float, CastParams], bool]) -> Done:
+    """Done on a measured pressure, or on a status that ends the step (device_status)."""
+    return lambda p, o, c: (
+        device_status.judge(o, Device.GAUGE, p.state)[0].ends_step
+        or (o.gauge_status == "ok" and o.chamber_mbar is not None and measured(o.chamber_mbar, c))
+    )
 
 
 def _fmt_rpm(o: CasterObservation) -> str:
@@ -185,7 +194,7 @@ VACUUM: Mapping[CastState, StateSpec] = {
     ),
     CastState.EVACUATE: StateSpec(
         actuate=_vacuum(),
-        done=lambda p, o, c: o.chamber_mbar is not None and o.chamber_mbar <= c.target_mbar,
+        done=_gauge_done(lambda mbar, c: mbar <= c.target_mbar),
         timeout_s=lambda c: c.evacuate_limit_s,
         on_timeout=lambda o, c: (
             f"vacuum not reached in time: {_fmt_mbar(o)} after {c.evacuate_limit_s:.0f} s "
@@ -201,10 +210,7 @@ VACUUM: Mapping[CastState, StateSpec] = {
     ),
     CastState.VENT: StateSpec(
         actuate=lambda c: SAFE,
-        done=lambda p, o, c: (
-            o.gauge_status == "overrange"
-            or (o.chamber_mbar is not None and o.chamber_mbar >= c.limits.vented_mbar)
-        ),
+        done=_gauge_done(lambda mbar, c: mbar >= c.limits.vented_mbar),
         timeout_s=lambda c: c.limits.vent_limit_s,
         on_timeout=lambda o, c: f"vent: the chamber did not return to atmosphere ({_fmt_mbar(o)})",
         following=CastState.COMPLETE,
@@ -262,17 +268,23 @@ def waiting_for(progress: CastProgress, params: CastParams) -> str | None:
 
 
 def advance(progress: CastProgress, obs: CasterObservation, params: CastParams) -> Tick:
-    """One tick: update the melt timer, then leave the state if done, or fault on timeout."""
+    """One tick: update the melt timer, then leave the state if done, or fault on timeout.
+
+    A state never ends on a tick where a device it needs has no answer (a WAIT in
+    :mod:`labctl.cast.device_status`); a timeout then names what it waited for.
+    """
     spec = table(params.kind).get(progress.state)
     if spec is None:
         return Tick(progress)
     if progress.state is CastState.MELT:
         progress = _track_melt(progress, obs, params)
-    if spec.done(progress, obs, params):
+    waiting = device_status.waiting_on(obs, progress.state)
+    if not waiting and spec.done(progress, obs, params):
         nxt = CastProgress(state=spec.following, entered_at=obs.at)
         return Tick(nxt, event=f"{progress.state} -> {nxt.state}")
     if obs.at - progress.entered_at > spec.timeout_s(params):
-        return Tick(progress, fault=spec.on_timeout(obs, params))
+        reason = spec.on_timeout(obs, params)
+        return Tick(progress, fault="; ".join([reason, *waiting]))
     return Tick(progress)
 
 

@@ -16,8 +16,10 @@ from drivers._serial import SerialLine, SerialSettings
 from drivers.clock import ScaledClock
 from drivers.errors import DeviceRejected, DeviceTimeout, DriverError, FramingError
 from drivers.tpg36x import GaugeStatus, Tpg36x
+from drivers.tpg36x import protocol as tpg
 from drivers.tpg36x.protocol import ACK, ENQ, ETX, NAK
 from drivers.tpg36x.sim import Tpg36xSim
+from labctl.cast.device_status import TABLE, Device
 
 ACK_LINE, NAK_LINE = ACK + b"\r\n", NAK + b"\r\n"
 
@@ -103,6 +105,7 @@ _FAULTS: dict[str, Callable[[Tpg36xSim, list[float]], None]] = {
     "sensor error": lambda sim, p: sim.backdoor.sensor_error(True),
     "sensor off": lambda sim, p: sim.backdoor.sensor_off(True),
     "no sensor": lambda sim, p: sim.backdoor.no_sensor(True),
+    "identification error": lambda sim, p: sim.backdoor.identification_error(True),
 }
 
 
@@ -224,3 +227,29 @@ def test_random_replies_only_raise_driver_errors(replies: list[bytes]) -> None:
                 await step()
 
     asyncio.run(asyncio.wait_for(run(), 2.0))
+
+
+# The status digit per the TPG 261 manual BG 5195 BEN / A (2011-05) p. 71, written out by hand.
+MANUAL_STATUS = {
+    0: "ok",  # "Measurement data okay"
+    1: "underrange",
+    2: "overrange",
+    3: "sensor error",
+    4: "sensor off",
+    5: "no sensor",
+    6: "identification error",
+}
+
+
+@pytest.mark.parametrize(("digit", "text"), sorted(MANUAL_STATUS.items()))
+def test_each_status_digit_of_the_manual_maps_to_its_status(digit: int, text: str) -> None:
+    reading = tpg.parse_pressure(f"{digit},1.0000E+02".encode())
+    assert reading.status == digit and reading.status.text == text
+    assert reading.valid is (digit == 0)  # only "okay" carries a measurement
+    assert text in TABLE[Device.GAUGE]  # the caster knows what it means in every step
+
+
+def test_a_status_digit_the_manual_does_not_name_gives_no_value() -> None:
+    assert [s.value for s in GaugeStatus] == sorted(MANUAL_STATUS)
+    with pytest.raises(FramingError, match="unknown gauge status 7"):
+        tpg.parse_pressure(b"7,0.0000E+00")  # an Inficon VGC clone's ion gauge error

@@ -484,3 +484,17 @@ async def test_a_drive_that_refuses_the_reset_gets_a_reason_and_the_loop_goes_on
     ticks = rig.runner.ticks
     await rig.until(lambda: rig.runner.ticks > ticks + 2)
     assert rig.runner.crashes == 0 and rig.runner.status()["drive_fault"] == 58
+
+
+async def test_a_gauge_reporting_a_fault_refuses_a_start_with_its_status(make_rig, monkeypatch):
+    """The device-status table decides a start too (issue 12): a broken gauge is named."""
+    rig = await make_rig(CasterKind.VACUUM)
+    rig.plant.flask_present = True
+
+    async def broken(self: Gauge) -> PressureReading:
+        return PressureReading(at=self.p.clock.now(), mbar=None, status="sensor error")
+
+    monkeypatch.setattr(Gauge, "read", broken)
+    await rig.until(lambda: rig.runner.status()["chamber_mbar"] is None)
+    with pytest.raises(CommandRefused, match=r"c1 cannot start: .*sensor error"):
+        await start(rig)
