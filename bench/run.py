@@ -4,6 +4,7 @@
 .venv/bin/python -m bench.run --quick    # shorter windows and sizes, about 2 minutes
 
 (j) and (k) start their own influxd and victoria-metrics (hil_tests/services.py) on free ports.
+(n) and (o) start their own mosquitto (and (n) an influxd): bench/command_latency.py, tick_flood.py.
 """
 
 from __future__ import annotations
@@ -25,9 +26,11 @@ from pathlib import Path
 from pymodbus.client import AsyncModbusTcpClient  # baseline only: raw pymodbus reads
 
 from bench.casting import bench_gauge_round_trips, bench_step_latency, bench_tc_round_trips
+from bench.command_latency import bench_command_latency
 from bench.influx_bench import bench_influx_drain, bench_tick_jitter_while_draining
 from bench.ledger_bench import bench_ledger
 from bench.spool_bench import bench_spool_ingest, bench_spool_memory
+from bench.tick_flood import bench_tick_flood
 from bench.ui_latency import bench_ui_latency
 from drivers._modbus.bus import ModbusBus
 from drivers._modbus.pymodbus_wire import PymodbusWire
@@ -293,6 +296,8 @@ async def main(quick: bool) -> None:
     )
     await bench_ledger(row, quick)
     await bench_ui_latency(row, window_s=10 if quick else 30)
+    await bench_command_latency(row, samples=15 if quick else 40)
+    await bench_tick_flood(row, messages=3000, window_s=5 if quick else 10)
     print()
     print("| figure | measured | baseline | ratio / target |")
     print("|---|---|---|---|")

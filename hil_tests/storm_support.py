@@ -1,0 +1,613 @@
+"""HIL support for the command storm: the whole lab (a kiln and a vacuum caster simulated, real
+mosquitto, real InfluxDB 1.x, the touchscreen API, a ledger), the three clients a storm fires
+through (control socket, MQTT, HTTP), each recording exactly what came back for every command,
+and a seeded generator of commands (valid, invalid, repeated, out of order) and device faults.
+
+The clients are written here rather than reused (``send_command`` turns every failure into an
+error reply): the storm must tell "the daemon answered" from "nobody answered" and "answered
+twice".
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import random
+import re
+import time
+from collections import Counter
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import aiomqtt
+
+from drivers._sim.caster_rig import CasterRigSim
+from drivers.clock import ScaledClock
+from drivers.eurotherm3200.sim import Eurotherm3200Sim, SimOptions
+from hil_tests.caster_support import PROFILES
+from hil_tests.daemon import DaemonProcess
+from hil_tests.mqtt_service import Broker, mosquitto
+from hil_tests.services import Server, free_port, influxdb1, influxql
+from labctl.demo_records import demo_records
+from labctl.ledger import keys
+from labctl.rig_site import LEDGER_ORIGIN, RIG_PEOPLE, rig_site, ui_site
+
+SPEED = 100.0  # simulated seconds per wall second
+KILN_TICK_S = 5.0  # simulated: 50 ms of wall time
+LAB = "storm"
+ALLOY, PIECE_CLASS, FLASK_C = "gold-18k-yellow", "medium", 566.0
+CHAINS = 4  # lot -> melt -> job -> flask chains recorded before the storm: casts that may start
+CONFIRM_TIMEOUT_S = 1500.0  # simulated: 15 wall seconds for a storm command to confirm a step
+
+# Client timeouts, wall seconds: what each real client waits (control socket: send_command's
+# 30 s; the touchscreen's fetch: 20 s; MQTT: a script waiting for its reply). Every one is
+# longer than the daemon's 10 s command deadline, so a late command is refused, not lost.
+CLI_TIMEOUT_S = 30.0
+HTTP_TIMEOUT_S = 20.0
+MQTT_TIMEOUT_S = 20.0
+
+MQTT_TECHS = ("tech", "mqtech")  # known to labctl as technicians; "stranger" is not
+
+# Starts on a hot kiln (the flask at its casting temperature), so a cast may start at once and
+# a burnout moves the kiln away from it: both machines see every state in a short storm.
+PROFILE = f"""
+schema_version = 1
+name = "storm-short"
+description = "short schedule for the command storm"
+investment = "gypsum"
+pattern = "wax"
+flask = "small"
+max_temp_c = 700
+casting_temp_c = {FLASK_C:.0f}
+holdback_band_c = 30
+holdback_limit_min = 60
+soak_band_c = 20
+segments = [
+  {{ kind = "ramp", target_c = 300, rate_c_per_h = 450 }},
+  {{ kind = "hold", hold_min = 5 }},
+  {{ kind = "ramp", target_c = 650, rate_c_per_h = 600 }},
+  {{ kind = "hold", hold_min = 5 }},
+  {{ kind = "cool", target_c = {FLASK_C:.0f}, rate_c_per_h = 300 }},
+  {{ kind = "hold", hold_min = 5 }},
+  {{ kind = "final_hold" }},
+]
+"""
+
+
+def password(user: str) -> str:
+    return f"pw-{user}"
+
+
+def acl(people: tuple[str, ...]) -> str:
+    """labctl's own lines (as in systemd/'s example) and each person's cmd/reply topics."""
+    text = """
+user labctl-storm
+topic write labctl/storm/status
+topic write labctl/storm/state/#
+topic write labctl/storm/events/#
+topic write labctl/storm/telemetry/#
+topic write labctl/storm/reply/#
+topic read labctl/storm/cmd/#
+topic readwrite labctl/storm/heartbeat
+"""
+    for u in people:
+        text += f"\nuser {u}\ntopic write labctl/storm/cmd/{u}\n"
+        text += f"topic read labctl/storm/reply/{u}\ntopic read labctl/storm/state/#\n"
+    return text
+
+
+EXTRA = """
+[mqtt]
+host = "127.0.0.1"
+port = {mqtt_port}
+username = "labctl-storm"
+password_file = "{secret}"
+client_id = "labctl-storm"
+telemetry_interval_s = 1
+
+[telemetry]
+health_interval_s = 600
+
+[influx]
+version = 1
+url = "{influx}"
+database = "labctl"
+batch_size = 500
+"""
+
+
+@dataclass
+class StormLab:
+    """The simulated devices, the servers and the daemon under test."""
+
+    tmp: Path
+    kiln: Eurotherm3200Sim
+    caster: CasterRigSim
+    clock: ScaledClock
+    site: Path
+    broker: Broker
+    influx: Server
+    ui_url: str
+    daemon: DaemonProcess = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.daemon = DaemonProcess(tmp=self.tmp, site=self.site, log_tail=6000)
+
+    async def start_daemon(self) -> None:
+        """Start and wait until every transport answers: socket, MQTT bridge, touchscreen."""
+        await self.daemon.start()
+        await self.wait_ready()
+
+    async def wait_ready(self, timeout_s: float = 30.0) -> None:
+        await self.daemon.wait_for(
+            lambda s: (
+                s["kilns"][0]["pv_c"] is not None
+                and s["casters"][0]["crucible_c"] is not None
+                and bool(s["telemetry"].get("mqtt_connected"))
+            ),
+            timeout_s=timeout_s,
+        )
+        deadline = time.monotonic() + timeout_s
+        async with aiohttp.ClientSession() as session:
+            while True:
+                with contextlib.suppress(aiohttp.ClientError, OSError):
+                    async with session.get(self.ui_url + "api/session") as resp:
+                        if resp.status == 200:
+                            return
+                assert time.monotonic() < deadline, f"touchscreen not up\n{self.daemon.log()}"
+                await asyncio.sleep(0.05)
+
+
+def chain_records(n: int) -> list[dict[str, Any]]:
+    """``n`` demo chains (lots, melt, job, flask), each with its own ids: flask F-S<i>."""
+    out: list[dict[str, Any]] = []
+    ids = ("L-2026-0141", "L-2026-0142", "M-0031", "J-1001", "F-0007", "T-0007")
+    base = json.dumps(demo_records(ALLOY, PIECE_CLASS, "gold", 750))
+    for i in range(n):
+        text = base
+        for old in ids:
+            text = text.replace(old, f"{old.split('-')[0]}-S{i}{old[-2:]}")
+        out.extend(json.loads(text))
+    return out
+
+
+def flask_id(i: int) -> str:
+    return f"F-S{i}07"
+
+
+def melt_id(i: int) -> str:
+    return f"M-S{i}31"
+
+
+@contextlib.asynccontextmanager
+async def storm_lab(
+    tmp: Path,
+    *,
+    speed: float = SPEED,
+    tick_s: float = KILN_TICK_S,
+    burnouts: dict[str, str] | None = None,
+    mqtt_techs: tuple[str, ...] = MQTT_TECHS,
+) -> AsyncIterator[StormLab]:
+    """Everything served and the site written (the daemon is started by the test).
+
+    ``burnouts``: profile name -> TOML (default: storm-short); ``mqtt_techs``: MQTT users
+    labctl knows as technicians (``tech`` is the touchscreen's too); ``stranger`` it does not.
+    """
+    profiles = tmp / "profiles"
+    (profiles / "burnout").mkdir(parents=True)
+    for name, text in (burnouts or {"storm-short": PROFILE}).items():
+        (profiles / "burnout" / f"{name}.toml").write_text(text)
+    (profiles / "alloys").symlink_to(PROFILES / "alloys")
+    (tmp / "state").mkdir()
+    key = tmp / "ledger.key"
+    keys.generate(key, LEDGER_ORIGIN)
+    secret = tmp / "mqtt.secret"
+    secret.write_text(password("labctl-storm") + "\n")
+    people = (*mqtt_techs, "stranger")
+    passwords = {u: password(u) for u in ("labctl-storm", *people)}
+    epoch = time.time()
+    clock = ScaledClock(speed, epoch=epoch)
+    caster = CasterRigSim("vacuum", solidus_c=880.0, liquidus_c=930.0, charge_g=100.0,
+                          start_c=1000.0)  # fmt: skip
+    kiln = Eurotherm3200Sim(SimOptions(flask="small", comms_timeout_s=600, start_temp_c=FLASK_C))
+    ui_port = free_port()
+    async with (
+        influxdb1(tmp / "influx") as influx,
+        mosquitto(tmp / "mqtt", users=passwords, acl=acl(people)) as broker,
+        caster.serving(clock=clock, pty_dir=tmp) as ports,
+        kiln.serving(clock=clock, tcp_port=0) as kiln_ep,
+    ):
+        assert kiln_ep.port is not None
+        site = tmp / "site.toml"
+        text = rig_site(
+            state=tmp / "state", profiles=profiles, speed=speed, epoch=epoch,
+            tick_s=tick_s, kiln_port=kiln_ep.port, mode="stream", caster=ports,
+            confirm_timeout_s=CONFIRM_TIMEOUT_S, name=LAB, ledger_key=key,
+        )  # fmt: skip
+        text += ui_site(ui_port)
+        text += "".join(
+            f'\n[users.{u}]\nrole = "technician"\n' for u in mqtt_techs if u not in RIG_PEOPLE
+        )
+        text += EXTRA.format(mqtt_port=broker.port, secret=secret, influx=influx.url)
+        site.write_text(text)
+        lab = StormLab(
+            tmp=tmp, kiln=kiln, caster=caster, clock=clock, site=site, broker=broker,
+            influx=influx, ui_url=f"http://127.0.0.1:{ui_port}/",
+        )  # fmt: skip
+        try:
+            yield lab
+        finally:
+            await lab.daemon.stop()
+
+
+# ------------------------------------------------------------------------ what came back
+@dataclass
+class Answer:
+    """One command sent, and what came back for it."""
+
+    transport: str  # cli / mqtt / http
+    command: str
+    sent: float  # monotonic
+    took_s: float | None = None  # None: no answer (yet)
+    outcome: str = "pending"  # ok / refused / unreachable / broken / no-answer / pending
+    reason: str = ""
+    replies: int = 0  # answers that arrived (a command must get exactly one)
+    status: int | None = None  # HTTP status
+
+
+@dataclass
+class Ledger:
+    """Every command of the storm, in order sent."""
+
+    answers: list[Answer] = field(default_factory=list)
+
+    def add(self, transport: str, command: str) -> Answer:
+        answer = Answer(transport, command, time.monotonic())
+        self.answers.append(answer)
+        return answer
+
+
+def answered(answer: Answer, reply: dict[str, Any], *, status: int | None = None) -> None:
+    """Record the daemon's reply ``reply`` (``{"ok": ..., "error"/"result": ...}``)."""
+    answer.replies += 1
+    if answer.took_s is None:
+        answer.took_s = time.monotonic() - answer.sent
+    answer.status = status
+    if reply.get("ok") is True:
+        answer.outcome = "ok"
+    else:
+        answer.outcome = "refused"
+        answer.reason = str(reply.get("error"))
+
+
+def failed(answer: Answer, outcome: str, reason: str) -> None:
+    """Nothing from the daemon: ``outcome`` is unreachable, broken or no-answer."""
+    answer.took_s = time.monotonic() - answer.sent
+    answer.outcome, answer.reason = outcome, reason
+
+
+_NUMBERS = re.compile(r"\d+(\.\d+)?")
+
+
+def reason_key(reason: str) -> str:
+    """A refusal reason with its numbers and quoted names blanked, for counting kinds."""
+    text = _NUMBERS.sub("N", reason)
+    text = re.sub(r"'[^']*'", "'…'", text)
+    return text[:90]
+
+
+def summary(ledger: Ledger) -> str:
+    by_transport: dict[str, Counter[str]] = {}
+    reasons: Counter[str] = Counter()
+    for a in ledger.answers:
+        by_transport.setdefault(a.transport, Counter())[a.outcome] += 1
+        if a.outcome == "refused":
+            reasons[reason_key(a.reason)] += 1
+    lines = [f"storm: {len(ledger.answers)} commands"]
+    for transport, counts in sorted(by_transport.items()):
+        lines.append(f"  {transport}: {sum(counts.values())} sent, {dict(counts)}")
+    lines.append("  top refusal reasons:")
+    lines += [f"    {n:4d}  {why}" for why, n in reasons.most_common(5)]
+    return "\n".join(lines)
+
+
+# ------------------------------------------------------------------------ the three clients
+async def cli_call(sock: Path, line: bytes, answer: Answer) -> None:
+    """One control-socket request: one reply line expected, then the daemon closes."""
+    try:
+        reader, writer = await asyncio.open_unix_connection(str(sock), limit=1 << 20)
+    except (FileNotFoundError, ConnectionRefusedError) as err:
+        failed(answer, "unreachable", f"connect: {type(err).__name__}")
+        return
+    try:
+        writer.write(line)
+        await writer.drain()
+        async with asyncio.timeout(CLI_TIMEOUT_S):
+            first = await reader.readline()
+            rest = await reader.read() if first else b""  # the daemon closes after its reply
+    except TimeoutError:
+        failed(answer, "no-answer", f"nothing within {CLI_TIMEOUT_S:g} s")
+        return
+    except (ConnectionError, ValueError) as err:
+        failed(answer, "broken", f"{type(err).__name__}")
+        return
+    finally:
+        writer.close()
+        with contextlib.suppress(ConnectionError, TimeoutError):
+            async with asyncio.timeout(2):
+                await writer.wait_closed()
+    if not first.endswith(b"\n"):
+        failed(answer, "broken", f"closed without a reply line ({first[:80]!r})")
+        return
+    answered(answer, json.loads(first))
+    if rest.strip():
+        answer.replies += rest.count(b"\n")  # a second answer: counted, asserted by the test
+
+
+class HttpClient:
+    """A touchscreen client signed in as ``tech``: cookie and CSRF token, no browser."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.cookie: str | None = None
+        self.csrf: str | None = None
+        self.session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=HTTP_TIMEOUT_S))
+
+    async def close(self) -> None:
+        await self.session.close()
+
+    async def sign_in(self, answer: Answer) -> None:
+        """Sign in as ``tech`` (an answer like any command's: a refusal has its reason)."""
+        _, badge, pin = RIG_PEOPLE["tech"]
+        try:
+            async with self.session.post(
+                self.url + "api/signin", json={"badge": badge, "pin": pin}
+            ) as resp:
+                status, body = resp.status, await resp.json()
+                if status == 200:
+                    self.cookie = resp.cookies["labctl_session"].value
+                    self.csrf = body["csrf"]
+        except aiohttp.ClientConnectorError as err:
+            failed(answer, "unreachable", f"connect: {type(err).__name__}")
+            return
+        except TimeoutError:
+            failed(answer, "no-answer", f"nothing within {HTTP_TIMEOUT_S:g} s")
+            return
+        except (aiohttp.ClientError, OSError, ValueError) as err:
+            failed(answer, "broken", type(err).__name__)
+            return
+        answered(answer, {"ok": True} if status == 200 else body, status=status)
+
+    async def call(self, name: str, body: bytes, answer: Answer) -> None:
+        """POST one command (signed in: see :meth:`sign_in`)."""
+        headers = {
+            "Content-Type": "application/json",
+            "X-CSRF-Token": self.csrf or "",
+            "Cookie": f"labctl_session={self.cookie}",
+        }
+        try:
+            async with self.session.post(
+                self.url + f"api/command/{name}", data=body, headers=headers
+            ) as resp:
+                status, text = resp.status, await resp.text()
+        except aiohttp.ClientConnectorError as err:
+            failed(answer, "unreachable", f"connect: {type(err).__name__}")
+            return
+        except TimeoutError:
+            failed(answer, "no-answer", f"nothing within {HTTP_TIMEOUT_S:g} s")
+            return
+        except (aiohttp.ClientError, OSError) as err:
+            failed(answer, "broken", type(err).__name__)
+            return
+        try:
+            reply = json.loads(text)
+        except ValueError:
+            reply = {"ok": False, "error": f"HTTP {status}, not JSON: {text[:80]}"}
+            answer.reason = "not JSON"
+        if status == 401:
+            self.cookie = None  # signed out by a restart: sign in before the next command
+        answered(answer, reply, status=status)
+
+
+class MqttUser:
+    """One person's MQTT client: publishes on cmd/<user>, matches replies on reply/<user>.
+
+    One command at a time: a reply without an id (the rate limit's "too many commands", a
+    payload that is not JSON) belongs to the one in flight; a reply with an id to that id.
+    Replies matching nothing in flight are kept (``stray``), duplicates counted per id.
+    """
+
+    def __init__(self, port: int, user: str) -> None:
+        self.port, self.user = port, user
+        self.root = f"labctl/{LAB}"
+        self.pending: dict[str, tuple[Answer, asyncio.Future[dict[str, Any]]]] = {}
+        self.current: str | None = None
+        self.by_id: dict[str, Answer] = {}
+        self.stray: list[dict[str, Any]] = []
+        self.client: aiomqtt.Client | None = None
+        self._seq = 0
+
+    @contextlib.asynccontextmanager
+    async def connected(self) -> AsyncIterator[MqttUser]:
+        client = aiomqtt.Client(
+            "127.0.0.1", self.port, username=self.user, password=password(self.user),
+            identifier=f"storm-{self.user}",
+        )  # fmt: skip
+        async with client:
+            self.client = client
+            await client.subscribe(f"{self.root}/reply/{self.user}", qos=1)
+            reader = asyncio.create_task(self._read(client), name=f"mqtt-reader[{self.user}]")
+            try:
+                yield self
+            finally:
+                reader.cancel()
+                await asyncio.gather(reader, return_exceptions=True)
+
+    async def _read(self, client: aiomqtt.Client) -> None:
+        async for message in client.messages:
+            assert isinstance(message.payload, bytes)
+            try:
+                doc = json.loads(message.payload)
+            except ValueError:
+                self.stray.append({"unparsable": message.payload[:80].decode(errors="replace")})
+                continue
+            rid = doc.get("id") if isinstance(doc, dict) else None
+            rid = rid if rid is not None else self.current
+            entry = self.pending.get(rid) if rid is not None else None
+            if entry is not None and not entry[1].done():
+                entry[1].set_result(doc)
+            elif rid in self.by_id:
+                self.by_id[rid].replies += 1  # a second (or a late) reply for that command
+            else:
+                self.stray.append(doc)
+
+    def next_id(self) -> str:
+        self._seq += 1
+        return f"{self.user}-{self._seq}"
+
+    async def call(self, rid: str, payload: bytes, answer: Answer) -> None:
+        assert self.client is not None
+        future: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
+        self.pending[rid], self.current, self.by_id[rid] = (answer, future), rid, answer
+        try:
+            await self.client.publish(f"{self.root}/cmd/{self.user}", payload, qos=1)
+            async with asyncio.timeout(MQTT_TIMEOUT_S):
+                reply = await future
+        except TimeoutError:
+            failed(answer, "no-answer", f"nothing within {MQTT_TIMEOUT_S:g} s")
+        except aiomqtt.MqttError as err:
+            failed(answer, "broken", f"publish: {err}")
+        else:
+            answered(answer, reply)
+        finally:
+            self.current = None
+            del self.pending[rid]
+
+
+# ------------------------------------------------------------------------ what to send
+@dataclass
+class Generator:
+    """Seeded random commands: every kiln and caster command, valid and not, any order."""
+
+    rng: random.Random
+    lots: int = 0
+
+    def command(self) -> tuple[str, dict[str, Any]]:
+        rng = self.rng
+        chain = rng.randrange(CHAINS)
+        kiln = "kiln1" if rng.random() < 0.93 else rng.choice(["kiln9", "KILN 1", ""])
+        caster = "caster1" if rng.random() < 0.93 else "caster7"
+        start_variants: list[dict[str, Any]] = [
+            {"kiln": kiln, "profile": "storm-short"},
+            {"kiln": kiln, "profile": "storm-short", "alloy": ALLOY, "piece_class": PIECE_CLASS,
+             "flask_id": flask_id(chain)},
+            {"kiln": kiln, "profile": "no-such-profile"},
+            {"kiln": kiln, "profile": "storm-short", "alloy": ALLOY},
+            {"kiln": kiln, "profile": "../etc/passwd"},
+            {"kiln": kiln, "profile": "storm-short", "sudo": True},
+        ]  # fmt: skip
+        cast_variants: list[dict[str, Any]] = [
+            {"caster": caster, "alloy": ALLOY, "piece_class": PIECE_CLASS, "kiln": "kiln1",
+             "flask_id": flask_id(chain), "melt_id": melt_id(chain)},
+            {"caster": caster, "alloy": ALLOY, "piece_class": PIECE_CLASS, "kiln": "kiln1"},
+            {"caster": caster, "alloy": "unobtainium", "piece_class": "medium", "kiln": "kiln1"},
+            {"caster": caster, "alloy": ALLOY, "piece_class": "huge", "kiln": kiln},
+        ]  # fmt: skip
+        self.lots += 1
+        lot = {
+            "lot_id": f"L-STORM-{self.lots:05d}-{rng.randrange(10**6)}",
+            "received_at": "2026-11-24T09:00:00+00:00", "received_by": "storm",
+            "coc_class": "recycled", "supplier": {"name": "Storm Refining"}, "metal": "gold",
+            "fineness_ppt": 750, "mass_mg": 1000,
+        }  # fmt: skip
+        table: list[tuple[float, str, dict[str, Any]]] = [
+            (3, "status", {}),
+            (0.5, "status", {"oven": 1}),
+            (1, "alarms", {}),
+            (0.5, "start_options", {}),
+            (0.5, "ledger_status", {}),
+            (3, "start", rng.choice(start_variants)),
+            (4, "hold", {"kiln": kiln}),
+            (4, "resume", {"kiln": kiln}),
+            (0.4, "abort", {"kiln": kiln, "reason": rng.choice(["storm", "x" * 300])}),
+            (1, "take_flask", {"kiln": kiln}),
+            (0.4, "hold", {"kiln": 5}),
+            (3, "cast_start", rng.choice(cast_variants)),
+            (3, "cast_confirm", {"caster": caster, "step": "flask_placed"}),
+            (1, "cast_confirm", {"caster": caster, "step": "balance_confirmed"}),
+            (0.5, "cast_confirm", {"caster": caster, "step": "dance"}),
+            (0.4, "cast_abort", {"caster": caster, "reason": "storm"}),
+            (1, "cast_reset_drive", {"caster": caster}),
+            (1, "alarm_ack", {"id": rng.randrange(0, 40)}),
+            (0.7, "ledger_record", {"kind": "lot-receipt", "record": lot}),
+            (0.3, "ledger_record", {"kind": "lot-receipt", "record": {"lot_id": "L-?"}}),
+            (0.3, "ledger_export", {"cast_id": f"cast-{rng.randrange(1, 6)}"}),
+            (0.3, "frobnicate", {"kiln": kiln}),
+        ]
+        weights = [w for w, _, _ in table]
+        _, name, args = rng.choices(table, weights)[0]
+        return name, args
+
+    def garbage(self) -> bytes:
+        """Bytes that are not a command: the parsers must refuse them, with a reason."""
+        return self.rng.choice(
+            [b"not json", b"[" * 1000 + b"]" * 1000, b'{"a":' * 500 + b"1" + b"}" * 500,
+             b"\xff\xfe", b"{}", b"[]", b'"just a string"', b"1e999999"]
+        )  # fmt: skip
+
+
+# ------------------------------------------------------------------------ devices misbehave
+@dataclass
+class Faults:
+    """Device faults through the simulators' backdoors, each undone after a while."""
+
+    lab: StormLab
+    rng: random.Random
+    injected: Counter[str] = field(default_factory=Counter)
+
+    def choices(self) -> list[tuple[str, Callable[[bool], None]]]:
+        kiln, caster = self.lab.kiln.backdoor, self.lab.caster
+        gauge = caster.gauge
+        assert gauge is not None
+        return [
+            ("kiln comms loss", kiln.comms_loss),
+            ("kiln silent", kiln.silent),
+            ("kiln open thermocouple", kiln.open_thermocouple),
+            ("crucible comms loss", caster.crucible.backdoor.comms_loss),
+            ("io module comms loss", caster.io.backdoor.comms_loss),
+            ("crucible thermocouple silent", caster.tc.backdoor.silent),
+            ("gauge sensor error", lambda on: gauge.backdoor.sensor_error(on)),
+            ("vacuum leak", lambda on: caster.leak(50.0 if on else 0.0)),
+        ]
+
+    async def run(self, until: float) -> None:
+        """Inject one fault at a time until ``until`` (monotonic); each lasts 0.5-4 s."""
+        while time.monotonic() < until:
+            await asyncio.sleep(self.rng.uniform(1.0, 4.0))
+            name, switch = self.rng.choice(self.choices())
+            self.injected[name] += 1
+            switch(True)
+            try:
+                await asyncio.sleep(self.rng.uniform(0.5, 4.0))
+            finally:
+                switch(False)
+
+    async def hands(self, until: float) -> None:
+        """The technician's hands: the flask goes in and comes out of the chamber now and then."""
+        while time.monotonic() < until:
+            await asyncio.sleep(self.rng.uniform(0.5, 3.0))
+            self.lab.caster.io.flask_present = self.rng.random() < 0.7
+
+    def clear(self) -> None:
+        for _, switch in self.choices():
+            switch(False)
+
+
+async def influx_kiln_points(url: str, after_ns: int, until_ns: int) -> int:
+    q = f'SELECT count("state") FROM "kiln" WHERE time > {after_ns} AND time <= {until_ns}'
+    series = await influxql(url, "labctl", q)
+    return int(series[0]["values"][0][1]) if series else 0
