@@ -177,7 +177,7 @@ async def bench_command_latency(row: Row, samples: int) -> None:
             idle = await _measure(calls, samples, running=False)
             reply = await lab.daemon.command("start", kiln="kiln1", profile="bench-hold")
             assert reply["ok"], reply
-            stop, casts = asyncio.Event(), []
+            stop, casts = asyncio.Event(), list[int]()
             operator = asyncio.create_task(_operator(lab, stop, casts))
             await lab.daemon.wait_for(lambda s: s["casters"][0]["state"] != "idle", timeout_s=30)
             try:
