@@ -8,6 +8,7 @@ JSON files runs with Grafana's macros filled in the way Grafana fills them.
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import json
 import math
@@ -23,6 +24,7 @@ import pytest_asyncio
 from influxdb_client.client.write.point import Point
 
 from hil_tests.services import influxdb1
+from labctl.alarm_board import Alarm
 from labctl.snapshot import KilnSnapshot
 from labctl.telemetry.points import FieldValue, TelemetryPoint
 from labctl.telemetry.snapshots import PointMaker
@@ -71,7 +73,7 @@ def _kiln_run(maker: PointMaker) -> Iterator[tuple[TelemetryPoint, list[dict[str
             pv_c=round(pv, 2), working_sp_c=round(sp, 2) if running else None,
             output_pct=100.0 if weak else max(0.0, min(100.0, 20 + 4 * (sp - pv))),
             holdback_s=30.0 if holdback else 0.0, outcome="completed" if i >= 190 else None,
-            alarms=("holdback limit approaching",) if holdback and i > 35 else (),
+            outcome_run_id=7 if i >= 190 else None,
         )  # fmt: skip
         yield maker.kiln(snap)
 
@@ -150,6 +152,9 @@ def simulated_run() -> list[TelemetryPoint]:
         for wall, (point, events) in _cast(maker, caster, kind, cast_id, start):
             points += [point, *(maker.event_point(caster, e, wall) for e in events)]
     points.append(maker.event_point("kiln2", {"kind": "fault", "text": "link lost"}, EPOCH + 900))
+    link = Alarm(1, "kiln1.link", "controller link lost", EPOCH + 1200, run_id=7)
+    cast = Alarm(2, "caster1", "cast 42: faulted: e-stop pressed", EPOCH + 3900, cast_id=42)
+    points += [maker.alarm(link)[0], maker.alarm(cast)[0]]
     for i in range(800):
         for component, fields in _health(i).items():
             tags = {"lab": "lab1", "component": component}
@@ -226,9 +231,9 @@ class Influx:
 async def influx(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Influx]:
     points = simulated_run()
     async with influxdb1(tmp_path_factory.mktemp("influxdb")) as server:
-        async with aiohttp.ClientSession() as s:
-            async with s.post(server.url + "/query", params={"q": f"CREATE DATABASE {DB}"}) as r:
-                assert r.status == 200, await r.text()
+        create = {"q": f"CREATE DATABASE {DB}"}
+        async with aiohttp.ClientSession() as s, s.post(server.url + "/query", params=create) as r:
+            assert r.status == 200, await r.text()
             body = "\n".join(line_protocol(p) for p in points)
             params = {"db": DB, "precision": "ns"}
             async with s.post(server.url + "/write", params=params, data=body.encode()) as r:
@@ -266,3 +271,62 @@ async def test_query_returns_series(influx: Influx, kind: str, item: dict[str, A
             offered = {str(row[-1]) for row in rows}
             assert binding[kind] in offered, (q, offered)
     assert with_values, f"no series with values for any of {BINDINGS}:\n{item['query']}"
+
+
+# ---------------------------------------------------------------- an injected trip, end to end
+
+
+def faults_panel_query() -> str:
+    dash = json.loads((DASHBOARDS / "faults-health.json").read_text())
+    panel = next(p for p in dash["panels"] if p["title"] == "Faults, alarms and outcomes")
+    return str(panel["targets"][0]["query"])
+
+
+async def start_run(rig: Any) -> dict[str, Any]:
+    """``start``, again while the controller's reading is still the broken one."""
+    for _ in range(50):
+        reply = await rig.command("start", kiln="kiln1", profile="hil-short", cool_first=True)
+        if reply["ok"] or "no valid temperature" not in reply["error"]:
+            break
+        await asyncio.sleep(0.1)
+    assert reply["ok"], reply
+    return dict(reply)
+
+
+@pytest.mark.asyncio(loop_scope="function")
+@pytest.mark.timeout(180)
+async def test_the_faults_panel_shows_each_injected_trip_as_its_alarm(make_rig, tmp_path):
+    """The real daemon, two runs tripped alike (thermocouple opened in the simulator): the
+    faults panel's query returns both alarms, each with its machine, run id and text."""
+    async with influxdb1(tmp_path / "influx") as server:
+        site = f'\n[influx]\nversion = 1\nurl = "{server.url}"\ndatabase = "{DB}"\n'
+        create = {"q": f"CREATE DATABASE {DB}"}
+        async with aiohttp.ClientSession() as s, s.post(server.url + "/query", params=create) as r:
+            assert r.status == 200, await r.text()
+        rig = await make_rig(extra=site)
+        start = rig.clock.wall()
+        await rig.start_daemon()
+        tripped: list[tuple[int, str]] = []
+        for _ in range(2):
+            reply = await start_run(rig)
+            await rig.wait_for(lambda s: s["kilns"][0]["state"] == "running", timeout_s=20)
+            rig.sim.backdoor.open_thermocouple(True)
+            try:
+                tripped.append((reply["result"]["run_id"], await rig.wait_outcome()))
+            finally:
+                rig.sim.backdoor.open_thermocouple(False)
+        (first, outcome), (second, again) = tripped
+        assert outcome == again and "sensor break" in outcome, tripped  # the same text twice
+        expected = [("kiln1", run, f"run {run}: {outcome}") for run in (second, first)]
+        query = faults_panel_query()
+        influx, rows = Influx(server.url, start, rig.clock.wall() + 60), []
+        for _ in range(100):  # the spool drains to InfluxDB within a few seconds
+            q = grafana_macros(query, {"lab": "hil"}, influx.start_s, influx.end_s)
+            series = await influx.query(q)
+            rows = [dict(zip(s["columns"], v, strict=True)) for s in series for v in s["values"]]
+            alarms = [r for r in rows if r["kind"] == "alarm" and r["source"] == "kiln1"]
+            if [(r["machine"], r["run_id"], r["text"]) for r in alarms] == expected:
+                break
+            await asyncio.sleep(0.2)
+        else:
+            raise AssertionError(f"faults panel: {rows}, expected alarms {expected}")

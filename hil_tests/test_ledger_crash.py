@@ -66,7 +66,13 @@ def run_and_kill(db: Path, key: Path, after_s: float) -> list[str]:
     assert ready.startswith("READY"), ready + (child.stderr.read() if child.stderr else "")
     time.sleep(after_s)
     os.kill(child.pid, signal.SIGKILL)
-    out, _ = child.communicate(timeout=30)
+    # the rest through the same buffered reader: communicate() reads the raw pipe and would
+    # miss the lines readline() already buffered
+    out = child.stdout.read()
+    child.wait(timeout=30)
+    child.stdout.close()
+    if child.stderr is not None:
+        child.stderr.close()
     assert child.returncode == -signal.SIGKILL
     complete = out.split("\n")[:-1]  # the last piece is partial (or empty): not acknowledged
     return [ready.strip(), *complete]

@@ -52,6 +52,26 @@ async def test_a_cast_is_signed_and_its_certificate_verifies_offline(tmp_path):
         await rig.wait_for(lambda c: c["flask_present"], timeout_s=5)
         assert (await rig.command("cast_confirm", caster="caster1", step="flask_placed"))["ok"]
         assert await rig.outcome(timeout_s=60) == "completed"
+        # issue 12: the same flask and melt are not cast twice; ids are unique; refs must exist
+        again = await rig.command("cast_start", **start, flask_id="F-0007", melt_id="M-0031")
+        assert not again["ok"] and "flask F-0007 was already cast: cast-" in again["error"], again
+        lot = demo_records(alloy.name, "medium", alloy.metal, alloy.fineness_ppt)[0]
+        lot["record"] = lot["record"] | {"fineness_ppt": 375}
+        refused = await rig.command("ledger_record", **lot)
+        assert not refused["ok"], refused
+        assert "lot-receipt L-2026-0141 is already in the ledger (index 0" in refused["error"]
+        qa = {"cast_id": "cast-999", "input_mass_mg": 1000, "pieces": [], "scrap_mg": 0,
+              "tolerance_ppt": 20}  # fmt: skip
+        refused = await rig.command("ledger_record", kind="qa-balance", record=qa)
+        assert not refused["ok"] and "cast cast-999 is not in the ledger" in refused["error"]
+        qa["cast_id"] = f"cast-{cast_id}"
+        first = await rig.command("ledger_record", kind="qa-balance", record=qa,
+                                  idempotency_key="hil-qa-0001")  # fmt: skip
+        retry = await rig.command("ledger_record", kind="qa-balance", record=qa,
+                                  idempotency_key="hil-qa-0001")  # fmt: skip
+        assert first["ok"] and retry["ok"] and retry["result"] == first["result"], (first, retry)
+        second = await rig.command("ledger_record", kind="qa-balance", record=qa | {"scrap_mg": 1})
+        assert not second["ok"] and "already in the ledger" in second["error"], second
         reply = await rig.command("ledger_export", cast_id=f"cast-{cast_id}")
         assert reply["ok"], reply
         certificate = tmp_path / "state" / "certificates" / f"cast-{cast_id}"

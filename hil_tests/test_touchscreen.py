@@ -1,7 +1,8 @@
 """The touchscreen in a real browser (Debian's Chromium via Playwright) against the real daemon
 with simulated devices: sign-in, a burnout on a chosen flask and alloy, hold and resume, an
 injected fault ending the run faulted with its alarm acknowledged, a caster confirmation,
-refusals. Screenshots at 800x480 and 1280x800 go to artifacts/screenshots/.
+refusals, a frozen daemon shown as "no contact", a °F lab's texts. Screenshots at 800x480 and
+1280x800 go to artifacts/screenshots/.
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from __future__ import annotations
 import base64
 import json
 import re
+import signal
 from pathlib import Path
 
 import pytest
@@ -246,4 +248,78 @@ async def test_a_double_tap_on_hold_holds_once(tmp_path):
         await page.wait_for_timeout(1500)
         await expect(state).to_have_attribute("data-state", "running")
         assert (commands_done(lab, "hold"), commands_done(lab, "resume")) == (1, 1)
+        assert not screen.errors, screen.errors
+
+
+@pytest.mark.timeout(240)
+async def test_a_frozen_daemon_is_shown_as_no_contact(tmp_path):
+    """SIGSTOP the daemon: its socket stays open and silent. Within 8 s the screen says since
+    when it has had no contact, greys the values and disables Hold; SIGCONT clears it."""
+    async with ui_lab(tmp_path, flask_c=20.0) as lab, chromium() as browser:
+        screen = await open_screen(browser, lab.url)
+        page = screen.page
+        await sign_in(page, "tech")
+        await start_burnout(page, PROFILE)
+        state = page.get_by_test_id("kiln-state")
+        await expect(state).to_have_attribute("data-state", "running", timeout=WAIT_MS)
+        hold = page.get_by_test_id("kiln-hold")
+        await expect(hold).to_be_enabled(timeout=WAIT_MS)
+        banner = page.get_by_test_id("conn-lost")
+        await expect(banner).to_be_hidden()
+
+        proc = lab.rig.daemon.proc
+        assert proc is not None
+        proc.send_signal(signal.SIGSTOP)
+        try:
+            await expect(banner).to_be_visible(timeout=8000)
+            since = re.compile(r"^No contact with the lab controller since \d\d:\d\d:\d\d")
+            await expect(banner).to_contain_text(since)
+            badge = re.compile(r"^no contact since \d\d:\d\d:\d\d$")
+            await expect(state).to_have_text(badge, timeout=1000)
+            await expect(state).to_have_attribute("data-state", "no-contact")
+            await expect(hold).to_be_disabled()
+            await expect(page.get_by_test_id("kiln-abort")).to_be_disabled()
+            struck = await page.get_by_test_id("kiln-pv").evaluate(
+                "e => getComputedStyle(e).textDecorationLine"
+            )
+            assert "line-through" in struck  # the last PV is marked, not shown as live
+            await screenshots(page, "kiln-no-contact", must_see=("kiln-state", "conn-lost"))
+            await hold.click(force=True, timeout=2000)  # a tap on the disabled button: nothing
+        finally:
+            proc.send_signal(signal.SIGCONT)
+        await expect(banner).to_be_hidden(timeout=WAIT_MS)
+        await expect(state).not_to_contain_text("no contact", timeout=WAIT_MS)
+        await expect(state).not_to_have_attribute("data-state", "no-contact")
+        status = await lab.rig.daemon.status()
+        assert status is not None
+        if status["kilns"][0]["state"] == "running":  # (it may have faulted meanwhile)
+            await expect(hold).to_be_enabled(timeout=WAIT_MS)
+        assert commands_done(lab, "hold") == 0
+        assert not screen.errors, screen.errors
+
+
+@pytest.mark.timeout(180)
+async def test_a_fahrenheit_lab_reads_refusals_with_differences_in_fahrenheit(tmp_path):
+    """A new burnout on a kiln at 566 °C is refused with the numbers: a °F lab reads the kiln's
+    temperature in °F and how far above the loading temperature it is (a difference) without
+    the 32, the band too."""
+    async with (
+        ui_lab(tmp_path, flask_c=566.0, ui={"temperature_unit": "F"}) as lab,
+        chromium() as browser,
+    ):
+        screen = await open_screen(browser, lab.url)
+        page = screen.page
+        await sign_in(page, "tech")
+        await start_burnout(page, PROFILE)
+        message = page.get_by_test_id("message")
+        await expect(message).to_contain_text("above the loading temperature", timeout=WAIT_MS)
+        text = await message.inner_text()
+        assert "°C" not in text, text
+        found = re.search(r"the kiln is at (\d+) °F, (\d+) °F above the loading", text)
+        assert found is not None, text
+        pv_f, above_f = int(found[1]), int(found[2])
+        loading_f = 149 * 9 / 5 + 32  # gypsum-wax-small's first target: 149 °C
+        assert 900 < pv_f <= 566 * 9 / 5 + 32 + 5, text  # the kiln cools from 566 °C (1051 °F)
+        assert abs(above_f - (pv_f - loading_f)) <= 2, text  # a difference: no 32 added
+        assert "(300 °F, the target of its first segment; band 27 °F)" in text, text
         assert not screen.errors, screen.errors

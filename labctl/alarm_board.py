@@ -1,8 +1,13 @@
 """The lab's alarms: raised by faults, shown until a person acknowledges them.
 
-An alarm is raised once per occurrence (a kiln run that ends faulted, a cast that faults, a
-lost link, a lab-wide problem such as the ledger stopping) and stays in the list, active while
-its condition lasts, until acknowledged; who acknowledged it and when is kept and logged.
+An alarm is raised once per occurrence (a kiln run that ends faulted or interrupted, a cast that
+faults, a lost link, heat-off not confirmed, a machine loop's internal error, a lab-wide problem
+such as the ledger stopping) and stays in the list, active while its condition lasts, until
+acknowledged; who acknowledged it and when is kept and logged. Each alarm names its machine and
+the run or cast it belongs to. An ending is one occurrence per machine, run or cast and reason:
+a second run faulting with the same reason raises a second alarm. A lasting condition (a lost
+link, heat-off not confirmed) is one occurrence from when it appears until it goes. Listeners
+(:meth:`AlarmBoard.subscribe`: telemetry, MQTT) are told of every alarm raised.
 """
 
 from __future__ import annotations
@@ -21,10 +26,12 @@ log = logging.getLogger(__name__)
 KEEP = 200  # acknowledged, cleared alarms beyond this many are dropped, oldest first
 _BAD_ENDS = ("faulted", "interrupted")
 
+Listener = Callable[["Alarm"], None]
+
 
 @dataclass
 class Alarm:
-    """One alarm occurrence."""
+    """One alarm occurrence; ``run_id`` (a kiln run) or ``cast_id`` is what it belongs to."""
 
     id: int
     source: str
@@ -33,6 +40,13 @@ class Alarm:
     active: bool = True
     acked_by: str | None = None
     acked_wall: float | None = None
+    run_id: int | None = None
+    cast_id: int | None = None
+
+    @property
+    def machine(self) -> str:
+        """The machine of ``source`` (``kiln1`` for ``kiln1.link``), or ``lab``."""
+        return self.source.split(".", 1)[0]
 
 
 class AlarmBoard:
@@ -41,19 +55,39 @@ class AlarmBoard:
     def __init__(self, wall: Callable[[], float]) -> None:
         self._wall = wall
         self._alarms: list[Alarm] = []
-        self._seen: dict[str, object] = {}  # per source: the condition last raised
+        self._seen: dict[str, object] = {}  # per source: the occurrence last raised
+        self._listeners: list[Listener] = []
         self._next_id = 1
         self.on_change: Callable[[], None] = lambda: None
 
-    def raise_alarm(self, source: str, text: str) -> Alarm:
+    def subscribe(self, listener: Listener) -> None:
+        """Call ``listener`` with every alarm raised from now on, and those raised already."""
+        self._listeners.append(listener)
+        for alarm in self._alarms:
+            self._tell(listener, alarm)
+
+    def raise_alarm(
+        self, source: str, text: str, *, run_id: int | None = None, cast_id: int | None = None
+    ) -> Alarm:
         """A new alarm; ``source`` is the machine (``kiln1``, ``kiln1.link``) or ``lab``."""
-        alarm = Alarm(self._next_id, source, text, self._wall())
+        alarm = Alarm(self._next_id, source, text, self._wall(), run_id=run_id, cast_id=cast_id)
         self._next_id += 1
         self._alarms.append(alarm)
         self._trim()
         self.on_change()
-        log.critical("ALARM %d %s: %s", alarm.id, source, text)
+        of = "" if run_id is None else f" (run {run_id})"
+        of += "" if cast_id is None else f" (cast {cast_id})"
+        log.critical("ALARM %d %s%s: %s", alarm.id, source, of, text)
+        for listener in self._listeners:
+            self._tell(listener, alarm)
         return alarm
+
+    @staticmethod
+    def _tell(listener: Listener, alarm: Alarm) -> None:
+        try:
+            listener(alarm)
+        except Exception:  # a listener never stops an alarm, nor the loop that raised it
+            log.exception("alarm listener failed on alarm %d", alarm.id)
 
     def clear(self, source: str) -> None:
         """The condition behind ``source``'s alarms has gone (they stay until acknowledged)."""
@@ -81,25 +115,47 @@ class AlarmBoard:
 
     def kiln(self, snap: KilnSnapshot) -> None:
         """Raise on a run that ended badly, a lost link, heat-off not confirmed."""
-        self._condition(snap.kiln, _ended_badly(snap.outcome), snap.outcome)
-        self._condition(f"{snap.kiln}.link", snap.link == "lost", "controller link lost")
-        self._condition(
-            f"{snap.kiln}.safety", not snap.safe, "heat-off NOT confirmed on the controller"
-        )
+        ended, outcome = snap.outcome_run_id, snap.outcome
+        text = f"run {ended}: {outcome}" if ended is not None else str(outcome)
+        self._condition(snap.kiln, _ended_badly(outcome), (ended, outcome), text, run_id=ended)
+        run = snap.run_id if snap.run_id is not None else ended
+        link = "controller link lost"
+        self._condition(f"{snap.kiln}.link", snap.link == "lost", link, link, run_id=snap.run_id)
+        unsafe = "heat-off NOT confirmed on the controller"
+        self._condition(f"{snap.kiln}.safety", not snap.safe, unsafe, unsafe, run_id=run)
 
     def caster(self, status: Mapping[str, object], _wall: float = 0.0) -> None:
         """Raise on a cast that ended badly or devices not confirmed safe."""
-        name, outcome, cast_id = status["caster"], status.get("outcome"), status.get("last_cast_id")
-        text = f"cast {cast_id}: {outcome}" if cast_id is not None else str(outcome)
-        self._condition(str(name), _ended_badly(outcome), text)
-        self._condition(f"{name}.safety", status.get("safe") is False, "devices NOT confirmed safe")
+        name, outcome = str(status["caster"]), status.get("outcome")
+        ended, now = _id(status.get("last_cast_id")), _id(status.get("cast_id"))
+        text = f"cast {ended}: {outcome}" if ended is not None else str(outcome)
+        self._condition(name, _ended_badly(outcome), (ended, outcome), text, cast_id=ended)
+        unsafe, cast = "devices NOT confirmed safe", now if now is not None else ended
+        self._condition(f"{name}.safety", status.get("safe") is False, unsafe, unsafe, cast_id=cast)
 
-    def _condition(self, source: str, present: bool, text: object) -> None:
-        """Raise once when a condition appears (or changes text); clear when it goes."""
-        if present and self._seen.get(source) != text:
-            self._seen[source] = text
-            self.raise_alarm(source, str(text))
-        elif not present and source in self._seen and self._seen[source] is not None:
+    def crashed(
+        self, machine: str, reason: str, state: KilnSnapshot | Mapping[str, object] | None
+    ) -> Alarm:
+        """A machine loop's internal error, with the run or cast it ended (from ``state``)."""
+        text = f"{machine}: {reason}; driven safe, its loop restarted"
+        ended_by_it = f"faulted: {reason}"
+        if isinstance(state, KilnSnapshot):
+            run = state.outcome_run_id if state.outcome == ended_by_it else state.run_id
+            return self.raise_alarm(machine, text, run_id=run)
+        cast = None
+        if state is not None:
+            ended = state.get("outcome") == ended_by_it
+            cast = _id(state.get("last_cast_id") if ended else state.get("cast_id"))
+        return self.raise_alarm(machine, text, cast_id=cast)
+
+    def _condition(
+        self, source: str, present: bool, key: object, text: str, **owner: int | None
+    ) -> None:
+        """Raise once when an occurrence (``key``) appears or changes; clear when it goes."""
+        if present and self._seen.get(source) != key:
+            self._seen[source] = key
+            self.raise_alarm(source, text, **owner)
+        elif not present and self._seen.get(source) is not None:
             self._seen[source] = None
             self.clear(source)
 
@@ -107,6 +163,10 @@ class AlarmBoard:
         done = [a for a in self._alarms if not a.active and a.acked_by is not None]
         for alarm in done[: max(0, len(self._alarms) - KEEP)]:
             self._alarms.remove(alarm)
+
+
+def _id(value: object) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
 def _ended_badly(outcome: object) -> bool:

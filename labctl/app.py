@@ -177,7 +177,7 @@ async def build_lab(site: SiteConfig, clock: Clock) -> Lab:
         )
     register_kiln_commands(lab.registry, lab.runners, site.profiles_dir, lab.store)
     lab.casters = build_casters(site, lab.modbus_device, clock, lab.store, lab.publish_caster)
-    lab.recorder = await open_recorder(site, lab.alarm)
+    lab.recorder = await open_recorder(site, lab.alarm, lab.store)
     if lab.recorder is not None:
         lab.listeners.append(lab.recorder.history.add)
         lab.listeners.append(lab.recorder.trips.add)

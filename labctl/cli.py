@@ -11,6 +11,7 @@ from pathlib import Path
 
 from labctl.control_socket import send_command
 from labctl.ledger.cli import add_ledger_commands
+from labctl.units import Unit, localize
 from labctl.web.cli import add_ui_commands
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
@@ -65,33 +66,36 @@ def _cmd_profiles_check(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _socket_path(args: argparse.Namespace) -> Path:
+def _socket_and_unit(args: argparse.Namespace) -> tuple[Path, Unit]:
+    """The daemon's control socket, and the lab's unit (``[ui] temperature_unit``)."""
     from labctl.config import load_site
 
     site = load_site(Path(args.config))
-    return site.state_dir / "labctl.sock"
+    return site.state_dir / "labctl.sock", site.ui.temperature_unit if site.ui else "C"
 
 
 def _cmd_send(args: argparse.Namespace, cmd: str, payload: dict[str, object]) -> int:
-    reply = asyncio.run(send_command(_socket_path(args), cmd, payload))
+    path, unit = _socket_and_unit(args)
+    reply = asyncio.run(send_command(path, cmd, payload))
     if not reply.get("ok"):
-        print(f"refused: {reply.get('error')}", file=sys.stderr)
+        print(f"refused: {localize(str(reply.get('error')), unit)}", file=sys.stderr)
         return EXIT_FAILED
     print(json.dumps(reply.get("result"), indent=2, default=str))
     return EXIT_OK
 
 
 def _cmd_status(args: argparse.Namespace) -> int:
-    reply = asyncio.run(send_command(_socket_path(args), "status", {}))
+    path, unit = _socket_and_unit(args)
+    reply = asyncio.run(send_command(path, "status", {}))
     if not reply.get("ok"):
-        print(f"labctl daemon: {reply.get('error')}", file=sys.stderr)
+        print(f"labctl daemon: {localize(str(reply.get('error')), unit)}", file=sys.stderr)
         return EXIT_FAILED
     result = reply.get("result")
     kilns = result.get("kilns", []) if isinstance(result, dict) else []
     for kiln in kilns:
-        print(_status_line(kiln))
+        print(localize(_status_line(kiln), unit))
     for caster in result.get("casters", []) if isinstance(result, dict) else []:
-        print(_caster_line(caster))
+        print(localize(_caster_line(caster), unit))
     return EXIT_OK
 
 

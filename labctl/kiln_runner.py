@@ -78,6 +78,7 @@ class KilnRunner(MachineLoop):
         self._unsafe = False
         self._connected = False
         self._last_outcome: str | None = None
+        self._last_run_id: int | None = None  # the run ``_last_outcome`` belongs to
         self._unrecorded: ActiveRun | None = None  # ended, but the run store refused its outcome
         self._recovering: StoredRun | None = None  # a run left by the previous daemon, unread
         self._held_since: float | None = None  # wall time of the operator hold
@@ -308,7 +309,7 @@ class KilnRunner(MachineLoop):
         log.critical(
             "%s: run %d %s, but the run store could not record it", self.name, run.id, run.outcome
         )
-        self._last_outcome = str(run.outcome)
+        self._last_outcome, self._last_run_id = str(run.outcome), run.id
         self._run, self._mode, self._unrecorded = None, None, run
 
     async def _fail(self, reason: str) -> None:
@@ -383,7 +384,7 @@ class KilnRunner(MachineLoop):
         await run.persist(self._store, self._clock, event=f"ended: {run.outcome}")
         await run.record_outcome(self._store, self._clock)
         log.info("%s: run %d ended: %s", self.name, run.id, run.outcome)
-        self._last_outcome = str(run.outcome)
+        self._last_outcome, self._last_run_id = str(run.outcome), run.id
         self._run, self._mode = None, None
 
     async def _recover(self) -> None:
@@ -449,7 +450,7 @@ class KilnRunner(MachineLoop):
         )
         await self._store.add_event(stored.id, at_wall=wall, kind="run", text=f"ended: {outcome}")
         log.warning("%s: run %d ended while recovering: %s", self.name, stored.id, outcome)
-        self._last_outcome = str(outcome)
+        self._last_outcome, self._last_run_id = str(outcome), stored.id
         self._publish_snapshot()
         return str(outcome)
 
@@ -474,6 +475,7 @@ class KilnRunner(MachineLoop):
             eta_s=run.eta_s if run else None,
             holdback_s=run.holdback_s if run else 0.0,
             outcome=self._last_outcome,
+            outcome_run_id=self._last_run_id,
             safe=not self._unsafe,
         )
         self._publish(self.snapshot)

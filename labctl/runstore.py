@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import sqlite3
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import nullcontext
 from dataclasses import dataclass
@@ -47,6 +48,29 @@ _SCHEMA: Final = (
     """CREATE TRIGGER runs_ended_is_final BEFORE UPDATE ON runs WHEN OLD.ended_wall IS NOT NULL
         BEGIN SELECT RAISE(ABORT, 'an ended run is final'); END""",
     f"INSERT INTO schema_version (version) VALUES ({SCHEMA_VERSION})",
+)
+
+#: Added after schema version 1 (created when missing): a run's kiln samples, bounded per run.
+_SAMPLES_SCHEMA: Final = (
+    """CREATE TABLE IF NOT EXISTS run_samples (run_id INTEGER NOT NULL REFERENCES runs (id),
+        at_wall REAL NOT NULL, pv_c REAL, sp_c REAL, pv_max_c REAL)""",
+    "CREATE INDEX IF NOT EXISTS run_samples_by_run ON run_samples (run_id, at_wall)",
+)
+MAX_SAMPLES_PER_RUN: Final = 20_000  # 55 h at one sample per 10 s
+#: One stored sample: (wall s, PV °C, SP °C, highest PV °C since the sample before).
+Sample = tuple[float, float | None, float | None, float | None]
+_INSERT_SAMPLE: Final = (
+    "INSERT INTO run_samples SELECT ?1, ?2, ?3, ?4, ?5 WHERE (SELECT count(*) FROM run_samples"
+    f" WHERE run_id = ?1) < {MAX_SAMPLES_PER_RUN}"
+)
+_SAMPLES: Final = (
+    "SELECT at_wall, pv_c, sp_c, pv_max_c FROM run_samples WHERE run_id = ? ORDER BY at_wall"
+)
+_JSON_IS: Final = "CASE WHEN json_valid({0}) THEN json_extract({0}, ?) END = ?"
+_BY_STATE: Final = f"SELECT {{}} FROM runs WHERE {_JSON_IS.format('state_json')} ORDER BY id DESC"
+_BY_EVENT: Final = (
+    "SELECT {} FROM runs WHERE id IN (SELECT run_id FROM run_events WHERE kind = ?"
+    f" AND {_JSON_IS.format('text')}) ORDER BY id DESC"
 )
 
 _RUN_COLUMNS: Final = (
@@ -161,13 +185,7 @@ class RunStore:
     async def end_run(
         self, run_id: int, *, outcome_kind: OutcomeKind, reason: str, by: str | None, at_wall: float
     ) -> Outcome:
-        """End a run with an outcome, unless it already has one.
-
-        Returns:
-            The run's outcome as stored: the new one, or the earlier one, which is kept (so a
-            fault is never replaced, and a late fault never relabels a finished run).
-
-        """
+        """End a run unless it has an outcome; returns the one stored (an earlier one is kept)."""
         outcome = Outcome(outcome_kind, reason, by)
         values = (at_wall, outcome.kind.value, outcome.reason, outcome.by, run_id)
         await self._sql(_END_RUN, *values, write=True)
@@ -192,20 +210,37 @@ class RunStore:
         rows = await self._sql(_EVENTS, run_id)
         return [RunEvent(*row) for row in rows]
 
-    async def _sql(self, sql: str, *params: object, write: bool = False) -> list[Any]:
-        """Run one statement on the store's thread; a write commits before this returns."""
+    async def add_samples(self, run_id: int, samples: Sequence[Sample]) -> int:
+        """Append a run's samples; beyond MAX_SAMPLES_PER_RUN a run's samples are dropped."""
+        rows = [(run_id, *sample) for sample in samples]
+        return int(await self._sql(_INSERT_SAMPLE, *rows, write=True, many=True))
+
+    async def samples(self, run_id: int) -> list[Sample]:
+        """A run's stored samples, oldest first."""
+        return [tuple(row) for row in await self._sql(_SAMPLES, run_id)]
+
+    async def runs_by_json(self, path: str, value: str, event: str = "") -> list[StoredRun]:
+        """Runs whose state (or an ``event`` of theirs) holds ``value`` at JSON ``path``."""
+        params = (event, path, value) if event else (path, value)
+        rows = await self._sql((_BY_EVENT if event else _BY_STATE).format(_RUN_COLUMNS), *params)
+        return [_stored_run(row) for row in rows]
+
+    async def _sql(self, sql: str, *params: Any, write: bool = False, many: bool = False) -> Any:
+        """Run one statement (``many``: per params) on the store's thread; writes commit."""
         if self._closed:
             raise RunStoreError(f"the run store {self._path} is closed")
-        call = functools.partial(_execute, self._conn, sql, params, write)
+        call = functools.partial(_execute, self._conn, sql, params, write, many)
         try:
             return await asyncio.get_running_loop().run_in_executor(self._executor, call)
         except sqlite3.Error as err:
             raise RunStoreError(f"run store {self._path}: {err}") from err
 
 
-def _execute(conn: sqlite3.Connection, sql: str, params: tuple[object, ...], write: bool) -> Any:
+def _execute(conn: sqlite3.Connection, sql: str, params: Any, write: bool, many: bool) -> Any:
     with transaction(conn) if write else nullcontext():
-        return conn.execute(sql, params).fetchall()
+        return (
+            conn.executemany(sql, params).rowcount if many else conn.execute(sql, params).fetchall()
+        )
 
 
 def _connect(path: Path) -> sqlite3.Connection:
@@ -222,6 +257,8 @@ def _connect(path: Path) -> sqlite3.Connection:
                 for statement in _SCHEMA:
                     conn.execute(statement)
             (version,) = conn.execute("SELECT version FROM schema_version").fetchone()
+            for statement in _SAMPLES_SCHEMA:
+                conn.execute(statement)
         if version != SCHEMA_VERSION:
             raise RunStoreError(
                 f"run store {path} has schema version {version}; this labctl reads {SCHEMA_VERSION}"

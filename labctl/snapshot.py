@@ -27,9 +27,9 @@ class KilnSnapshot:
     flask_core_c: float | None = None  # the flask-core thermocouple, when the kiln has one
     eta_s: float | None = None
     holdback_s: float = 0.0
-    outcome: str | None = None
+    outcome: str | None = None  # how the kiln's last run ended
+    outcome_run_id: int | None = None  # the run that ``outcome`` belongs to
     safe: bool = True  # False while heat-off could not be confirmed on the device
-    alarms: tuple[str, ...] = ()
 
     def as_dict(self) -> dict[str, object]:
         return dataclasses.asdict(self)

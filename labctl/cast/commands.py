@@ -2,11 +2,16 @@
 
 A start names the alloy, the piece class and the kiln the flask comes from: the flask must be
 at the alloy's casting temperature for that piece class (within the caster's tolerance), and
-the alloy must fit the caster (crucible limit, casting method), or the start is refused.
+the alloy must fit the caster (crucible limit, casting method), or the start is refused. In a
+lab with a ledger, the chain lot -> melt -> flask -> cast is checked too (``ledger.chain``),
+under one lock with the start, so two starts cannot both take the same flask or melt. A start
+with an idempotency key that was already answered answers the same and starts nothing.
 """
 
 from __future__ import annotations
 
+import asyncio
+import dataclasses
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Literal, Protocol
@@ -18,16 +23,17 @@ from labctl.cast.runner import CasterRunner
 from labctl.cast.summary import CastOrigin
 from labctl.commands import NAME, Caller, CommandRefused, CommandRegistry, Payload, Role
 from labctl.errors import ProfileError
+from labctl.ledger.idempotency import IdempotencyKey, Keys, MemoryKeys, once, repeated
 from labctl.ledger.records import Id
 from labctl.profiles.alloys import Alloy, load_alloy
 from labctl.snapshot import KilnSnapshot
 
 
-class CastLedger(Protocol):
-    """What a cast start asks of the ledger (when the site has one)."""
+class CastLedger(Keys, Protocol):
+    """What a cast start asks of the ledger (when the site has one); it keeps the keys too."""
 
-    async def check_origin(self, origin: CastOrigin) -> None:
-        """CommandRefused unless the flask and the melt are recorded."""
+    async def check_origin(self, origin: CastOrigin, alloy: Alloy) -> None:
+        """CommandRefused unless the chain lot -> melt -> flask allows a cast of ``alloy``."""
 
 
 class CasterPayload(Payload):
@@ -44,6 +50,7 @@ class CastStartPayload(CasterPayload):
     kiln: str = Field(pattern=NAME)
     flask_id: Id | None = None  # required when the lab keeps a ledger
     melt_id: Id | None = None
+    idempotency_key: str | None = IdempotencyKey
 
 
 class ConfirmPayload(CasterPayload):
@@ -77,6 +84,10 @@ def register_caster_commands(
     ledger: CastLedger | None = None,
 ) -> None:
     """Register every caster command against ``casters``; ``kilns`` gives a kiln's snapshot."""
+    checking = asyncio.Lock()  # one chain check at a time, each ending in a reservation
+    starting: dict[str, str] = {}  # flask and melt ids being started -> the caster
+    retrying: dict[str, asyncio.Lock] = {}  # idempotency keys in flight
+    keys: Keys = ledger if ledger is not None else MemoryKeys()
 
     def runner(name: str) -> CasterRunner:
         try:
@@ -86,6 +97,24 @@ def register_caster_commands(
             raise CommandRefused(f"no caster named {name!r}; casters here: {known}") from None
 
     async def start(p: CastStartPayload, who: Caller) -> Mapping[str, object]:
+        content = p.model_dump(exclude={"idempotency_key"})
+        request = once("cast_start", p.idempotency_key, content, {})
+        lock = (
+            asyncio.Lock() if request is None else retrying.setdefault(request.key, asyncio.Lock())
+        )
+        async with lock:
+            seen = None if request is None else await keys.recall(request.key)
+            if request is not None and seen is not None:
+                again = repeated(request, seen)
+                if not again.same:
+                    raise CommandRefused(str(again))
+                return again.answer
+            answer = await _start(p, who)
+            if request is not None:
+                await keys.remember(dataclasses.replace(request, answer=answer))
+            return answer
+
+    async def _start(p: CastStartPayload, who: Caller) -> Mapping[str, object]:
         r = runner(p.caster)
         alloy = load_alloy_named(profiles_dir, p.alloy)
         try:
@@ -111,7 +140,19 @@ def register_caster_commands(
             melt_id=p.melt_id,
         )
         if ledger is not None:
-            await ledger.check_origin(origin)
+            async with checking:
+                await ledger.check_origin(origin, alloy)
+                ids = [i for i in (p.flask_id, p.melt_id) if i is not None]
+                other = next((i for i in ids if starting.get(i, p.caster) != p.caster), None)
+                if other is not None:
+                    raise CommandRefused(f"{other} is being started on {starting[other]}")
+                starting.update(dict.fromkeys(ids, p.caster))
+            try:  # once the run is created, the check finds it in the run store
+                return await r.submit(lambda: r.start(params, who.name, origin))
+            finally:
+                for i in ids:
+                    if starting.get(i) == p.caster:
+                        del starting[i]
         return await r.submit(lambda: r.start(params, who.name, origin))
 
     async def confirm(p: ConfirmPayload, who: Caller) -> Mapping[str, object]:

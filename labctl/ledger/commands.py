@@ -10,21 +10,25 @@ from typing import Any, Literal
 from pydantic import Field, ValidationError
 
 from labctl.commands import Caller, CommandRefused, CommandRegistry, Payload, Role
+from labctl.ledger.idempotency import IdempotencyKey, once, repeated
 from labctl.ledger.metal import Melt, QaBalance
+from labctl.ledger.ops_records import Correction
 from labctl.ledger.recorder import CastRecorder
 from labctl.ledger.records import JobTicket, LotReceipt, Record, TreeFlask
-from labctl.ledger.store import LedgerError
+from labctl.ledger.service import LedgerService
+from labctl.ledger.store import LedgerError, Repeated
 
 KINDS: dict[str, type[Record]] = {
-    c.kind: c for c in (LotReceipt, Melt, JobTicket, TreeFlask, QaBalance)
+    c.kind: c for c in (LotReceipt, Melt, JobTicket, TreeFlask, QaBalance, Correction)
 }
 
 
 class RecordPayload(Payload):
     """One production record, as its JSON fields (see ``labctl/ledger/records.py``)."""
 
-    kind: Literal["lot-receipt", "melt", "job-ticket", "tree-flask", "qa-balance"]
+    kind: Literal["lot-receipt", "melt", "job-ticket", "tree-flask", "qa-balance", "correction"]
     record: dict[str, Any]
+    idempotency_key: str | None = IdempotencyKey
 
 
 class ExportPayload(Payload):
@@ -51,14 +55,20 @@ def register_ledger_commands(
 
     async def record(p: RecordPayload, who: Caller) -> Mapping[str, object]:
         rec = _build(KINDS[p.kind], p.record)
-        if isinstance(rec, Melt):
-            await _check_lots(rec)
+        answer = {"kind": p.kind, "id": rec.record_id, "by": who.name}
+        content = p.model_dump(include={"kind", "record"})
+        request = once("ledger_record", p.idempotency_key, content, answer)
+        if request is not None and (seen := await service.ledger.recall(request.key)):
+            return _repeated(repeated(request, seen))
+        await check_refs(service, rec)
         try:
-            appended = await service.record(rec)
+            appended = await service.record(rec, request)
+        except Repeated as err:  # a retry that raced the first request
+            return _repeated(err)
         except LedgerError as err:
             raise CommandRefused(f"not recorded: {err}") from err
         # acknowledged only now: the entry and its checkpoint are committed
-        return {"kind": p.kind, "id": rec.record_id, "index": appended.index, "by": who.name}
+        return {**answer, "index": appended.index}
 
     async def export(p: ExportPayload, _: Caller) -> Mapping[str, object]:
         out = await recorder.export(p.cast_id, certificates / p.cast_id)
@@ -73,20 +83,6 @@ def register_ledger_commands(
             "vkeys": service.vkeys,
             "checkpoint": await ledger.checkpoint(),  # keep it: consistency proofs start here
         }
-
-    async def _check_lots(melt: Melt) -> None:
-        """Every input lot is recorded, and the melt copies its class, metal and fineness."""
-        for used in melt.inputs:
-            entry = await service.find("lot-receipt", used.lot_id)
-            if entry is None:
-                raise CommandRefused(f"melt: lot {used.lot_id} is not in the ledger")
-            lot = LotReceipt.from_predicate(await recorder.predicate(entry.leaf))
-            if (lot.coc_class, lot.metal, lot.fineness_ppt) != (
-                used.coc_class,
-                used.metal,
-                used.fineness_ppt,
-            ):
-                raise CommandRefused(f"melt: lot {used.lot_id} differs from its receipt")
 
     async def consistency(p: SizePayload, _: Caller) -> Mapping[str, object]:
         ledger = service.ledger
@@ -123,3 +119,37 @@ def _build(cls: type[Record], data: Mapping[str, Any]) -> Record:
         first = err.errors()[0]
         field = ".".join(str(p) for p in first["loc"]) or "record"
         raise CommandRefused(f"{cls.kind}: {field}: {first['msg']}") from None
+
+
+def _repeated(err: Repeated) -> Mapping[str, object]:
+    if not err.same:
+        raise CommandRefused(str(err))
+    return err.answer
+
+
+async def check_refs(service: LedgerService, rec: Record) -> None:
+    """CommandRefused unless every record ``rec`` refers to is in the ledger (as corrected)."""
+    if isinstance(rec, Melt):
+        for used in rec.inputs:  # every input lot is recorded; the melt copies its facts
+            found = await service.current("lot-receipt", used.lot_id)
+            if found is None:
+                raise CommandRefused(f"melt: lot {used.lot_id} is not in the ledger")
+            lot = LotReceipt.from_predicate(found[1])
+            mine = (used.coc_class, used.metal, used.fineness_ppt)
+            if (lot.coc_class, lot.metal, lot.fineness_ppt) != mine:
+                raise CommandRefused(f"melt: lot {used.lot_id} differs from its receipt")
+    elif isinstance(rec, TreeFlask):
+        for job_id in rec.job_ids:
+            if await service.find("job-ticket", job_id) is None:
+                raise CommandRefused(f"flask {rec.flask_id}: job {job_id} is not in the ledger")
+    elif isinstance(rec, QaBalance):
+        if await service.find("cast-record", rec.cast_id) is None:
+            raise CommandRefused(f"QA balance: cast {rec.cast_id} is not in the ledger")
+    elif isinstance(rec, Correction):
+        entry = await service.find(rec.corrects_kind, rec.corrects_id)
+        if entry is None or entry.index != rec.corrects_index:
+            where = "not in the ledger" if entry is None else f"at index {entry.index}"
+            raise CommandRefused(
+                f"correction: {rec.corrects_kind} {rec.corrects_id} is {where}, "
+                f"not at index {rec.corrects_index}"
+            )

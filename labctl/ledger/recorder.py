@@ -13,7 +13,6 @@ import asyncio
 import hashlib
 import json
 import logging
-from collections import deque
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -22,15 +21,25 @@ from typing import Any
 from labctl.cast.summary import CastOrigin, CastSummary
 from labctl.commands import CommandRefused
 from labctl.config import SiteConfig
-from labctl.ledger import dsse, statement
+from labctl.ledger import chain
+from labctl.ledger.burnout import Burnout, KilnHistory
 from labctl.ledger.certificate_pdf import CertificatePage, Plot, render
 from labctl.ledger.jcs import LedgerFormatError, canonical
-from labctl.ledger.records import CastRecord, Confirmation, ProcessSummary, TelemetryDigest
-from labctl.ledger.service import LedgerService
+from labctl.ledger.records import (
+    BurnoutEvidence,
+    CastRecord,
+    Confirmation,
+    Gap,
+    ProcessSummary,
+    TelemetryDigest,
+)
+from labctl.ledger.service import LedgerService, predicate_of
 from labctl.ledger.store import LedgerError
+from labctl.ledger.store_index import Once
 from labctl.ledger.trips import TripRecorder
+from labctl.profiles.alloys import Alloy
 from labctl.run_state import OutcomeKind
-from labctl.snapshot import KilnSnapshot
+from labctl.runstore import RunStore
 
 log = logging.getLogger(__name__)
 _OUTCOMES = {
@@ -39,21 +48,6 @@ _OUTCOMES = {
     OutcomeKind.FAULTED: "fault",
     OutcomeKind.INTERRUPTED: "interrupted",
 }
-
-
-class KilnHistory:
-    """The recent (wall, PV, SP) of every kiln, for the burnout curve of a cast's flask."""
-
-    def __init__(self, keep: int = 50_000) -> None:
-        self._keep = keep
-        self._series: dict[str, deque[tuple[float, float | None, float | None]]] = {}
-
-    def add(self, snap: KilnSnapshot) -> None:
-        series = self._series.setdefault(snap.kiln, deque(maxlen=self._keep))
-        series.append((snap.wall, snap.pv_c, snap.setpoint_c))
-
-    def series(self, kiln: str) -> list[tuple[float, float | None, float | None]]:
-        return list(self._series.get(kiln, ()))
 
 
 class CastRecorder:
@@ -69,21 +63,29 @@ class CastRecorder:
         self.service, self.archive, self.history, self._alarm = service, archive, history, alarm
         self.trips = TripRecorder(service, alarm)  # burnout runs that end faulted
 
-    async def check_origin(self, origin: CastOrigin) -> None:
-        """A cast needs its flask and its melt recorded first (the chain lot -> melt -> cast)."""
-        for kind, subject, what in (
-            ("tree-flask", origin.flask_id, "flask"),
-            ("melt", origin.melt_id, "melt"),
-        ):
-            if subject is None:
-                raise CommandRefused(f"this lab keeps a ledger: give the {what} id (--{what}-id)")
-            if await self.service.find(kind, subject) is None:
-                raise CommandRefused(f"{what} {subject} is not in the ledger; record it first")
+    @property
+    def store(self) -> RunStore | None:
+        """The run store the burnout samples and the casts are read from (if wired)."""
+        return self.history.store
+
+    async def check_origin(self, origin: CastOrigin, alloy: Alloy) -> None:
+        """The chain lot -> melt -> flask -> cast (``labctl.ledger.chain``), or CommandRefused."""
+        await chain.check_origin(self.service, self.store, origin, alloy)
+
+    async def recall(self, key: str) -> tuple[str, dict[str, object]] | None:
+        """The digest and answer kept for a client idempotency ``key``."""
+        return await self.service.ledger.recall(key)
+
+    async def remember(self, once: Once) -> None:
+        """Keep the answer of a request with an idempotency key (Repeated if the key is used)."""
+        await self.service.ledger.remember(once)
 
     async def record(self, cast: CastSummary) -> None:
         """The cast record, after its commit (or an alarm naming the missing record)."""
         try:
-            rec = await asyncio.to_thread(self._cast_record, cast)  # writes the series file
+            until = cast.series[0][0] if cast.series else None
+            burnout = await self.history.burnout(cast.origin.kiln, cast.origin.flask_id, until)
+            rec = await asyncio.to_thread(self._cast_record, cast, burnout)  # writes the series
             appended = await self.service.record(rec)
         except (LedgerError, LedgerFormatError, OSError, ValueError) as err:
             self._alarm(f"cast {cast.cast_id} is NOT in the ledger: {err}")
@@ -95,9 +97,13 @@ class CastRecorder:
             appended.index,
         )
 
-    def _cast_record(self, cast: CastSummary) -> CastRecord:
-        kiln = self.history.series(cast.origin.kiln)
-        export = {"cast": [list(s) for s in cast.series], "kiln": [list(k) for k in kiln]}
+    def _cast_record(self, cast: CastSummary, burnout: Burnout | None) -> CastRecord:
+        export = {
+            "cast": [list(s) for s in cast.series],
+            "kiln": [list(k) for k in burnout.samples] if burnout else [],
+            "kiln_run": burnout.run_id if burnout else None,
+            "kiln_gaps": [list(g) for g in burnout.gaps] if burnout else [],
+        }
         data = canonical(export, "cast series")
         self.archive.mkdir(parents=True, exist_ok=True)
         name = f"cast-{cast.cast_id}.series.json"
@@ -106,10 +112,9 @@ class CastRecorder:
         mbar = [s[3] for s in cast.series if s[3] is not None]
         rpm = [s[4] for s in cast.series if s[4] is not None]
         vacuum = cast.params.kind.value == "vacuum"
+        peak = burnout.peak_c if burnout else None
         process = ProcessSummary(
-            peak_kiln_c=round(
-                max((k[1] for k in kiln if k[1] is not None), default=cast.origin.flask_c)
-            ),
+            peak_kiln_c=None if peak is None else round(peak),
             flask_c_at_cast=round(cast.origin.flask_c),
             pour_c=round(max(crucible, default=0.0)),
             min_vacuum_pa=round(min(mbar) * 100) if vacuum and mbar else None,
@@ -131,6 +136,7 @@ class CastRecorder:
             ],
             process=process,
             telemetry=TelemetryDigest(file_name=name, sha256=hashlib.sha256(data).hexdigest()),
+            burnout=None if burnout is None else _evidence(burnout),
         )
 
     async def export(self, cast_id: str, out: Path) -> Path:
@@ -150,8 +156,7 @@ class CastRecorder:
     @staticmethod
     async def predicate(leaf: bytes) -> dict[str, Any]:
         """The predicate of a stored record (its envelope was verified when it was appended)."""
-        envelope = dsse.Envelope.from_json(leaf)
-        return dict(statement.parse(envelope.payload).predicate)
+        return predicate_of(leaf)
 
     def _page(self, cast: dict[str, Any], melt: dict[str, Any], index: int) -> CertificatePage:
         process = cast["process"]
@@ -167,7 +172,7 @@ class CastRecorder:
                 ("Outcome", f"{process['outcome']} {process.get('outcome_detail', '')}"),
                 ("Flask", f"{cast['flask_id']} at {process['flask_c_at_cast']} °C"),
                 ("Kiln / caster", f"{cast['kiln_id']} / {cast['caster_id']}"),
-                ("Burnout", str(cast["burnout_profile"])),
+                ("Burnout", f"{cast['burnout_profile']}; {_burnout_text(cast)}"),
                 (
                     "Confirmed",
                     "; ".join(f"{c['step']} by {c['by']}" for c in cast["confirmations"]),
@@ -189,6 +194,30 @@ class CastRecorder:
         )
 
 
+def _evidence(burnout: Burnout) -> BurnoutEvidence:
+    def at(wall: float) -> datetime:
+        return datetime.fromtimestamp(wall, UTC)
+
+    gaps = [Gap(from_at=at(a), to_at=at(b)) for a, b in burnout.gaps[:100]]
+    return BurnoutEvidence(
+        run_id=burnout.run_id,
+        samples=len(burnout.samples),
+        gaps=gaps,
+        gaps_total=len(burnout.gaps),
+    )
+
+
+def _burnout_text(cast: dict[str, Any]) -> str:
+    evidence, peak = cast.get("burnout"), cast["process"]["peak_kiln_c"]
+    if not evidence:
+        return "no stored burnout run names this flask"
+    gaps = "; ".join(f"{g['from_at']} to {g['to_at']}" for g in evidence["gaps"])
+    return (
+        f"run {evidence['run_id']}, peak {peak} °C, {evidence['samples']} samples, "
+        f"{evidence.get('gaps_total', 0)} gaps{': ' + gaps if gaps else ''}"
+    )
+
+
 def _render(page: CertificatePage, out: Path) -> bytes:
     out.mkdir(parents=True, exist_ok=True)
     render(page, out / "certificate.pdf")
@@ -204,15 +233,22 @@ def _plots(data: dict[str, Any]) -> list[Plot]:
         return [(s[0] - t0, s[i]) for s in cast if s[i] is not None]
 
     return [
-        Plot("Burnout", "°C", {"kiln PV": [(w - k0, v) for w, v, _ in kiln if v is not None]}),
+        Plot("Burnout", "°C", {"kiln PV": [(k[0] - k0, k[1]) for k in kiln if k[1] is not None]}),
         Plot("Crucible", "°C", {"controller": column(1), "independent TC": column(2)}),
         Plot("Chamber pressure", "mbar", {"chamber": column(3)}, log_scale=True),
         Plot("Arm", "rpm", {"arm": column(4)}),
     ]
 
 
-async def open_recorder(site: SiteConfig, alarm: Callable[[str], None]) -> CastRecorder | None:
-    """The site's ledger, if it has one; a ledger that fails its tail check opens stopped."""
+async def open_recorder(
+    site: SiteConfig, alarm: Callable[[str], None], store: RunStore | None = None
+) -> CastRecorder | None:
+    """The site's ledger, if it has one; a ledger that fails its tail check opens stopped.
+
+    ``store`` is the daemon's run store (burnout samples, casts); without it the recorder opens
+    its own connection to the same file (``state_dir/runs.sqlite``) and closes it with the
+    ledger.
+    """
     cfg = site.ledger
     if cfg is None:
         return None
@@ -226,4 +262,10 @@ async def open_recorder(site: SiteConfig, alarm: Callable[[str], None]) -> CastR
     if not service.ledger.state.ok:
         alarm(f"the ledger refuses appends: {service.ledger.state.stopped}")
     archive = cfg.archive_dir or site.state_dir / "ledger-archive"
-    return CastRecorder(service, archive, KilnHistory(), alarm)
+    own = store is None
+    store = await RunStore.open(site.state_dir / "runs.sqlite") if store is None else store
+    history = KilnHistory(store)
+    service.closing.append(history.flush)  # the samples not yet stored, at a clean stop
+    if own:
+        service.closing.append(store.close)
+    return CastRecorder(service, archive, history, alarm)

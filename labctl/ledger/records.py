@@ -170,7 +170,7 @@ class ProcessSummary(StrictModel):
     step was never reached), and ``outcome_detail`` says why it ended.
     """
 
-    peak_kiln_c: Celsius
+    peak_kiln_c: Celsius | None  # None: no stored burnout run of this flask (see ``burnout``)
     flask_c_at_cast: Celsius
     pour_c: Celsius
     min_vacuum_pa: Annotated[int, Field(strict=True, ge=0, le=200_000)] | None = None
@@ -194,6 +194,26 @@ class TelemetryDigest(StrictModel):
     sha256: Sha256Hex
 
 
+class Gap(StrictModel):
+    """A stretch of a burnout run with no stored samples (the daemon was down, or lost them)."""
+
+    from_at: AwareDatetime
+    to_at: AwareDatetime
+
+
+class BurnoutEvidence(StrictModel):
+    """What the burnout figures are read from.
+
+    The stored samples of the run (``run_id``) that burnt the flask out, how many there are,
+    and every gap in them.
+    """
+
+    run_id: Annotated[int, Field(strict=True, ge=1, le=2**53 - 1)]
+    samples: Annotated[int, Field(strict=True, ge=0, le=10**6)]
+    gaps: list[Gap] = Field(default_factory=list, max_length=100)
+    gaps_total: Annotated[int, Field(strict=True, ge=0, le=10**6)] = 0
+
+
 class CastRecord(Record):
     """One cast: flask, melt, machines, program, confirmations, summary and telemetry digest."""
 
@@ -208,38 +228,8 @@ class CastRecord(Record):
     confirmations: list[Confirmation] = Field(default_factory=list, max_length=50)
     process: ProcessSummary
     telemetry: TelemetryDigest
+    burnout: BurnoutEvidence | None = None  # None: no burnout run names this flask
 
     @property
     def record_id(self) -> str:
         return self.cast_id
-
-
-class KeyRotation(Record):
-    """A new signing key (signed-note vkey), effective from a log index on."""
-
-    kind: ClassVar[str] = "key-rotation"
-    new_vkey: Annotated[str, Field(pattern=r"^[^\s+]+\+[0-9a-f]{8}\+[A-Za-z0-9+/]+={0,2}$")]
-    effective_index: Annotated[int, Field(strict=True, ge=0, le=2**53 - 1)]
-
-    @property
-    def record_id(self) -> str:
-        return f"key-rotation-{self.effective_index}"
-
-
-class SafetyTrip(Record):
-    """An interlock ended a burnout run: which run and machine, why, when, and how hot it got.
-
-    ``peak_c`` is the highest temperature read during the run before the trip (never the reading
-    that tripped it, which may be an open sensor's full-scale value).
-    """
-
-    kind: ClassVar[str] = "safety-trip"
-    run_id: Id
-    machine: Id
-    reason: Text
-    tripped_at: AwareDatetime
-    peak_c: Celsius
-
-    @property
-    def record_id(self) -> str:
-        return self.run_id

@@ -8,15 +8,19 @@ are durably committed: only then may a record be acknowledged to anyone.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 from labctl import __version__
 from labctl.ledger import dsse, statement
 from labctl.ledger.certificate import TlogProof, write_certificate
 from labctl.ledger.keys import Signer, load
-from labctl.ledger.records import KeyRotation, Record
+from labctl.ledger.ops_records import CORRECTABLE, KeyRotation
+from labctl.ledger.records import Record
+from labctl.ledger.refs import references, refs_of
 from labctl.ledger.store import Appended, Entry, Ledger, LedgerError
+from labctl.ledger.store_index import Once
 
 SOFTWARE = {"name": "labctl", "version": __version__}
 
@@ -28,6 +32,7 @@ class LedgerService:
         self, ledger: Ledger, signers: Sequence[Signer], retired: Sequence[str] = ()
     ) -> None:
         self.ledger, self.signers, self.retired = ledger, tuple(signers), tuple(retired)
+        self.closing: list[Callable[[], Awaitable[None]]] = []  # run first by close()
 
     @classmethod
     async def open(
@@ -40,7 +45,9 @@ class LedgerService:
         on_alarm: Callable[[str], None] | None = None,
     ) -> LedgerService:
         signers = [load(key, origin) for key in key_files]
-        ledger = await Ledger.open(path, origin=origin, signers=signers, on_alarm=on_alarm)
+        ledger = await Ledger.open(
+            path, origin=origin, signers=signers, on_alarm=on_alarm, refs_of=refs_of
+        )
         return cls(ledger, signers, retired_vkeys)
 
     @property
@@ -55,8 +62,12 @@ class LedgerService:
         new = self.signers[1]
         return await self.record(KeyRotation(new_vkey=new.vkey, effective_index=self.ledger.size))
 
-    async def record(self, rec: Record) -> Appended:
-        """Sign ``rec`` into the log; returns after the commit (raises LedgerStopped if not)."""
+    async def record(self, rec: Record, once: Once | None = None) -> Appended:
+        """Sign ``rec`` into the log; returns after the commit (raises LedgerStopped if not).
+
+        Refused with :class:`~labctl.ledger.store.Duplicate` if a record of its kind and id is
+        already there, and :class:`~labctl.ledger.store.Repeated` if ``once``'s key was used.
+        """
 
         def build(index: int, prev_leaf_hash: bytes) -> bytes:
             where = {
@@ -68,11 +79,30 @@ class LedgerService:
             payload = statement.build(rec.kind, rec.record_id, predicate).payload()
             return statement.leaf_bytes(dsse.sign(payload, self.signers).to_dict())
 
-        return await self.ledger.append(build, kind=rec.kind, subject=rec.record_id)
+        refs = references(rec.kind, rec.predicate())
+        return await self.ledger.append(
+            build, kind=rec.kind, subject=rec.record_id, unique=True, refs=refs, once=once
+        )
 
     async def find(self, kind: str, subject: str) -> Entry | None:
         """The latest entry of ``kind`` about ``subject``, if any."""
         return await self.ledger.find(kind, subject)
+
+    async def current(self, kind: str, subject: str) -> tuple[Entry, dict[str, Any]] | None:
+        """The record of ``kind`` about ``subject`` and its predicate as last corrected."""
+        entry = await self.ledger.find(kind, subject)
+        if entry is None:
+            return None
+        predicate = predicate_of(entry.leaf)
+        corrections = await self.ledger.referring("correction", f"corrects:{kind}", subject)
+        if corrections:
+            replacement = predicate_of(corrections[-1].leaf)["replacement"]
+            predicate = CORRECTABLE[kind].model_validate(replacement).predicate()
+        return entry, predicate
+
+    async def referring(self, kind: str, field: str, value: str) -> list[Entry]:
+        """Entries of ``kind`` that refer to ``value`` as ``field`` (e.g. casts of a flask)."""
+        return await self.ledger.referring(kind, field, value)
 
     async def latest(self, kind: str, limit: int = 50) -> list[Entry]:
         """The newest entries of ``kind``, newest first."""
@@ -94,4 +124,15 @@ class LedgerService:
         )
 
     async def close(self) -> None:
-        await self.ledger.close()
+        """Run ``closing`` (each once, in order), then close the ledger."""
+        closing, self.closing = self.closing, []
+        try:
+            for close in closing:
+                await close()
+        finally:
+            await self.ledger.close()
+
+
+def predicate_of(leaf: bytes) -> dict[str, Any]:
+    """The predicate of a stored entry (its envelope was verified when it was appended)."""
+    return dict(statement.parse(dsse.Envelope.from_json(leaf).payload).predicate)

@@ -41,6 +41,7 @@ KINDS = frozenset(
         "clock-sync",
         "calibration",
         "safety-trip",
+        "correction",
     }
 )
 _HEX64 = re.compile(r"[0-9a-f]{64}")

@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import sqlite3
+import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -23,7 +24,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from labctl.errors import LabctlError
-from labctl.ledger import merkle, store_sql
+from labctl.ledger import merkle, store_index, store_sql
 from labctl.ledger.jcs import LedgerFormatError
 from labctl.ledger.keys import Signer
 from labctl.sqlite_tx import transaction
@@ -38,6 +39,32 @@ class LedgerError(LabctlError):
 
 class LedgerStopped(LedgerError):
     """Appends are stopped (tail mismatch, I/O error); the message says why."""
+
+
+class Duplicate(LedgerError):
+    """An entry of this kind and id is already recorded: where (index, wall time)."""
+
+    def __init__(self, kind: str, subject: str, found: store_index.Found) -> None:
+        self.found = found
+        when = found.at_wall
+        at = (
+            ""
+            if when is None
+            else f", recorded {time.strftime('%Y-%m-%d %H:%M:%S %Z', time.localtime(when))}"
+        )
+        super().__init__(
+            f"{kind} {subject} is already in the ledger (index {found.index}{at}); "
+            "record a correction that names it instead"
+        )
+
+
+class Repeated(LedgerError):
+    """An idempotency key already used: ``same`` if for the same content; its first answer."""
+
+    def __init__(self, key: str, same: bool, answer: dict[str, object]) -> None:
+        self.same, self.answer = same, answer
+        what = "a retry of" if same else "already used for different content than"
+        super().__init__(f"idempotency key {key!r} is {what} this request")
 
 
 class _Stop(Exception):
@@ -112,8 +139,12 @@ class Ledger:
         origin: str,
         signers: Sequence[Signer],
         on_alarm: Callable[[str], None] | None = None,
+        refs_of: store_index.RefsOf | None = None,
     ) -> Ledger:
-        """Open (or create) the ledger and check its tail; a mismatch opens it STOPPED."""
+        """Open (or create) the ledger and check its tail; a mismatch opens it STOPPED.
+
+        ``refs_of`` rebuilds the references index of a ledger made before it existed.
+        """
         if not signers:
             raise LedgerError("a ledger needs at least one checkpoint signer")
         executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ledger")
@@ -125,7 +156,7 @@ class Ledger:
             raise
         ledger = cls(Path(path), origin, signers, conn, executor, on_alarm)
         try:
-            await ledger._run(ledger._open_sync)
+            await ledger._run(ledger._open_sync, refs_of)
         except _Stop as stop:
             ledger.stop(str(stop))
         except BaseException:
@@ -142,17 +173,28 @@ class Ledger:
     def state(self) -> LedgerState:
         return self._state
 
-    async def append(self, build: Build, *, kind: str = "", subject: str = "") -> Appended:
+    async def append(
+        self,
+        build: Build,
+        *,
+        kind: str = "",
+        subject: str = "",
+        unique: bool = False,
+        refs: Sequence[store_index.Ref] = (),
+        once: store_index.Once | None = None,
+    ) -> Appended:
         """Append the leaf ``build(index, prev_leaf_hash)`` returns; returns after COMMIT.
 
         ``prev_leaf_hash`` is the previous entry's leaf hash (32 zero bytes for entry 0).
         An exception from ``build`` is re-raised with nothing written; a SQLite or OS error
-        stops appends (:class:`LedgerStopped`), rolled back, the ledger still valid.
+        stops appends (:class:`LedgerStopped`), rolled back, the ledger still valid. With
+        ``unique``, an entry of ``kind`` about ``subject`` already there raises
+        :class:`Duplicate`; a used ``once`` key raises :class:`Repeated`; nothing is written.
         """
         if self._state.stopped is not None:
             raise LedgerStopped(f"ledger {self.path} is stopped: {self._state.stopped}")
         try:
-            return await self._run(self._append_sync, build, kind, subject)
+            return await self._run(self._append_sync, build, kind, subject, unique, refs, once)
         except _Stop as stop:
             self.stop(str(stop))
             raise LedgerStopped(f"ledger {self.path} stopped: {stop}") from stop.__cause__
@@ -235,26 +277,62 @@ class Ledger:
         sql = f"{_ENTRY} WHERE kind = ? ORDER BY idx DESC LIMIT ?"
         return [_entry(row) for row in self._conn.execute(sql, (kind, limit))]
 
-    def _open_sync(self) -> None:
+    async def referring(self, kind: str, field: str, value: str) -> list[Entry]:
+        """Entries of ``kind`` that refer to ``value`` as ``field``, oldest first."""
+        indexes = await self._run(store_index.referring, self._conn, kind, field, value)
+        return [await self.entry(i) for i in indexes]
+
+    async def recall(self, key: str) -> tuple[str, dict[str, object]] | None:
+        """The digest and answer kept for a client idempotency ``key``."""
+        return await self._run(store_index.recall, self._conn, key)
+
+    async def remember(self, once: store_index.Once) -> None:
+        """Keep ``once`` (for a command that appends nothing); Repeated if the key is used."""
+
+        def remember() -> None:
+            with transaction(self._conn):
+                seen = store_index.recall(self._conn, once.key)
+                if seen is not None:
+                    raise Repeated(once.key, seen[0] == once.digest, seen[1])
+                store_index.remember(self._conn, once, once.answer)
+
+        await self._run(remember)
+
+    def _open_sync(self, refs_of: store_index.RefsOf | None) -> None:
         conn = self._conn
         if not store_sql.has_schema(conn):
             with transaction(conn):
                 if not store_sql.has_schema(conn):
                     store_sql.create_schema(conn, self.origin)
-        with transaction(conn):  # added after the first release: logs made before lack it
+        with transaction(conn):  # added after the first release: logs made before lack them
             conn.execute("CREATE INDEX IF NOT EXISTS entries_by_kind ON entries (kind, idx)")
+            store_index.ensure(conn, refs_of)
         try:
             self._tail = _Tail(*store_sql.check_tail(conn, self.origin, self.verifiers))
         except (LedgerFormatError, LookupError, ValueError, sqlite3.DatabaseError) as exc:
             raise _Stop(f"tail check failed: {exc}") from exc
 
-    def _append_sync(self, build: Build, kind: str, subject: str) -> Appended:
+    def _append_sync(
+        self,
+        build: Build,
+        kind: str,
+        subject: str,
+        unique: bool,
+        refs: Sequence[store_index.Ref],
+        once: store_index.Once | None,
+    ) -> Appended:
         tail, conn, building = self._tail, self._conn, False
         try:
             with transaction(conn):
                 size, prev_leaf_hash, prev_chain = store_sql.tail(conn)
                 if (size, prev_leaf_hash, prev_chain) != (self.size, tail.leaf_hash, tail.chain):
                     raise _Stop(f"the stored tail (size {size}) changed under the writer")
+                seen = None if once is None else store_index.recall(conn, once.key)
+                if once is not None and seen is not None:
+                    raise Repeated(once.key, seen[0] == once.digest, seen[1])
+                found = store_index.existing(conn, kind, subject) if unique else None
+                if found is not None:
+                    raise Duplicate(kind, subject, found)
                 building = True
                 leaf = build(size, prev_leaf_hash)
                 building = False
@@ -268,6 +346,10 @@ class Ledger:
                 note = store_sql.sign_checkpoint(self.origin, size + 1, root, self.signers)
                 entry = (size, leaf, leaf_hash, chain, kind, subject)
                 store_sql.insert(conn, entry, tiles, (size + 1, note))
+                store_index.record(conn, size, time.time())
+                store_index.insert_refs(conn, size, kind, refs)
+                if once is not None:
+                    store_index.remember(conn, once, {**once.answer, "index": size})
         except (sqlite3.Error, OSError) as exc:
             if building:  # the caller's own error: nothing was written
                 raise

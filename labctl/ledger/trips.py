@@ -15,7 +15,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 
 from labctl.ledger.jcs import LedgerFormatError
-from labctl.ledger.records import SafetyTrip
+from labctl.ledger.ops_records import SafetyTrip
 from labctl.ledger.service import LedgerService
 from labctl.ledger.store import LedgerError
 from labctl.snapshot import KilnSnapshot

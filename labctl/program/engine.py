@@ -94,9 +94,7 @@ def begin(schedule: Schedule, pv_c: float, *, cool_first: bool = False) -> Progr
         return _enter(schedule, ProgramState(segment=0, setpoint_c=pv_c), 0)
     if not cool_first:
         raise TooHot(schedule, pv_c)
-    return ProgramState(
-        segment=0, setpoint_c=loading_temp_c(schedule), phase=Phase.COOLING_TO_LOAD
-    )
+    return ProgramState(segment=0, setpoint_c=loading_temp_c(schedule), phase=Phase.COOLING_TO_LOAD)
 
 
 def _cool_to_load(schedule: Schedule, state: ProgramState, pv: float) -> Advance:

@@ -65,6 +65,7 @@ def _bridge(site: SiteConfig, registry: CommandRegistry) -> MqttBridge | None:
         client_id=cfg.client_id,
         keepalive_s=cfg.keepalive_s,
         telemetry_interval_s=cfg.telemetry_interval_s,
+        temperature_unit=site.ui.temperature_unit if site.ui is not None else "C",
     )
     users = {name: user.as_role for name, user in site.users.items()}
     return MqttBridge(settings, registry, users)

@@ -92,6 +92,7 @@ class MqttBridge:
             settings.queue_max,
             settings.telemetry_interval_s,
             reply_max=settings.user_queue_max,
+            unit=settings.temperature_unit,
         )
         self._wake = asyncio.Event()
         self.gate = CommandGate(
@@ -100,6 +101,7 @@ class MqttBridge:
             max_payload_bytes=settings.max_payload_bytes,
             burst=settings.command_burst,
             per_s=settings.command_rate_per_s,
+            unit=settings.temperature_unit,
             monotonic=monotonic,
             wall=wall,
         )

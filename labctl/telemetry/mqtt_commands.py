@@ -22,6 +22,7 @@ from labctl.commands import COMMAND_DEADLINE_S, Caller, CommandRefused, CommandR
 from labctl.telemetry.mqtt_inbox import LogEvery
 from labctl.telemetry.mqtt_outbox import RateLimit
 from labctl.telemetry.mqtt_topics import CommandRequest, parse_command, reply_error, reply_ok
+from labctl.units import Unit
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +47,7 @@ class CommandGate:
         max_payload_bytes: int = 4096,
         burst: int = 5,
         per_s: float = 1.0,
+        unit: Unit = "C",
         monotonic: Callable[[], float] = time.monotonic,
         wall: Callable[[], float] = time.time,
         deadline_s: float = COMMAND_DEADLINE_S,
@@ -57,6 +59,7 @@ class CommandGate:
         self._monotonic = monotonic
         self._wall = wall
         self._deadline = deadline_s
+        self._unit = unit  # of the texts in replies
         self._unknown = LogEvery(UNKNOWN_LOG_INTERVAL_S)
         self._unknown_names: set[str] = set()  # since the last log line, at most a few
         self.rate_limited = 0  # commands refused by the per-user rate limit
@@ -82,7 +85,7 @@ class CommandGate:
             return NO_REPLY
         if not self._limit.allow(user, self._monotonic()):
             self.rate_limited += 1
-            return reply_error(None, f"too many commands from {user}; wait and retry")
+            return reply_error(None, f"too many commands from {user}; wait and retry", self._unit)
         return None
 
     async def run(
@@ -93,7 +96,9 @@ class CommandGate:
             return await self._run(user, payload, retained, waited_s)
         except Exception as err:  # the worker must outlive any bug
             log.exception("mqtt: command from %s failed", user)
-            return reply_error(None, f"internal error: {type(err).__name__}; see the labctl log")
+            return reply_error(
+                None, f"internal error: {type(err).__name__}; see the labctl log", self._unit
+            )
 
     async def handle(self, user: str, payload: bytes, *, retained: bool = False) -> bytes:
         """The reply to ``payload`` published on ``cmd/<user>`` (:data:`NO_REPLY`: none)."""
@@ -104,25 +109,27 @@ class CommandGate:
 
     async def _run(self, user: str, payload: bytes, retained: bool, waited_s: float) -> bytes:
         if retained:
-            return reply_error(None, "retained commands are ignored: publish without retain")
+            return reply_error(
+                None, "retained commands are ignored: publish without retain", self._unit
+            )
         request = parse_command(payload, self._max_bytes)
         if not isinstance(request, CommandRequest):
             log.info("mqtt: refused command from %s: %s", user, request.reason)
-            return reply_error(request.id, request.reason)
+            return reply_error(request.id, request.reason, self._unit)
         too_old = self._too_old(request, waited_s)
         if too_old is not None:
             self.stale += 1
             log.info("mqtt: refused %s from %s: %s", request.command, user, too_old)
-            return reply_error(request.id, too_old)
+            return reply_error(request.id, too_old, self._unit)
         caller = Caller(user, self._users[user])
         try:
             result = await self._registry.dispatch(request.command, request.args, caller)
         except CommandRefused as refused:
-            return reply_error(request.id, refused.reason)
+            return reply_error(request.id, refused.reason, self._unit)
         except Exception:
             log.exception("mqtt: command %s from %s failed", request.command, user)
-            return reply_error(request.id, "internal error; see the labctl log")
-        return reply_ok(request.id, result)
+            return reply_error(request.id, "internal error; see the labctl log", self._unit)
+        return reply_ok(request.id, result, self._unit)
 
     def _too_old(self, request: CommandRequest, waited_s: float) -> str | None:
         """Why ``request`` is stale (its age against the deadline), or None if it is not."""

@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from labctl.telemetry.mqtt_topics import Topics, check_segment, encode
+from labctl.units import Unit
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -42,10 +43,12 @@ class Outbox:
         telemetry_interval_s: float,
         *,
         reply_max: int = 20,
+        unit: Unit = "C",
     ) -> None:
         if queue_max < 1 or reply_max < 1:
             raise ValueError("queue_max and reply_max must be at least 1")
         self._topics = topics
+        self._unit = unit  # of the texts (outcomes, alarms)
         self._max = queue_max
         self._reply_max = reply_max
         self._interval = telemetry_interval_s
@@ -60,7 +63,7 @@ class Outbox:
 
     def put_state(self, machine: str, state: Mapping[str, object]) -> bool:
         """Keep ``state`` as the machine's latest; True if it changed (so is to be sent)."""
-        payload = encode(state)
+        payload = encode(state, self._unit)
         check_segment("machine", machine)
         if self._states.get(machine) == payload:
             return False
@@ -76,7 +79,9 @@ class Outbox:
         self._unsent = dict.fromkeys(self._states)
 
     def put_event(self, machine: str, event: Mapping[str, object]) -> None:
-        self._append(Outgoing("events", self._topics.events(machine), encode(event), 1, False))
+        self._append(
+            Outgoing("events", self._topics.events(machine), encode(event, self._unit), 1, False)
+        )
 
     def put_telemetry(self, machine: str, reading: Mapping[str, object], now: float) -> bool:
         """Queue ``reading`` unless the machine's last one was under the interval ago."""
@@ -86,7 +91,7 @@ class Outbox:
             self.throttled += 1
             return False
         self._last_telemetry[machine] = now
-        self._append(Outgoing("telemetry", topic, encode(reading), 0, False))
+        self._append(Outgoing("telemetry", topic, encode(reading, self._unit), 0, False))
         return True
 
     def put_reply(self, user: str, payload: bytes) -> None:

@@ -17,6 +17,7 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict, Field, StrictStr, ValidationError
 
 from labctl.bounded_json import InputRefused, loads_bounded
+from labctl.units import Unit, localize
 
 _SEGMENT = re.compile(r"[A-Za-z0-9_.-]{1,64}\Z")  # \Z: "$" would allow a trailing newline
 
@@ -53,6 +54,7 @@ class MqttSettings:
     command_burst: int = 5
     command_rate_per_s: float = 1.0
     user_queue_max: int = 20  # per known user: commands waiting, and replies waiting
+    temperature_unit: Unit = "C"  # of the texts (outcomes, alarms, refusals); *_c fields stay °C
 
 
 def check_segment(kind: str, value: str) -> str:
@@ -112,21 +114,26 @@ class Topics:
         return user if _SEGMENT.match(user) else None
 
 
-def _plain(value: object) -> object:
-    """``value`` with non-finite floats as None (JSON has no NaN), recursively."""
+def _plain(value: object, unit: Unit) -> object:
+    """``value`` with non-finite floats as None (JSON has no NaN) and texts in ``unit``."""
     if isinstance(value, float) and not math.isfinite(value):
         return None
+    if isinstance(value, str):
+        return localize(value, unit)
     if isinstance(value, Mapping):
-        return {str(k): _plain(v) for k, v in value.items()}
+        return {str(k): _plain(v, unit) for k, v in value.items()}
     if isinstance(value, list | tuple):
-        return [_plain(v) for v in value]
+        return [_plain(v, unit) for v in value]
     return value
 
 
-def encode(document: Mapping[str, object]) -> bytes:
-    """Compact JSON; values JSON lacks (enums, datetimes, paths) are written as text."""
+def encode(document: Mapping[str, object], unit: Unit = "C") -> bytes:
+    """Compact JSON; values JSON lacks (enums, datetimes, paths) are written as text.
+
+    Texts are written in ``unit`` (the lab's, :func:`labctl.units.localize`); numbers as given.
+    """
     return json.dumps(
-        _plain(document), separators=(",", ":"), sort_keys=True, default=str, allow_nan=False
+        _plain(document, unit), separators=(",", ":"), sort_keys=True, default=str, allow_nan=False
     ).encode()
 
 
@@ -180,12 +187,12 @@ def parse_command(payload: bytes, max_bytes: int) -> CommandRequest | Refusal:
         return Refusal(request_id, f"invalid command payload: {type(err).__name__}")
 
 
-def reply_ok(request_id: str, result: Mapping[str, object]) -> bytes:
-    return encode({"id": request_id, "ok": True, "result": result})
+def reply_ok(request_id: str, result: Mapping[str, object], unit: Unit = "C") -> bytes:
+    return encode({"id": request_id, "ok": True, "result": result}, unit)
 
 
-def reply_error(request_id: str | None, error: str) -> bytes:
-    return encode({"id": request_id, "ok": False, "error": error})
+def reply_error(request_id: str | None, error: str, unit: Unit = "C") -> bytes:
+    return encode({"id": request_id, "ok": False, "error": error}, unit)
 
 
 def backoff_s(failures: int, base_s: float, cap_s: float, unit_random: float) -> float:

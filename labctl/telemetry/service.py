@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from drivers.clock import Clock
+from labctl.alarm_board import Alarm
 
 if TYPE_CHECKING:  # the drain brings influxdb-client: imported only when a site writes to it
     from labctl.telemetry.drain import Drainer
@@ -87,6 +88,13 @@ class Telemetry:
         """One caster tick (the caster runner's ``publish``)."""
         point, events = self.maker.caster(status, wall_s)
         self._fan_out(str(status["caster"]), point, events, wall_s, status)
+
+    def alarm(self, alarm: Alarm) -> None:
+        """One alarm raised (an :class:`AlarmBoard` listener): an event point and MQTT event."""
+        point, event = self.maker.alarm(alarm)
+        self._offer([point])
+        if self.mqtt is not None:
+            self.mqtt.publish_event(alarm.machine, event)
 
     def _fan_out(
         self,

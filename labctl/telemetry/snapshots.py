@@ -1,19 +1,41 @@
 """Machine snapshots -> telemetry points and events (pure: no I/O, time from the snapshot).
 
 :class:`PointMaker` turns each kiln snapshot and caster status into one reading point, and
-notices what changed since the previous one (a run started or ended, a cast step, an alarm),
-which becomes an ``event`` point (HIGH priority) and an MQTT event.
+notices what changed since the previous one (a run started or ended, a cast step), which becomes
+an ``event`` point (HIGH priority) and an MQTT event. Each alarm the alarm board raises becomes
+an ``alarm`` event too (:meth:`PointMaker.alarm`), with the run or cast it belongs to.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from labctl.snapshot import KilnSnapshot
 from labctl.telemetry.points import FieldValue, Priority, TelemetryPoint
 
 Event = dict[str, FieldValue]
+
+
+class RaisedAlarm(Protocol):
+    """What a point needs of an alarm (:class:`labctl.alarm_board.Alarm`: that module does I/O)."""
+
+    @property
+    def id(self) -> int: ...
+    @property
+    def source(self) -> str: ...
+    @property
+    def text(self) -> str: ...
+    @property
+    def raised_wall(self) -> float: ...
+    @property
+    def run_id(self) -> int | None: ...
+    @property
+    def cast_id(self) -> int | None: ...
+    @property
+    def machine(self) -> str: ...
 
 
 def _flag(value: object) -> int | None:
@@ -46,13 +68,12 @@ class PointMaker:
                 "flask_core_c": s.flask_core_c,
                 "output_pct": s.output_pct,
                 "holdback": int(s.holdback_s > 0),
-                "alarms": len(s.alarms),
                 "state": s.state,
                 "run_id": s.run_id,
             },
             wall_s=s.wall,
         )
-        now = (s.run_id, s.state, s.segment, s.alarms)
+        now = (s.run_id, s.state, s.segment)
         events = self._kiln_events(s, self._last.get(s.kiln))
         self._last[s.kiln] = now
         return point, events
@@ -60,7 +81,7 @@ class PointMaker:
     def _kiln_events(self, s: KilnSnapshot, before: tuple[object, ...] | None) -> list[Event]:
         if before is None:
             return []
-        run_id, state, segment, alarms = before
+        run_id, state, segment = before
         events: list[Event] = []
         if s.run_id is not None and s.run_id != run_id:
             events.append({"kind": "run_started", "text": f"run {s.run_id}: {s.profile}"})
@@ -74,8 +95,6 @@ class PointMaker:
             )
         elif s.run_id is not None and (s.state, s.segment) != (state, segment):
             events.append({"kind": "kiln_state", "text": f"{s.state}: {s.segment}"})
-        seen = alarms if isinstance(alarms, tuple) else ()
-        events += [{"kind": "alarm", "text": a} for a in s.alarms if a not in seen]
         run = s.run_id if s.run_id is not None else run_id
         return [{**e, "run_id": run} for e in events if isinstance(run, int)]
 
@@ -108,16 +127,36 @@ class PointMaker:
             {"kind": "confirmation", "text": f"{step} confirmed", "who": str(who)}
             for step, who in given[seen:]
         ]
+        cast = status.get("cast_id")
         if before is not None and now != before:
             cast_id, state, _ = before
-            if status.get("cast_id") is None and cast_id is not None:
+            if cast is None and cast_id is not None:
                 outcome = str(status.get("outcome"))
                 events.append(
                     {"kind": "cast_ended", "text": f"cast {cast_id}: {outcome}", "outcome": outcome}
                 )
+                cast = cast_id
             elif status.get("state") != state:
                 events.append({"kind": "cast_state", "text": f"{state} -> {status.get('state')}"})
+        if isinstance(cast, int):
+            events = [{**e, "cast_id": cast} for e in events]
         return point, events
+
+    def alarm(self, alarm: RaisedAlarm) -> tuple[TelemetryPoint, Event]:
+        """An alarm's ``event`` point (kind ``alarm``) and MQTT event, at its raise time.
+
+        The alarm id is added in nanoseconds (points are whole microseconds), so two alarms
+        of one machine raised at the same instant are two points, and a replay overwrites.
+        """
+        event: Event = {"kind": "alarm", "text": alarm.text, "source": alarm.source}
+        event["alarm_id"] = alarm.id
+        if alarm.run_id is not None:
+            event["run_id"] = alarm.run_id
+        if alarm.cast_id is not None:
+            event["cast_id"] = alarm.cast_id
+        point = self.event_point(alarm.machine, event, alarm.raised_wall)
+        shifted = dataclasses.replace(point, time_ns=point.time_ns + alarm.id % 1000)
+        return shifted, {**event, "wall": alarm.raised_wall}
 
     def event_point(self, machine: str, event: Event, wall_s: float) -> TelemetryPoint:
         """An ``event`` point (HIGH priority: the spool drops readings before these)."""

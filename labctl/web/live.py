@@ -5,6 +5,10 @@ rebuilds the state at most ``max_hz`` times a second, diffs it against what the 
 have, and sends each of them the same patch. A browser that does not take a message within
 :data:`SEND_TIMEOUT_S` is dropped (it reconnects and gets a full state), so one stuck tab
 cannot hold up the others or grow a queue in the daemon.
+
+Every :data:`HEARTBEAT_S` each browser also gets ``{"type": "heartbeat", "t": wall}``: a
+screen that hears nothing for a few seconds (the daemon frozen, the network cut, with the
+socket still open) marks what it shows as stale and disables its commands.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ from aiohttp import web
 log = logging.getLogger(__name__)
 
 SEND_TIMEOUT_S = 2.0
+HEARTBEAT_S = 1.0  # the screens call contact lost after 5 s without a message
 Path = tuple[str, ...]
 Flat = dict[Path, object]
 
@@ -81,8 +86,11 @@ class LivePush:
         build: Callable[[], dict[str, object]],
         refresh: Callable[[], Awaitable[None]],
         max_hz: float,
+        heartbeat_s: float = HEARTBEAT_S,
     ) -> None:
         self._build, self._refresh, self._min_gap_s = build, refresh, 1.0 / max_hz
+        self._heartbeat_s = heartbeat_s
+        self._sending = asyncio.Lock()  # one message at a time on each socket
         self._clients: list[Client] = []
         self._dirty = asyncio.Event()
         self._state: dict[str, object] | None = None
@@ -104,6 +112,18 @@ class LivePush:
         self._clients = [c for c in self._clients if c[0] is not ws]
 
     async def run(self) -> None:
+        """Send patches as the lab changes, and a heartbeat every ``heartbeat_s``."""
+        async with asyncio.TaskGroup() as tasks:
+            tasks.create_task(self._beat(), name="touchscreen.heartbeat")
+            await self._patches()
+
+    async def _beat(self) -> None:
+        while True:
+            await asyncio.sleep(self._heartbeat_s)
+            if self._clients:
+                await self._send(json.dumps({"type": "heartbeat", "t": time.time()}))
+
+    async def _patches(self) -> None:
         while True:
             await self._dirty.wait()
             self._dirty.clear()
@@ -127,10 +147,11 @@ class LivePush:
         return changed, removed
 
     async def _send(self, text: str) -> None:
-        clients = list(self._clients)
-        results = await asyncio.gather(
-            *(self._send_one(ws, allowed, text) for ws, allowed in clients)
-        )
+        async with self._sending:
+            clients = list(self._clients)
+            results = await asyncio.gather(
+                *(self._send_one(ws, allowed, text) for ws, allowed in clients)
+            )
         for (ws, _), ok in zip(clients, results, strict=True):
             if not ok:
                 self.remove(ws)

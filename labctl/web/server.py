@@ -19,6 +19,7 @@ from aiohttp import web
 
 from labctl.commands import CommandRefused, CommandRegistry
 from labctl.ui_config import UiSection
+from labctl.units import localize, localize_tree
 from labctl.web.answers import (
     BodyRefused,
     Handler,
@@ -154,9 +155,10 @@ class TouchscreenServer:
         except CommandRefused as refused:
             status = 403 if needed is not None and caller.role < needed else 409
             status = 500 if is_internal(refused) else status
-            return refusal(status, refused.reason)
+            return refusal(status, localize(refused.reason, self._ui.temperature_unit))
+        plain = json.loads(json.dumps(result, default=str))
         return web.json_response(
-            {"ok": True, "result": json.loads(json.dumps(result, default=str))}
+            {"ok": True, "result": localize_tree(plain, self._ui.temperature_unit)}
         )
 
     async def _series(self, request: web.Request) -> web.Response:

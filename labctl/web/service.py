@@ -46,7 +46,7 @@ class Touchscreen:
     ) -> None:
         """``state_dir``: where the wrong-PIN locks are kept across restarts (None: memory)."""
         self._ui = ui
-        self.view = LabView(lab_name, kilns, casters, board, store)
+        self.view = LabView(lab_name, kilns, casters, board, store, ui.temperature_unit)
         self.push = LivePush(self.view.state, self.view.refresh, ui.max_push_hz)
         if state_dir is None:
             log.warning("touchscreen: no state_dir given; wrong-PIN locks end with the daemon")

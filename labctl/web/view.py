@@ -22,6 +22,7 @@ from labctl.program.segments import describe
 from labctl.runstore import RunStore
 from labctl.snapshot import KilnSnapshot
 from labctl.status_command import history_row
+from labctl.units import Unit, localize_fields
 
 HISTORY_ROWS = 10
 SERIES_SPACING_S = 30.0  # clock seconds between chart points kept
@@ -45,8 +46,11 @@ class LabView:
         casters: Mapping[str, CasterRunner],
         board: AlarmBoard,
         store: RunStore,
+        unit: Unit = "C",
     ) -> None:
+        """``unit``: the lab's temperature unit, which every text of the state is written in."""
         self._lab, self._kilns, self._casters = lab, kilns, casters
+        self.unit: Unit = unit
         self._board, self._store = board, store
         self._series: dict[str, deque[Point]] = {k: deque(maxlen=SERIES_POINTS) for k in kilns}
         self._jobs: dict[int, dict[str, object]] = {}
@@ -93,13 +97,15 @@ class LabView:
                 self._jobs[run_id] = jobs[-1] if jobs else {}
 
     def state(self) -> dict[str, object]:
-        return {
+        """The lab; its texts (segments, outcomes, alarms) in the lab's unit, numbers in °C."""
+        state: dict[str, object] = {
             "lab": self._lab,
             "kilns": {name: self._kiln(runner) for name, runner in self._kilns.items()},
             "casters": {name: self._caster(c) for name, c in self._casters.items()},
             "alarms": self._board.as_json(),
             "history": self._history,
         }
+        return localize_fields(state, self.unit)
 
     def _kiln(self, runner: KilnRunner) -> dict[str, object]:
         snap, schedule = runner.snapshot, runner.schedule

@@ -171,3 +171,63 @@ async def test_alarm_commands_through_a_registry(board: AlarmBoard) -> None:
     assert result["acked_by"] == "ana" and result["id"] == alarm.id
     with pytest.raises(CommandRefused, match="acknowledged by ana"):
         await registry.dispatch("alarm_ack", {"id": alarm.id}, Caller("ben", Role.SUPERVISOR))
+
+
+def test_two_runs_ending_alike_raise_two_alarms_each_with_its_run_id(board: AlarmBoard) -> None:
+    """Issue 12: the second run faulting with the same reason raised nothing."""
+    board.kiln(snap(run_id=4))
+    ended = snap(run_id=None, state="idle", outcome="faulted: sensor break", outcome_run_id=4)
+    for _ in range(3):
+        board.kiln(ended)
+    board.kiln(snap(run_id=5, outcome="faulted: sensor break", outcome_run_id=4))  # runs again
+    for _ in range(3):
+        board.kiln(dataclasses.replace(ended, outcome_run_id=5))
+    mine = [(a["run_id"], a["text"]) for a in board.as_json()]
+    assert mine == [(5, "run 5: faulted: sensor break"), (4, "run 4: faulted: sensor break")]
+
+
+def test_lasting_conditions_carry_the_run_they_began_in(board: AlarmBoard) -> None:
+    board.kiln(snap(run_id=4, link="lost"))
+    board.kiln(snap(run_id=None, state="idle", link="lost", outcome_run_id=3))  # still lost
+    board.kiln(snap(run_id=None, state="idle", safe=False, outcome="faulted: x", outcome_run_id=4))
+    alarms = [(a["source"], a["run_id"]) for a in reversed(board.as_json())]
+    assert alarms == [("kiln1.link", 4), ("kiln1", 4), ("kiln1.safety", 4)]
+
+
+def test_caster_alarms_carry_their_cast_id(board: AlarmBoard) -> None:
+    for _ in range(2):
+        board.caster(caster(outcome="faulted: e-stop pressed", last_cast_id=8))
+    board.caster(caster(outcome="faulted: e-stop pressed", last_cast_id=9, safe=False))
+    alarms = [(a["source"], a["cast_id"], a["text"]) for a in reversed(board.as_json())]
+    assert alarms == [
+        ("caster1", 8, "cast 8: faulted: e-stop pressed"),
+        ("caster1", 9, "cast 9: faulted: e-stop pressed"),
+        ("caster1.safety", 9, "devices NOT confirmed safe"),
+    ]
+
+
+def test_a_crash_names_the_run_or_cast_it_ended(board: AlarmBoard) -> None:
+    reason = "internal error: KeyError: 'x'"
+    ran = snap(run_id=None, state="idle", outcome=f"faulted: {reason}", outcome_run_id=6)
+    assert board.crashed("kiln1", reason, ran).run_id == 6
+    idle = dataclasses.replace(ran, outcome="completed")
+    assert board.crashed("kiln1", reason, idle).run_id is None  # no run was going
+    cast = caster(outcome=f"faulted: {reason}", last_cast_id=3, cast_id=None)
+    assert board.crashed("caster1", reason, cast).cast_id == 3
+    waiting = caster(outcome="completed", last_cast_id=3, cast_id=None)
+    assert board.crashed("caster1", reason, waiting).cast_id is None
+    assert board.as_json()[0]["text"] == f"caster1: {reason}; driven safe, its loop restarted"
+
+
+def test_listeners_hear_every_alarm_once_and_cannot_break_the_board(board: AlarmBoard) -> None:
+    board.raise_alarm("lab", "ledger stopped")  # before anyone listened
+    heard: list[tuple[int, str, int | None]] = []
+
+    def broken(_: object) -> None:
+        raise RuntimeError("listener bug")
+
+    board.subscribe(broken)
+    board.subscribe(lambda a: heard.append((a.id, a.machine, a.run_id)))
+    board.kiln(snap(link="lost", run_id=2))
+    board.kiln(snap(link="lost", run_id=2))
+    assert heard == [(1, "lab", None), (2, "kiln1", 2)]

@@ -400,6 +400,8 @@ async def test_a_cast_stored_without_its_origin_still_ends_interrupted(make_rig,
     await start(rig)
     await rig.until(lambda: rig.state() == "melt")
     (run,) = await rig.store.history(limit=1)
+    rig.tasks[0].cancel()  # the daemon dies first: nothing saves the cast's state after this
+    await asyncio.gather(rig.tasks[0], return_exceptions=True)
     await rig.store.save_state(run.id, state_json='{"state": "melt"}', at_wall=0.0)  # older labctl
     recorded: list[CastSummary] = []
 

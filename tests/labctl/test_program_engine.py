@@ -49,7 +49,7 @@ def schedules(draw: st.DrawFn) -> Schedule:
         if rate or draw(st.booleans()):
             segs.append(Ramp(target, rate))
         else:  # a step up by more than the band would heat at full power: only the first
-            target = target if not segs else min(target, level + 15.0)
+            target = target if not segs else min(target, level + 14.0)
             segs.append(Step(target))
         level = target
         if draw(st.booleans()):

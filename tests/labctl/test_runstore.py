@@ -197,8 +197,9 @@ async def main(path):
         run_id, i = await store.create_run(
             kiln="kiln1", profile_name="p", profile_json="{}", mode="stream",
             started_by="ann", state_json="0", at_wall=0.0), 0
-    else:
-        run_id, i = run.id, int(run.state_json)
+    else:  # a kill between an event and its state leaves the event: go on after it
+        events = await store.events(run.id)
+        run_id, i = run.id, max([int(run.state_json)] + [int(e.text) for e in events])
     while True:
         i += 1
         await store.add_event(run_id, at_wall=float(i), kind="tick", text=str(i))

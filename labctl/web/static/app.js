@@ -1,7 +1,7 @@
 // labctl touchscreen: session, live state, routing (#/, #/kiln/<n>, #/start/<n>, #/caster/<n>,
 // #/cast/<n>, #/alarms, #/history, #/signin).
 import * as api from './api.js';
-import { h, show } from './dom.js';
+import { CONTACT, h, setText, show } from './dom.js';
 import { watchIdle } from './idle.js';
 import { Live, labctl } from './live.js';
 import { alarmsScreen } from './screens/alarms.js';
@@ -14,7 +14,7 @@ import { startScreen } from './screens/start.js';
 import { signinScreen } from './signin.js';
 import { topbar } from './topbar.js';
 import { confirmDialog, mountUi, showMessage } from './ui.js';
-import { setUnit } from './units.js';
+import { clockSeconds, setUnit } from './units.js';
 
 const SCREENS = {
   '': () => overviewScreen(ctx),
@@ -28,17 +28,20 @@ const SCREENS = {
 
 let session = { user: null, csrf: null, lab: '', temperature_unit: 'C', idle_signout_s: 0, view_without_signin: false };
 let current = null;
-let connected = false;
 labctl.session = () => session;
 
 const bar = topbar({ signout: () => signout(), signin: () => navigate('#/signin') });
-const connLost = h('div', {
-  class: 'conn-lost',
-  testid: 'conn-lost',
-  role: 'alert',
-  hidden: true,
-  text: 'Connection to the lab controller lost: the values shown are not live. Reconnecting…',
-});
+const connLost = h('div', { class: 'conn-lost', testid: 'conn-lost', role: 'alert', hidden: true });
+let lastT = null; // the daemon's wall time of the last state, for screens redrawn on contact
+
+/** The banner while the daemon is not heard from: since when, and that values are not live. */
+function showContact() {
+  const lost = !live.contact && !signinRequired() && (live.heardAt !== null || live.attempt > 0);
+  show(connLost, lost && booted);
+  const since = live.heardAt === null ? '' : ` since ${clockSeconds(live.heardAt)}`;
+  setText(connLost, `No contact with the lab controller${since}: the values shown are not live. Reconnecting…`);
+  document.body.classList.toggle('no-contact', lost && labctl.state !== null);
+}
 const main = h('main', { class: 'main' });
 
 /** Resolvers waiting for the next state from the daemon (see ctx.nextState). */
@@ -54,6 +57,10 @@ function stateArrived() {
 const ctx = {
   state: () => labctl.state,
   canOperate: () => Boolean(session.user),
+  /** Whether the daemon is heard from (commands are disabled while it is not). */
+  inContact: () => live.contact,
+  /** Wall seconds of the last message from the daemon (null: none on this connection). */
+  contactSince: () => live.heardAt,
   navigate,
   confirm: confirmDialog,
   /** Resolves when the next state (full or patch) arrives, or after `ms` at the latest. */
@@ -80,19 +87,22 @@ const ctx = {
 };
 
 const live = new Live({
-  onFull: () => {
+  onFull: (_, t) => {
+    lastT = t;
     render();
     stateArrived();
   },
   onPatch: (paths, t) => {
+    lastT = t;
     current?.update(labctl.state, paths, t);
     refreshBar();
     stateArrived();
   },
-  onStatus: (up) => {
-    connected = up;
-    show(connLost, !up && !signinRequired());
-    document.body.classList.toggle('offline', !up);
+  onStatus: () => showContact(),
+  onContact: () => {
+    showContact();
+    // every screen redraws its badges and command buttons for the new contact state
+    if (labctl.state) current?.update(labctl.state, new Set([CONTACT]), lastT);
   },
   mayConnect: async () => {
     await loadSession();
@@ -199,16 +209,20 @@ api.setUnauthorizedHandler(() => {
   endSession();
 });
 
+let booted = false;
+
 async function boot() {
   document.body.append(bar.el, connLost, main);
   mountUi(document.body);
   let delay = 1;
   while (!(await loadSession())) {
+    setText(connLost, 'No contact with the lab controller. Retrying…');
     show(connLost, true);
     await new Promise((resolve) => setTimeout(resolve, delay * 1000));
     delay = Math.min(delay * 2, 10);
   }
   show(connLost, false);
+  booted = true;
   window.addEventListener('hashchange', render);
   watchIdle(
     () => (session.user ? session.idle_signout_s : 0),

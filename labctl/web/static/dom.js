@@ -42,6 +42,14 @@ export function setData(el, key, value) {
   }
 }
 
+/** The path a screen's update gets when contact with the daemon was lost or came back. */
+export const CONTACT = 'contact';
+
+/** Whether an update is a full redraw or a change of contact (badges and buttons to redraw). */
+export function contactChanged(paths) {
+  return paths === null || paths.has?.(CONTACT) === true;
+}
+
 /**
  * Whether a patch touched `prefix` (a dotted path). paths === null means "everything changed"
  * (a full state); a patch on a parent path (a whole machine replaced) also counts.

@@ -1,7 +1,7 @@
 // Live state over the websocket: a full state first, then patches of changed fields only.
 
 /** Globals for tests and the latency benchmark. */
-export const labctl = { state: null, patches: 0, lastPatchAt: 0 };
+export const labctl = { state: null, patches: 0, lastPatchAt: 0, contact: false, heardAt: null };
 window.__labctl = labctl;
 
 /**
@@ -29,11 +29,19 @@ export function applyPatch(state, patch) {
 }
 
 const BACKOFF_S = [1, 2, 4, 8, 10];
+/** The daemon sends a heartbeat every second; this long without any message, contact is lost. */
+export const STALE_AFTER_MS = 5000;
+const CHECK_MS = 250;
 
 /**
  * One websocket to /ws with reconnect and backoff (1, 2, 4, 8, 10 s...).
  * hooks: onFull(state, t), onPatch(paths, t), onStatus(connected: bool),
- * mayConnect(): Promise<bool> (asked before each reconnect; false stops the loop).
+ * onContact(inContact: bool, heardAt: wall seconds | null), mayConnect(): Promise<bool> (asked
+ * before each reconnect; false stops the loop).
+ *
+ * Contact: a full state has come on the open socket and some message (patch, heartbeat) within
+ * STALE_AFTER_MS. A frozen daemon or a cut network leaves the socket open and silent, so the
+ * silence is what tells; `heardAt` is when the last message came (this browser's clock).
  */
 export class Live {
   constructor(hooks) {
@@ -42,6 +50,26 @@ export class Live {
     this.running = false;
     this.attempt = 0;
     this.timer = null;
+    this.contact = false;
+    this.fresh = false; // a full state came on this socket
+    this.heardMs = 0; // performance.now() of the last message
+    this.heardAt = null; // Date.now() / 1000 of the last message
+    setInterval(() => this.checkContact(), CHECK_MS);
+  }
+
+  /** Whether what the screen shows is live; tells hooks.onContact when that changes. */
+  checkContact() {
+    const live = this.ws !== null && this.fresh && performance.now() - this.heardMs < STALE_AFTER_MS;
+    if (live === this.contact) return;
+    this.contact = live;
+    labctl.contact = live;
+    this.hooks.onContact?.(live, this.heardAt);
+  }
+
+  heard() {
+    this.heardMs = performance.now();
+    this.heardAt = Date.now() / 1000;
+    labctl.heardAt = this.heardAt;
   }
 
   start() {
@@ -60,14 +88,18 @@ export class Live {
   stop() {
     this.running = false;
     clearTimeout(this.timer);
+    this.fresh = false;
+    this.heardAt = null; // a deliberate stop (sign-in, sign-out) is no lost contact
     if (this.ws) {
       const ws = this.ws;
       this.ws = null;
       ws.close();
     }
+    this.checkContact();
   }
 
   connect() {
+    this.fresh = false;
     const proto = location.protocol === 'https:' ? 'wss' : 'ws';
     const ws = new WebSocket(`${proto}://${location.host}/ws`);
     this.ws = ws;
@@ -82,21 +114,30 @@ export class Live {
     } catch {
       return;
     }
+    if (ev.target !== this.ws) return; // a socket already replaced
+    this.heard();
     if (msg.type === 'full') {
       this.attempt = 0;
+      this.fresh = true;
       labctl.state = msg.state;
+      this.checkContact();
       this.hooks.onStatus(true);
       this.hooks.onFull(msg.state, msg.t);
     } else if (msg.type === 'patch' && labctl.state) {
       const paths = applyPatch(labctl.state, msg);
       labctl.patches += 1;
+      this.checkContact();
       this.hooks.onPatch(paths, msg.t);
+    } else {
+      this.checkContact(); // a heartbeat
     }
   }
 
   async closed(ws) {
     if (ws !== this.ws || !this.running) return;
     this.ws = null;
+    this.fresh = false;
+    this.checkContact();
     this.hooks.onStatus(false);
     const delay = BACKOFF_S[Math.min(this.attempt, BACKOFF_S.length - 1)];
     this.attempt += 1;

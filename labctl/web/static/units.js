@@ -1,4 +1,6 @@
-// Display units and formatting. The API speaks °C and wall-clock seconds.
+// Display units and formatting. The API's numbers are °C (fields named *_c) and wall-clock
+// seconds; its texts (segments, outcomes, alarms, refusals) come already in the lab's unit,
+// written by the daemon (labctl/units.py), so nothing here rewrites a sentence.
 
 let unit = 'C';
 const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
@@ -23,16 +25,6 @@ export function tempNumber(c) {
   return v == null ? '—' : v.toFixed(1);
 }
 
-/**
- * A daemon text ("ramp to 371 °C at 240 °C/h", an outcome's reason) in the display unit: every
- * "N °C/h" rate and "N °C" temperature converted, rounded to whole degrees.
- */
-export function localText(text) {
-  if (unit === 'C' || text == null) return text;
-  return String(text)
-    .replace(/(-?\d+(?:\.\d+)?) °C\/h/g, (_, v) => `${Math.round((Number(v) * 9) / 5)} °F/h`)
-    .replace(/(-?\d+(?:\.\d+)?) °C/g, (_, v) => `${Math.round((Number(v) * 9) / 5 + 32)} °F`);
-}
 
 /** Number and unit ("612.3 °C"). */
 export function temp(c) {
@@ -62,6 +54,12 @@ export function clock(wall) {
   if (wall == null) return '—';
   const d = new Date(wall * 1000);
   return `${pad2(d.getHours())}:${pad2(d.getMinutes())}`;
+}
+
+/** Wall seconds to local "HH:MM:SS". */
+export function clockSeconds(wall) {
+  if (wall == null) return '—';
+  return `${clock(wall)}:${pad2(new Date(wall * 1000).getSeconds())}`;
 }
 
 /** Wall seconds to local "24 Nov 09:33". */

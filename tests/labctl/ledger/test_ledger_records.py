@@ -9,14 +9,13 @@ from pydantic import ValidationError
 
 from labctl.ledger import keys
 from labctl.ledger.metal import Melt, QaBalance
+from labctl.ledger.ops_records import KeyRotation, SafetyTrip
 from labctl.ledger.recorder import CastRecorder
 from labctl.ledger.records import (
     CastRecord,
     JobTicket,
-    KeyRotation,
     LotReceipt,
     Record,
-    SafetyTrip,
     TreeFlask,
 )
 from labctl.ledger.service import LedgerService

@@ -152,6 +152,7 @@ class Served:
     client: Client
     view: LabView
     push: LivePush
+    board: AlarmBoard
 
     @property
     def origin(self) -> str:
@@ -212,7 +213,7 @@ async def serve(lab: Lab, sessions: Sessions, tmp_path: Path) -> AsyncIterator[S
             config = UiSection(port=0, **ui)
             board = AlarmBoard(lambda: 1e9)
             kilns = cast(Mapping[str, KilnRunner], {"kiln1": lab.kiln})
-            view = LabView(LAB, kilns, {}, board, store)
+            view = LabView(LAB, kilns, {}, board, store, config.temperature_unit)
             push = LivePush(view.state, view.refresh, config.max_push_hz)
             server = TouchscreenServer(config, LAB, lab.registry, view, sessions, push)
             test_server = TestServer(server.app(), host="127.0.0.1")
@@ -225,7 +226,7 @@ async def serve(lab: Lab, sessions: Sessions, tmp_path: Path) -> AsyncIterator[S
             task = asyncio.create_task(push.run(), name="test.push")
             stack.push_async_callback(push.close)
             stack.push_async_callback(stop, task)
-            return Served(client, view, push)
+            return Served(client, view, push, board)
 
         yield start
 

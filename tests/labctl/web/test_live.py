@@ -15,7 +15,7 @@ from aiohttp.test_utils import TestClient, TestServer
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from labctl.web.live import LivePush, diff, flatten, patch_message
+from labctl.web.live import HEARTBEAT_S, LivePush, diff, flatten, patch_message
 
 WAIT_S = 10.0  # generous: the machine is shared
 
@@ -184,11 +184,19 @@ async def rig(request: pytest.FixtureRequest) -> AsyncIterator[Rig]:
             await push.close()
 
 
-async def receive(ws: ClientWebSocketResponse) -> dict[str, Any]:
+async def receive_any(ws: ClientWebSocketResponse) -> dict[str, Any]:
+    """The next message, heartbeats included."""
     message = await asyncio.wait_for(ws.receive(), WAIT_S)
     assert message.type is WSMsgType.TEXT, message
     data = json.loads(message.data)
     assert isinstance(data, dict)
+    return data
+
+
+async def receive(ws: ClientWebSocketResponse) -> dict[str, Any]:
+    """The next full state or patch (heartbeats skipped)."""
+    while (data := await receive_any(ws))["type"] == "heartbeat":
+        pass
     return data
 
 
@@ -220,7 +228,7 @@ async def test_a_poke_without_a_change_sends_nothing(rig: Rig) -> None:
         await receive(ws)
         rig.push.poke()  # nothing changed
         with pytest.raises(TimeoutError):
-            await asyncio.wait_for(ws.receive(), 0.5)
+            await asyncio.wait_for(receive(ws), 0.5)
         assert rig.lab.refreshes == 2  # the first client's full state, then the poke
         assert rig.push.patches == 0
         rig.lab.state["lab"] = "renamed"
@@ -287,3 +295,39 @@ async def test_a_browser_applying_each_patch_holds_the_labs_state(rig: Rig) -> N
             rig.push.poke()
             browser_apply(state, await receive(ws))
             assert state == rig.lab.state
+
+
+# ---------------------------------------------------------------- heartbeats
+
+
+async def test_a_heartbeat_comes_every_second_while_nothing_changes(rig: Rig) -> None:
+    async with await rig.connect(1) as ws:
+        full = await receive_any(ws)
+        assert full["type"] == "full"
+        started = asyncio.get_running_loop().time()
+        beats = [await receive_any(ws) for _ in range(3)]
+        took = asyncio.get_running_loop().time() - started
+        assert [b["type"] for b in beats] == ["heartbeat"] * 3  # nothing else changed
+        times = [full["t"], *(b["t"] for b in beats)]
+        assert times == sorted(times)  # the daemon's wall time, for "no contact since"
+        assert 1.5 < took < 3 * HEARTBEAT_S + WAIT_S / 2
+
+
+async def test_heartbeats_and_patches_arrive_whole_and_in_order(rig: Rig) -> None:
+    async with await rig.connect(1) as ws:
+        state = (await receive(ws))["state"]
+        for value in range(30):
+            rig.lab.state["kilns"]["k1"]["pv_c"] = float(value)
+            rig.push.poke()
+            await asyncio.sleep(0.1)  # three seconds: heartbeats among the patches
+        while state["kilns"]["k1"]["pv_c"] != 29.0:
+            browser_apply(state, await receive(ws))
+        assert state == rig.lab.state
+
+
+async def test_a_signed_out_client_is_dropped_at_the_next_heartbeat(rig: Rig) -> None:
+    async with await rig.connect(1) as ws:
+        await receive(ws)
+        rig.lab.allowed[1] = False  # nothing changes in the lab: no patch would drop it
+        closing = await asyncio.wait_for(ws.receive(), WAIT_S)
+        assert closing.type in {WSMsgType.CLOSE, WSMsgType.CLOSED, WSMsgType.CLOSING}

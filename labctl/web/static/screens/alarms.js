@@ -1,7 +1,7 @@
 // Alarms (#/alarms): active unacknowledged first, in red, each with an Acknowledge button.
-import { button, h, touched } from '../dom.js';
+import { button, contactChanged, h, touched } from '../dom.js';
 import { dateTime } from '../units.js';
-import { runFrom } from './common.js';
+import { mayCommand, runFrom } from './common.js';
 
 function rank(a) {
   if (a.active && !a.acked_by) return 0;
@@ -19,7 +19,7 @@ export function alarmsScreen(ctx) {
     const ack = a.acked_by
       ? h('span', { class: 'acked', text: `Acknowledged by ${a.acked_by}` })
       : button('Acknowledge', `alarm-ack-${a.id}`, (ev) => runFrom(ev.currentTarget, ctx, 'alarm_ack', { id: a.id }), 'btn btn-action');
-    if (!a.acked_by) ack.disabled = !ctx.canOperate();
+    if (!a.acked_by) ack.disabled = !mayCommand(ctx);
     const cls = a.active && !a.acked_by ? 'row alarm-row hot' : a.active ? 'row alarm-row alarm-acked' : 'row alarm-row';
     return h(
       'li',
@@ -33,9 +33,9 @@ export function alarmsScreen(ctx) {
   return {
     el,
     update(S, paths) {
-      if (!touched(paths, 'alarms')) return;
+      if (!touched(paths, 'alarms') && !contactChanged(paths)) return;
       const alarms = [...(S.alarms ?? [])].sort((x, y) => rank(x) - rank(y) || y.raised_wall - x.raised_wall);
-      const now = JSON.stringify([alarms, ctx.canOperate()]);
+      const now = JSON.stringify([alarms, mayCommand(ctx)]);
       if (now === key) return;
       key = now;
       list.replaceChildren(...(alarms.length ? alarms.map(row) : [h('li', { class: 'row', text: 'No alarms.' })]));

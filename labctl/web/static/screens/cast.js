@@ -1,8 +1,8 @@
 // Start a cast (#/cast/<caster>): which kiln the flask comes from, which flask record, alloy,
 // piece class, melt record.
-import { button, h, setText } from '../dom.js';
+import { button, contactChanged, h, setText } from '../dom.js';
 import { PIECE_CLASSES, choiceGroup } from './choices.js';
-import { missingScreen, runFrom, signinHint } from './common.js';
+import { mayCommand, missingScreen, runFrom, signinHint } from './common.js';
 
 export function castScreen(ctx, caster) {
   const machine = ctx.state().casters?.[caster];
@@ -82,7 +82,7 @@ export function castScreen(ctx, caster) {
       .map((m) => ({ value: m.melt_id, testid: `cast-melt-${m.melt_id}`, label: `Melt ${m.melt_id}` }));
     melts.set([{ value: '', testid: 'cast-melt-none', label: 'No melt record' }, ...meltOptions], pick.melt);
     setText(summary, pick.flask ? `Flask ${pick.flask}` : '');
-    submit.disabled = !ctx.canOperate() || !pick.kiln || !pick.alloy || !pick.cls;
+    submit.disabled = !mayCommand(ctx) || !pick.kiln || !pick.alloy || !pick.cls;
   }
 
   async function start() {
@@ -105,5 +105,11 @@ export function castScreen(ctx, caster) {
   submit.disabled = true;
   load();
 
-  return { el, update() {}, destroy() {} };
+  return {
+    el,
+    update(S, paths) {
+      if (paths !== null && contactChanged(paths)) render(); // Start needs contact
+    },
+    destroy() {},
+  };
 }

@@ -1,8 +1,8 @@
 // Caster detail (#/caster/<name>): the sequence, melt and vacuum or spin readings, and the
 // confirmation a person must give, big and unmistakable.
-import { button, h, reading, setData, setText, show } from '../dom.js';
+import { button, h, reading, setText, show } from '../dom.js';
 import { stepLabel, temp } from '../units.js';
-import { guardAction, missingScreen, refreshAction, runFrom, setOutcome, showAction, showAlarms, signinHint } from './common.js';
+import { guardAction, missingScreen, refreshAction, runFrom, setBadge, setOutcome, showAction, showAlarms, signinHint } from './common.js';
 
 const CONFIRM_TEXT = {
   flask_placed: 'The flask is in place — confirm',
@@ -103,8 +103,7 @@ export function casterScreen(ctx, name) {
       if (!c) return;
       waitingFor = c.waiting_for;
       setText(kind, c.kind === 'vacuum' ? 'Vacuum' : 'Centrifugal');
-      setText(stateBadge, stepLabel(c.state));
-      setData(stateBadge, 'state', c.state);
+      setBadge(stateBadge, ctx, stepLabel(c.state), c.state);
       show(panel, Boolean(c.waiting_for));
       setText(waitingText, c.waiting_text ?? `Waiting for: ${stepLabel(c.waiting_for)}`);
       setText(confirm, CONFIRM_TEXT[c.waiting_for] ?? 'Confirm');

@@ -1,6 +1,6 @@
 // Pieces shared by the screens.
-import { h, setText, show } from '../dom.js';
-import { localText, outcomeClass } from '../units.js';
+import { h, setData, setText, show } from '../dom.js';
+import { clockSeconds, outcomeClass } from '../units.js';
 
 /** Active alarms raised by machine `name` (source "kiln1" or "kiln1.something"). */
 export function machineAlarms(state, name) {
@@ -9,7 +9,7 @@ export function machineAlarms(state, name) {
 
 /** Show a run outcome with its colour (completed green, faulted red, others amber). */
 export function setOutcome(el, outcome, prefix = 'Last run: ') {
-  setText(el, outcome ? `${prefix}${localText(outcome)}` : `${prefix}—`);
+  setText(el, outcome ? `${prefix}${outcome}` : `${prefix}—`);
   el.classList.remove('ok', 'bad', 'warn');
   const cls = outcomeClass(outcome);
   if (cls) el.classList.add(cls);
@@ -52,9 +52,30 @@ function guarded(btn) {
   return performance.now() < Number(btn.dataset.guardUntil ?? 0);
 }
 
-/** Enable a command button only for a signed-in person, while it is not in flight or guarded. */
+/** Whether a command may be sent: someone is signed in and the daemon is heard from. */
+export function mayCommand(ctx) {
+  return ctx.canOperate() && ctx.inContact();
+}
+
+/** What a state badge says while the daemon is not heard from ("no contact since 14:02:11"). */
+export function noContactText(ctx) {
+  const since = ctx.contactSince();
+  return since == null ? 'no contact' : `no contact since ${clockSeconds(since)}`;
+}
+
+/**
+ * Write a machine's state into its badge; without contact, say since when there is none (the
+ * state shown would be a guess) with data-state="no-contact".
+ */
+export function setBadge(badge, ctx, label, state) {
+  const live = ctx.inContact();
+  setText(badge, live ? label : noContactText(ctx));
+  setData(badge, 'state', live ? state : 'no-contact');
+}
+
+/** Enable a command button only when a command may be sent and it is not in flight or guarded. */
 export function refreshAction(btn, ctx) {
-  btn.disabled = !ctx.canOperate() || Boolean(btn.dataset.busy) || guarded(btn);
+  btn.disabled = !mayCommand(ctx) || Boolean(btn.dataset.busy) || guarded(btn);
 }
 
 /**

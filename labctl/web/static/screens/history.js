@@ -1,7 +1,7 @@
 // Run history (#/history): latest first, outcomes in colour (faulted in red with its reason).
 import { button, h, touched } from '../dom.js';
 import { dateTime, outcomeClass } from '../units.js';
-import { runFrom, setOutcome } from './common.js';
+import { mayCommand, runFrom, setOutcome } from './common.js';
 
 function row(r) {
   const outcome = h('span', { class: 'outcome row-outcome' });
@@ -23,7 +23,7 @@ export function historyScreen(ctx) {
     const ok = await ctx.confirm('Rotate the ledger signing key? New records are signed with a new key.', 'Yes, rotate');
     if (ok) await runFrom(rotate, ctx, 'ledger_rotate', {});
   }, 'btn');
-  rotate.disabled = !ctx.canOperate();
+  rotate.disabled = !mayCommand(ctx);
   const el = h(
     'section',
     { class: 'screen history', testid: 'history' },
@@ -34,6 +34,7 @@ export function historyScreen(ctx) {
   return {
     el,
     update(S, paths) {
+      if (!rotate.dataset.busy) rotate.disabled = !mayCommand(ctx);
       if (!touched(paths, 'history')) return;
       const rows = S.history ?? [];
       list.replaceChildren(...(rows.length ? rows.map(row) : [h('li', { class: 'row', text: 'No runs yet.' })]));

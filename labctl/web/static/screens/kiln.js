@@ -1,9 +1,9 @@
 // Kiln detail (#/kiln/<name>): readings, live chart, segment list and the run controls.
 import { KilnChart } from '../chart.js';
-import { button, h, reading, setData, setText, show, touched } from '../dom.js';
+import { button, h, reading, setText, show, touched } from '../dom.js';
 import { labctl } from '../live.js';
-import { duration, hmm, kilnStateLabel, localText, temp, tempNumber, unitLabel } from '../units.js';
-import { missingScreen, runFrom, setOutcome, showAction, showAlarms, signinHint } from './common.js';
+import { duration, hmm, kilnStateLabel, temp, tempNumber, unitLabel } from '../units.js';
+import { missingScreen, runFrom, setBadge, setOutcome, showAction, showAlarms, signinHint } from './common.js';
 
 /** Which controls each kiln state allows. */
 const ALLOWED = {
@@ -85,7 +85,7 @@ export function kilnScreen(ctx, name) {
     const items = (k.segments ?? []).map((text, i) => {
       const current = i === k.segment_index;
       const done = k.segment_index != null && i < k.segment_index;
-      return h('li', { dataset: { current: String(current), done: String(done) } }, h('span', { class: 'tick', text: done ? '✓' : current ? '▶' : '' }), localText(text));
+      return h('li', { dataset: { current: String(current), done: String(done) } }, h('span', { class: 'tick', text: done ? '✓' : current ? '▶' : '' }), text);
     });
     segments.replaceChildren(...items);
   }
@@ -103,8 +103,7 @@ export function kilnScreen(ctx, name) {
       }
       if (paths === null) chart.load();
       else if (touched(paths, `${at}.pv_c`) || touched(paths, `${at}.setpoint_c`)) chart.add(t, k);
-      setText(stateBadge, kilnStateLabel(k.state));
-      setData(stateBadge, 'state', k.state);
+      setBadge(stateBadge, ctx, kilnStateLabel(k.state), k.state);
       setText(link, `Link ${k.link}`);
       link.classList.toggle('bad', k.link === 'lost');
       link.classList.toggle('warn', k.link === 'degraded');
@@ -112,7 +111,7 @@ export function kilnScreen(ctx, name) {
       const count = k.segments?.length ?? 0;
       const where = k.segment_index != null && count ? `Segment ${k.segment_index + 1} of ${count}: ` : '';
       const described = where ? k.segments[k.segment_index] : k.segment;
-      setText(segment, k.segment ? `${where}${localText(described)}` : 'No program running');
+      setText(segment, k.segment ? `${where}${described}` : 'No program running');
       setText(holdback, k.holding_back ? `Holdback: waiting for the kiln, ${duration(k.holdback_s)}` : '');
       show(holdback, Boolean(k.holding_back));
       setText(eta.value, hmm(k.eta_s));

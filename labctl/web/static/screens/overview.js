@@ -1,10 +1,10 @@
 // Overview (#/): one card per kiln and per caster; tapping a card opens its detail.
-import { h, setData, setText, show, touched } from '../dom.js';
+import { h, setText, show, touched } from '../dom.js';
 import { labctl } from '../live.js';
 import { duration, hmm, kilnStateLabel, stepLabel, temp, tempNumber, unitLabel } from '../units.js';
-import { setOutcome, showAlarms } from './common.js';
+import { setBadge, setOutcome, showAlarms } from './common.js';
 
-function kilnCard(name) {
+function kilnCard(ctx, name) {
   const state = h('span', { class: 'badge', dataset: { field: 'state' } });
   const pv = h('span', { class: 'card-pv', dataset: { field: 'pv_c' } });
   const sp = h('span', { dataset: { field: 'setpoint_c' } });
@@ -35,8 +35,7 @@ function kilnCard(name) {
         if (t != null) pv.dataset.t = String(t);
         if (paths !== null) labctl.lastPatchAt = performance.timeOrigin + performance.now();
       }
-      setText(state, kilnStateLabel(k.state));
-      setData(state, 'state', k.state);
+      setBadge(state, ctx, kilnStateLabel(k.state), k.state);
       setText(sp, `Setpoint ${temp(k.setpoint_c)}`);
       setText(eta, k.eta_s == null ? '' : `ETA ${hmm(k.eta_s)}`);
       const pct = k.progress_pct ?? 0;
@@ -53,7 +52,7 @@ function kilnCard(name) {
   };
 }
 
-function casterCard(name) {
+function casterCard(ctx, name) {
   const state = h('span', { class: 'badge', dataset: { field: 'state' } });
   const crucible = h('span', { class: 'card-pv', dataset: { field: 'crucible_c' } });
   const second = h('span', { dataset: { field: 'second' } });
@@ -75,8 +74,7 @@ function casterCard(name) {
     el,
     update(S) {
       const c = S.casters[name];
-      setText(state, stepLabel(c.state));
-      setData(state, 'state', c.state);
+      setBadge(state, ctx, stepLabel(c.state), c.state);
       setText(crucible, tempNumber(c.crucible_c));
       setText(kind, `${c.kind === 'vacuum' ? 'Vacuum' : 'Centrifugal'} caster`);
       setText(second, c.kind === 'vacuum' ? `Chamber ${c.chamber_mbar ?? '—'} mbar` : `Spin ${c.rpm ?? '—'} rpm`);
@@ -89,7 +87,7 @@ function casterCard(name) {
   };
 }
 
-export function overviewScreen() {
+export function overviewScreen(ctx) {
   const grid = h('div', { class: 'cards' });
   const el = h('section', { class: 'screen overview', testid: 'overview' }, grid);
   let cards = [];
@@ -101,8 +99,8 @@ export function overviewScreen() {
       if (now !== names) {
         names = now;
         cards = [
-          ...Object.keys(S.kilns ?? {}).map(kilnCard),
-          ...Object.keys(S.casters ?? {}).map(casterCard),
+          ...Object.keys(S.kilns ?? {}).map((n) => kilnCard(ctx, n)),
+          ...Object.keys(S.casters ?? {}).map((n) => casterCard(ctx, n)),
         ];
         grid.replaceChildren(...cards.map((c) => c.el));
         paths = null;

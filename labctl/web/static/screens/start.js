@@ -1,9 +1,9 @@
 // Start a burnout (#/start/<kiln>): flask, alloy, piece class, burnout profile; the casting (final
 // hold) temperature follows from the alloy and the piece class.
-import { button, h, setText } from '../dom.js';
-import { localText, temp } from '../units.js';
+import { button, contactChanged, h, setText } from '../dom.js';
+import { temp } from '../units.js';
 import { PIECE_CLASSES, choiceGroup } from './choices.js';
-import { missingScreen, runFrom, signinHint } from './common.js';
+import { mayCommand, missingScreen, runFrom, signinHint } from './common.js';
 
 const NONE = '';
 
@@ -90,10 +90,10 @@ export function startScreen(ctx, kiln) {
       pick.alloy ? 'This alloy allows no burnout profile.' : 'Choose the alloy first.',
     );
     const profile = options.profiles.find((p) => p.name === pick.profile);
-    setText(program, profile ? localText(profile.segments.join(' → ')) : '');
+    setText(program, profile ? profile.segments.join(' → ') : '');
     const alloy = alloyOf(pick.alloy);
     setText(castingTemp, alloy && pick.cls ? temp(alloy.flask_c[pick.cls]) : '—');
-    submit.disabled = !ctx.canOperate() || pick.flask === null || !pick.alloy || !pick.cls || !pick.profile;
+    submit.disabled = !mayCommand(ctx) || pick.flask === null || !pick.alloy || !pick.cls || !pick.profile;
   }
 
   async function start() {
@@ -117,5 +117,11 @@ export function startScreen(ctx, kiln) {
   submit.disabled = true;
   load();
 
-  return { el, update() {}, destroy() {} };
+  return {
+    el,
+    update(S, paths) {
+      if (paths !== null && contactChanged(paths)) render(); // Start needs contact
+    },
+    destroy() {},
+  };
 }

@@ -1,0 +1,328 @@
+"""labctl.units: every °C text labctl writes, and what a °F lab reads instead.
+
+:func:`templates` reads labctl's source and finds every text with degrees Celsius in it (an
+f-string or string with ``°C``, or an f-string formatting with ``format_c``). Each must be in
+:data:`WITH_DIFFERENCES` (its °F example shows each difference converted without the 32) or in
+:data:`ABSOLUTE_ONLY` (no phrase of it is read as a difference). A new text fails
+``test_every_celsius_text_in_labctl_is_classified`` until it is added here, with an example:
+if it has a difference in a phrase :data:`labctl.units.DIFFERENCES` does not know, add one.
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+from pathlib import Path
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from labctl import units
+from labctl.telemetry.mqtt_topics import encode, reply_error, reply_ok
+from labctl.units import DIFFERENCES, localize, localize_tree
+
+LABCTL = Path(units.__file__).resolve().parent
+
+#: Texts with a temperature difference in them: template -> (°C example, °F example).
+WITH_DIFFERENCES: dict[str, tuple[str, str]] = {
+    # labctl/interlocks.py
+    "runaway: PV rose {} over the last {} with output at {} % (limit {}); check for a stuck "
+    "contactor or relay": (
+        "runaway: PV rose 16 °C over the last 5 min with output at 0 % (limit 15 °C); "
+        "check for a stuck contactor or relay",
+        "runaway: PV rose 29 °F over the last 5 min with output at 0 % (limit 27 °F); "
+        "check for a stuck contactor or relay",
+    ),
+    "heating stall: {}/h over the last {} with output at {} % (minimum {}/h)": (
+        "heating stall: 12.5 °C/h over the last 30 min with output at 100 % (minimum 60 °C/h)",
+        "heating stall: 22.5 °F/h over the last 30 min with output at 100 % (minimum 108 °F/h)",
+    ),
+    # labctl/resume.py
+    "kiln cooled to {}, {} below the program setpoint {} (limit {})": (
+        "kiln cooled to 400 °C, 150 °C below the program setpoint 550 °C (limit 100 °C)",
+        "kiln cooled to 752 °F, 270 °F below the program setpoint 1022 °F (limit 180 °F)",
+    ),
+    # labctl/program/engine.py
+    "the kiln is at {} °C, {} °C above the loading temperature of {} ({} °C, the target of its "
+    "first segment; band {} °C): a freshly invested flask must start with its dewax": (
+        "the kiln is at 596 °C, 447 °C above the loading temperature of gypsum-wax-small "
+        "(149 °C, the target of its first segment; band 15 °C): a freshly invested flask "
+        "must start with its dewax",
+        "the kiln is at 1105 °F, 805 °F above the loading temperature of gypsum-wax-small "
+        "(300 °F, the target of its first segment; band 27 °F): a freshly invested flask "
+        "must start with its dewax",
+    ),
+    "kiln cooled to {} °C (loading temperature {} °C): segment {} started": (
+        "kiln cooled to 160 °C (loading temperature 149 °C): segment 1/8 ramp to 149 °C at "
+        "150 °C/h started",
+        "kiln cooled to 320 °F (loading temperature 300 °F): segment 1/8 ramp to 300 °F at "
+        "270 °F/h started",
+    ),
+    "holdback exceeded {} min in {}: PV {} °C stayed more than {} °C from the program "
+    "setpoint {} °C": (
+        "holdback exceeded 30 min in 3/8 ramp to 371 °C at 150 °C/h: PV 300 °C stayed more "
+        "than 15 °C from the program setpoint 340 °C",
+        "holdback exceeded 30 min in 3/8 ramp to 700 °F at 270 °F/h: PV 572 °F stayed more "
+        "than 27 °F from the program setpoint 644 °F",
+    ),
+    # labctl/program/segments.py (rates are differences per hour)
+    "ramp to {} °C at {} °C/h": ("ramp to 149 °C at 150 °C/h", "ramp to 300 °F at 270 °F/h"),
+    "cool to {} °C at {} °C/h": ("cool to 566 °C at 200 °C/h", "cool to 1051 °F at 360 °F/h"),
+    "{}: a ramp must go up from {} °C (use cool to go down)": (
+        "segment 3 (ramp to 300 °C at 100 °C/h): a ramp must go up from 371 °C (use cool to "
+        "go down)",
+        "segment 3 (ramp to 572 °F at 180 °F/h): a ramp must go up from 700 °F (use cool to "
+        "go down)",
+    ),
+    "{}: {} °C above the {} °C before it with no ramp (more than the {} °C band): the kiln "
+    "would heat at full power; add a ramp with a rate": (
+        "segment 4 (final hold at 730 °C): 164 °C above the 566 °C before it with no ramp "
+        "(more than the 15 °C band): the kiln would heat at full power; add a ramp with a rate",
+        "segment 4 (final hold at 1346 °F): 295 °F above the 1051 °F before it with no ramp "
+        "(more than the 27 °F band): the kiln would heat at full power; add a ramp with a rate",
+    ),
+    # labctl/cast/commands.py
+    "the flask in {} is at {} °C; {} {} pieces need {} ± {} °C": (
+        "the flask in kiln1 is at 480 °C; gold-18k-yellow medium pieces need 566 ± 15 °C",
+        "the flask in kiln1 is at 896 °F; gold-18k-yellow medium pieces need 1051 ± 27 °F",
+    ),
+}
+
+#: Texts whose every number of degrees is a temperature: template -> (°C example, °F example).
+ABSOLUTE_ONLY: dict[str, tuple[str, str]] = {
+    # the formatters: a number with its unit, which the sentence around it classifies
+    "{} °C": ("790.5 °C", "1454.9 °F"),  # interlocks.format_c, cli (PV, SP), cast/sequence
+    "{}°C": (" 612.3°C", " 1134.1°F"),  # demo.py
+    "°C": ("°C", "°C"),  # ledger/recorder.py: a plot's axis label, no number
+    "crucible {:.0f} °C": ("crucible 1080 °C", "crucible 1976 °F"),  # cli.py before format()
+    "over-temperature: PV {} above the limit {}": (
+        "over-temperature: PV 812 °C above the limit 790 °C",
+        "over-temperature: PV 1494 °F above the limit 1454 °F",
+    ),
+    "heat to {} °C at full power": (
+        "heat to 730 °C at full power",
+        "heat to 1346 °F at full power",
+    ),
+    "step to {} °C": ("step to 371 °C", "step to 700 °F"),
+    "final hold at {} °C": ("final hold at 566 °C", "final hold at 1051 °F"),
+    "{}: above the profile's max_temp_c {} °C": (
+        "segment 2 (heat to 900 °C at full power): above the profile's max_temp_c 790 °C",
+        "segment 2 (heat to 1652 °F at full power): above the profile's max_temp_c 1454 °F",
+    ),
+    "{}: a cool must go down from {} °C": (
+        "segment 3 (step to 500 °C): a cool must go down from 371 °C",
+        "segment 3 (step to 932 °F): a cool must go down from 700 °F",
+    ),
+    "{} goes to {} °C but {} is limited to {} °C": (
+        "gypsum-high goes to 790 °C but kiln1 is limited to 760 °C",
+        "gypsum-high goes to 1454 °F but kiln1 is limited to 1400 °F",
+    ),
+    "{} is at its final hold ({} °C), waiting for the flask: nothing to hold; take the flask or "
+    "abort": (
+        "kiln1 is at its final hold (566 °C), waiting for the flask: nothing to hold; take the "
+        "flask or abort",
+        "kiln1 is at its final hold (1051 °F), waiting for the flask: nothing to hold; take the "
+        "flask or abort",
+    ),
+    "cooling to the loading temperature {} °C, heat off; then {}": (
+        "cooling to the loading temperature 149 °C, heat off; then 1/8 ramp to 149 °C",
+        "cooling to the loading temperature 300 °F, heat off; then 1/8 ramp to 300 °F",
+    ),
+    "{} cannot end at {} °C for {} {}: {}": (
+        "gypsum-wax-small cannot end at 650 °C for gold-18k-yellow heavy: not allowed",
+        "gypsum-wax-small cannot end at 1202 °F for gold-18k-yellow heavy: not allowed",
+    ),
+    "{} pours at {} °C but this caster's crucible is limited to {} °C": (
+        "gold-18k-yellow pours at 1080 °C but this caster's crucible is limited to 1050 °C",
+        "gold-18k-yellow pours at 1976 °F but this caster's crucible is limited to 1922 °F",
+    ),
+    "crucible over temperature: {} °C > {} °C": (
+        "crucible over temperature: 1150 °C > 1120 °C",
+        "crucible over temperature: 2102 °F > 2048 °F",
+    ),
+    "crucible thermocouples disagree: controller {} °C, independent {} °C": (
+        "crucible thermocouples disagree: controller 1080 °C, independent 1010 °C",
+        "crucible thermocouples disagree: controller 1976 °F, independent 1850 °F",
+    ),
+    "melt: the metal did not reach {} °C and settle within {} min (crucible at ": (
+        "melt: the metal did not reach 1080 °C and settle within 10 min (crucible at 1020 °C)",
+        "melt: the metal did not reach 1976 °F and settle within 10 min (crucible at 1868 °F)",
+    ),
+    "a flask temperature is above the gypsum limit {} °C": (
+        "a flask temperature is above the gypsum limit 788.0 °C",
+        "a flask temperature is above the gypsum limit 1450.4 °F",
+    ),
+    # signed records and their certificate (ledger/recorder.py): °C, as signed
+    "{} at {} °C": ("F-0007 at 566 °C", "F-0007 at 1051 °F"),
+    "run {}, peak {} °C, {} samples, {} gaps{}": (
+        "run 1, peak 731 °C, 1200 samples, 0 gaps",
+        "run 1, peak 1348 °F, 1200 samples, 0 gaps",
+    ),
+    # labctl demo (always °C: it runs with embedded defaults)
+    "[{}s] technician takes the flask at {} °C": (
+        "[  3.2s] technician takes the flask at 566 °C",
+        "[  3.2s] technician takes the flask at 1051 °F",
+    ),
+    "[{}s] flask soaked at {} °C; clock slowed to {}x": (
+        "[  3.2s] flask soaked at 566 °C; clock slowed to 5x",
+        "[  3.2s] flask soaked at 1051 °F; clock slowed to 5x",
+    ),
+    "  peak kiln PV {} °C, peak flask core {} °C": (
+        "  peak kiln PV 731.2 °C, peak flask core 702.5 °C",
+        "  peak kiln PV 1348.2 °F, peak flask core 1296.5 °F",
+    ),
+    "crucible {}°C": ("crucible 1080.0°C", "crucible 1976.0°F"),
+}
+
+
+def _docstrings(tree: ast.AST) -> set[int]:
+    found: set[int] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Module | ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+            first = node.body[0] if node.body else None
+            if isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant):
+                found.add(id(first.value))
+    return found
+
+
+def _formats_celsius(node: ast.JoinedStr) -> bool:
+    return any(
+        isinstance(v, ast.FormattedValue)
+        and isinstance(v.value, ast.Call)
+        and isinstance(v.value.func, ast.Name)
+        and v.value.func.id == "format_c"
+        for v in node.values
+    )
+
+
+def templates() -> dict[str, list[str]]:
+    """Every °C text in labctl's source: template ("{}" for each value) -> where it is."""
+    found: dict[str, list[str]] = {}
+    for path in sorted(LABCTL.rglob("*.py")):
+        if path.name == "units.py" and path.parent == LABCTL:
+            continue  # the converter's own patterns
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        skip = _docstrings(tree)
+        for node in ast.walk(tree):
+            if isinstance(node, ast.JoinedStr):
+                skip.update(id(part) for value in node.values for part in ast.walk(value))
+        for node in ast.walk(tree):
+            where = (
+                f"{path.relative_to(LABCTL.parent)}:{node.lineno}"
+                if hasattr(node, "lineno")
+                else ""
+            )
+            if isinstance(node, ast.JoinedStr):
+                text = "".join(
+                    str(v.value) if isinstance(v, ast.Constant) else "{}" for v in node.values
+                )
+                if "°C" in text or _formats_celsius(node):
+                    found.setdefault(text, []).append(where)
+            elif (
+                isinstance(node, ast.Constant)
+                and isinstance(node.value, str)
+                and "°C" in node.value
+                and id(node) not in skip
+            ):
+                found.setdefault(node.value, []).append(where)
+    return found
+
+
+def test_every_celsius_text_in_labctl_is_classified() -> None:
+    found = templates()
+    assert set(WITH_DIFFERENCES).isdisjoint(ABSOLUTE_ONLY)
+    known = set(WITH_DIFFERENCES) | set(ABSOLUTE_ONLY)
+    new = {t: where for t, where in found.items() if t not in known}
+    assert not new, f"°C texts to classify in tests/labctl/test_units.py: {new}"
+    gone = sorted(known - set(found))
+    assert not gone, f"texts no longer in labctl (remove them from this table): {gone}"
+
+
+@pytest.mark.parametrize(
+    ("celsius", "fahrenheit"), WITH_DIFFERENCES.values(), ids=list(WITH_DIFFERENCES)
+)
+def test_a_text_with_differences_converts_them_without_the_offset(
+    celsius: str, fahrenheit: str
+) -> None:
+    assert localize(celsius, "F") == fahrenheit
+    assert localize(celsius, "C") == celsius
+    rate = "°C/" in celsius  # a rate is a difference by its unit
+    assert rate or units._spans(celsius)[0], "no phrase of this text is read as a difference"
+
+
+@pytest.mark.parametrize(("celsius", "fahrenheit"), ABSOLUTE_ONLY.values(), ids=list(ABSOLUTE_ONLY))
+def test_an_absolute_only_text_converts_every_number(celsius: str, fahrenheit: str) -> None:
+    assert localize(celsius, "F") == fahrenheit
+    assert units._spans(celsius) == (set(), set())
+
+
+def test_every_difference_phrase_is_used_by_a_text_of_labctl() -> None:
+    examples = [c for c, _ in WITH_DIFFERENCES.values()]
+    extra = ["the kiln fell 20 °C", "a drop of 20 °C"]  # phrases kept for texts to come
+    for difference in DIFFERENCES:
+        pattern = difference.compiled()
+        assert any(pattern.search(e) for e in [*examples, *extra]), difference.name
+
+
+def test_the_issue_12_example() -> None:
+    text = "faulted: runaway: PV rose 16 °C in 5 min with output off (limit 15 °C)"
+    assert localize(text, "F") == (
+        "faulted: runaway: PV rose 29 °F in 5 min with output off (limit 27 °F)"
+    )
+
+
+def test_an_over_temperature_is_a_temperature_though_it_says_above() -> None:
+    text = "faulted: over-temperature: PV 812 °C above the limit 790 °C"
+    assert localize(text, "F") == "faulted: over-temperature: PV 1494 °F above the limit 1454 °F"
+
+
+def test_texts_without_celsius_and_celsius_labs_are_untouched() -> None:
+    for text in ("completed", "aborted by ana", "17 min", "link lost", "1013 mbar", "°F"):
+        assert localize(text, "F") == text
+    assert localize("ramp to 149 °C", "C") == "ramp to 149 °C"
+
+
+def test_negative_numbers_and_numbers_inside_words() -> None:
+    assert localize("at -40 °C", "F") == "at -40 °F"
+    assert localize("a drop of -5 °C", "F") == "a drop of -9 °F"
+    assert localize("kiln2 at 0 °C", "F") == "kiln2 at 32 °F"
+    assert localize("profile v2.5 at 100 °C", "F") == "profile v2.5 at 212 °F"
+
+
+def test_localize_tree_converts_strings_only() -> None:
+    state = {
+        "kilns": {"k1": {"pv_c": 100.0, "outcome": "faulted: PV rose 10 °C (limit 5 °C)"}},
+        "alarms": [{"text": "kiln1 at 100 °C", "id": 1}],
+        "segments": ("step to 100 °C",),
+    }
+    assert localize_tree(state, "F") == {
+        "kilns": {"k1": {"pv_c": 100.0, "outcome": "faulted: PV rose 18 °F (limit 9 °F)"}},
+        "alarms": [{"text": "kiln1 at 212 °F", "id": 1}],
+        "segments": ["step to 212 °F"],
+    }
+    assert localize_tree(state, "C") is state
+
+
+@given(st.integers(-200, 2000), st.integers(0, 500))
+def test_temperatures_and_differences_round_trip(t: int, d: int) -> None:
+    text = f"PV {t} °C stayed more than {d} °C from the program setpoint {t} °C"
+    converted = localize(text, "F")
+    numbers = [float(w) for w in converted.replace("°F", "").split() if w.lstrip("-").isdigit()]
+    assert numbers == [round(t * 1.8 + 32), round(d * 1.8), round(t * 1.8 + 32)]
+
+
+def test_mqtt_texts_are_in_the_labs_unit_and_numbers_stay_celsius() -> None:
+    outcome = "faulted: runaway: PV rose 16 °C over the last 5 min with output at 0 % (limit 15 °C)"
+    state = {"pv_c": 612.5, "outcome": outcome, "alarms": [{"text": "crucible 1080 °C"}]}
+    sent = json.loads(encode(state, "F"))
+    assert sent["pv_c"] == 612.5  # a field named *_c is °C whatever the lab reads
+    assert sent["outcome"] == (
+        "faulted: runaway: PV rose 29 °F over the last 5 min with output at 0 % (limit 27 °F)"
+    )
+    assert sent["alarms"] == [{"text": "crucible 1976 °F"}]
+    assert json.loads(encode(state)) == state  # a °C lab: as it was
+    refused = json.loads(reply_error("r1", "kiln1 is at its final hold (566 °C)", "F"))
+    assert refused["error"] == "kiln1 is at its final hold (1051 °F)"
+    answered = json.loads(reply_ok("r2", {"segments": ["ramp to 149 °C at 150 °C/h"]}, "F"))
+    assert answered["result"] == {"segments": ["ramp to 300 °F at 270 °F/h"]}
