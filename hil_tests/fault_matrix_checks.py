@@ -29,7 +29,6 @@ PHASE_REACHED: dict[str, Callable[[Status], bool]] = {
     "hold": lambda s: s["kilns"][0]["state"] == "running" and " hold " in s["kilns"][0]["segment"],
     "final_hold": lambda s: s["kilns"][0]["state"] == "final_hold",
 }
-MELT = {"flask_id": "F-0007", "melt_id": "M-0031"}  # recorded by demo_records
 CAST_STATES = {
     "vacuum": {"melt": ("melt",), "pour": ("evacuate", "pour"), "hold": ("vacuum_hold",)},
     "centrifugal": {"melt": ("melt",), "pour": ("spin_up",), "hold": ("spin_hold", "brake")},
@@ -96,7 +95,7 @@ async def cast_cell(
     # a crucible the previous cell overheated (a welded relay) cools below the pour first
     await rig.wait_for(lambda c: (c["crucible_c"] or 0) < ALLOY.pour_temp_c, timeout_s=60)
     start = {"caster": "caster1", "alloy": ALLOY.name, "piece_class": "medium", "kiln": "kiln1"}
-    reply = await _cast_start(rig, start | MELT)
+    reply = await _cast_start(rig, start | lab.next_chain())
     assert reply["ok"], f"{cell}: {reply}"
     cast_id = reply["result"]["cast_id"]
     step = "flask_placed" if part.kind == "vacuum" else "balance_confirmed"
@@ -140,7 +139,7 @@ async def cast_cell(
     await _all_offered_stored(lab, "caster", spooled if part.disk else None)  # (5)
     if part.disk:  # the same daemon starts the next cast once the disk is freed
         rig.sim.io.flask_present = False
-        reply = await _cast_start(rig, start | MELT)
+        reply = await _cast_start(rig, start | lab.next_chain())
         await _started_again(lab, cell, reply, "cast_abort", caster="caster1")
 
 

@@ -21,17 +21,18 @@ from typing import Any
 
 from drivers.eurotherm3200.registers import LoopMode
 from hil_tests.caster_support import PROFILES, caster_rig
+from hil_tests.chains import cast_ids, chain_records
 from hil_tests.conftest import Rig
 from hil_tests.daemon import DaemonProcess
 from hil_tests.services import influxdb1, influxql
 from hil_tests.test_telemetry import influx_site
-from labctl.demo_records import demo_records
 from labctl.ledger import keys
 from labctl.profiles.alloys import load_alloy
 from labctl.rig_site import LEDGER_ORIGIN
 
 ALLOY = load_alloy(PROFILES / "alloys" / "gold-18k-yellow.toml")
 JUMP_S = 86_400.0
+CHAINS = 8  # casts one caster row may start (a phase each, and one more after a full disk)
 MARK = "fault-matrix: wall clock stepped"
 _SITECUSTOMIZE = f"""
 import signal, sys, time
@@ -69,6 +70,13 @@ class MatrixLab:
     daemon: DaemonProcess
     influx_url: str
     ledger_db: Path
+    casts: int = 0  # casts started so far: the next one takes chain ``casts``
+
+    def next_chain(self) -> dict[str, str]:
+        """The flask and melt of the next cast (each is cast once)."""
+        assert self.casts < CHAINS, "record more chains for this row"
+        self.casts += 1
+        return cast_ids(self.casts - 1)
 
     async def status(self) -> dict[str, Any]:
         status = await self.daemon.status()
@@ -157,7 +165,8 @@ async def caster_lab(tmp: Path, kind: str, disk: bool = False) -> AsyncIterator[
             rig.kiln.bank.set("loop_mode", LoopMode.AUTO)  # the flask's kiln holds it hot
             rig.kiln.bank.set("target_sp", flask_c)
             await rig.start_daemon()
-            for record in demo_records(ALLOY.name, "medium", ALLOY.metal, ALLOY.fineness_ppt):
+            chains = chain_records(CHAINS, ALLOY.name, "medium", ALLOY.metal, ALLOY.fineness_ppt)
+            for record in chains:  # a flask and a melt for each cast of the row
                 reply = await rig.command("ledger_record", **record)
                 assert reply["ok"], reply
             yield MatrixLab(rig, rig.daemon, influx.url, tmp / "state" / "ledger.sqlite")

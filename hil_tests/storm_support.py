@@ -29,10 +29,11 @@ from drivers._sim.caster_rig import CasterRigSim
 from drivers.clock import ScaledClock
 from drivers.eurotherm3200.sim import Eurotherm3200Sim, SimOptions
 from hil_tests.caster_support import PROFILES
+from hil_tests.chains import chain_records as _chain_records
+from hil_tests.chains import flask_id, melt_id
 from hil_tests.daemon import DaemonProcess
 from hil_tests.mqtt_service import Broker, mosquitto
 from hil_tests.services import Server, free_port, influxdb1, influxql
-from labctl.demo_records import demo_records
 from labctl.ledger import keys
 from labctl.rig_site import LEDGER_ORIGIN, RIG_PEOPLE, rig_site, ui_site
 
@@ -163,24 +164,11 @@ class StormLab:
 
 
 def chain_records(n: int) -> list[dict[str, Any]]:
-    """``n`` demo chains (lots, melt, job, flask), each with its own ids: flask F-S<i>."""
-    out: list[dict[str, Any]] = []
-    ids = ("L-2026-0141", "L-2026-0142", "M-0031", "J-1001", "F-0007", "T-0007")
-    base = json.dumps(demo_records(ALLOY, PIECE_CLASS, "gold", 750))
-    for i in range(n):
-        text = base
-        for old in ids:
-            text = text.replace(old, f"{old.split('-')[0]}-S{i}{old[-2:]}")
-        out.extend(json.loads(text))
-    return out
+    """``n`` chains of the storm's alloy and class (flask ``F-S<i>07``, melt ``M-S<i>31``)."""
+    return _chain_records(n, ALLOY, PIECE_CLASS, "gold", 750)
 
 
-def flask_id(i: int) -> str:
-    return f"F-S{i}07"
-
-
-def melt_id(i: int) -> str:
-    return f"M-S{i}31"
+__all__ = ["chain_records", "flask_id", "melt_id"]
 
 
 @contextlib.asynccontextmanager

@@ -21,6 +21,7 @@ import pytest
 
 from drivers._sim.caster_rig import CasterRigSim
 from drivers.capabilities import CasterOutputs
+from hil_tests.chains import cast_ids, chain_records
 from hil_tests.crash_support import (
     ALLOY,
     BURN_SPEED,
@@ -37,7 +38,6 @@ from hil_tests.crash_support import (
     run_events,
     runs,
 )
-from labctl.demo_records import demo_records
 
 log = logging.getLogger(__name__)
 pytestmark = [pytest.mark.hil, pytest.mark.slow, pytest.mark.timeout(360)]
@@ -46,8 +46,8 @@ SEED = int(os.environ.get("CRASH_SEED", "0")) or random.SystemRandom().randrange
 INFLUX_AFTER = 5  # InfluxDB comes up after this many kills: a backlog, then kills mid-drain
 LONG_DOWN_S = MAX_GAP_MIN * 60 / BURN_SPEED + 1.0  # wall seconds: beyond the gap limit
 RESUMED = "resumed after daemon restart"
-START = {"caster": "caster1", "alloy": ALLOY, "piece_class": PIECE_CLASS, "kiln": "kiln1",
-         "flask_id": "F-0007", "melt_id": "M-0031"}  # fmt: skip
+START = {"caster": "caster1", "alloy": ALLOY, "piece_class": PIECE_CLASS, "kiln": "kiln1"}
+CHAINS = 12  # a flask and a melt for each cast (each is cast once): more than any rounds
 
 
 @dataclass
@@ -58,6 +58,7 @@ class Loop:
     rng: random.Random
     clerk: Clerk
     round: int = 0
+    casts: int = 0  # casts started: the next takes chain ``casts``
     spooled: dict[PointKey, dict[str, Any]] = field(default_factory=dict)
     window: tuple[int, set[PointKey]] | None = None  # backlog: InfluxDB holds these up to its last
     verdicts: list[str] = field(default_factory=list)
@@ -155,7 +156,9 @@ class Loop:
         """Start a cast as soon as the daemon reads the kiln and every caster device, all safe."""
         self.rig.sim.io.flask_present = False
         deadline = time.monotonic() + 30
-        while not (reply := await self.rig.command("cast_start", **START))["ok"]:
+        start = START | cast_ids(self.casts)
+        self.casts += 1
+        while not (reply := await self.rig.command("cast_start", **start))["ok"]:
             assert time.monotonic() < deadline, self.why(str(reply))
             if "the drive reports fault code" in str(reply.get("error")):
                 # CE10, latched while labctl was dead: the technician checks the arm, clears it
@@ -236,7 +239,8 @@ async def _burnout_rounds(loop: Loop, rounds: int) -> None:
 
 async def _cast_rounds(loop: Loop, rounds: int) -> None:
     rig = loop.rig
-    await loop.clerk.sign(demo_records(ALLOY, PIECE_CLASS, "gold", 750))
+    assert rounds < CHAINS
+    await loop.clerk.sign(chain_records(CHAINS, ALLOY, PIECE_CLASS, "gold", 750))
     rig.slow_down()  # a kill in the final hold, and the daemon comes back at casting speed
     await loop.kill_and_restart(loop.rng.uniform(0.05, 0.5))
     for _ in range(rounds):
