@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from drivers.clock import ScaledClock
-from labctl.app import build_lab, run_lab
+from labctl.app import Lab, build_lab, run_lab
 from labctl.config import load_site
 from labctl.runs.loop import MachineLoop
 
@@ -22,7 +22,7 @@ from labctl.runs.loop import MachineLoop
 STOP_WITHIN_S = 25.0
 
 
-async def _lab(tmp_path: Path, minimal_site: str):  # type: ignore[no-untyped-def]
+async def _lab(tmp_path: Path, minimal_site: str) -> Lab:
     (tmp_path / "profiles").mkdir()
     site = tmp_path / "site.toml"
     site.write_text(

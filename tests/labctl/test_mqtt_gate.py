@@ -16,8 +16,15 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from labctl.commands import Caller, CommandRefused, CommandRegistry, Payload, Role
-from labctl.telemetry.mqtt_commands import COMMAND_DEADLINE_S, NO_REPLY, CommandGate
+from labctl.commands import (
+    COMMAND_DEADLINE_S,
+    Caller,
+    CommandRefused,
+    CommandRegistry,
+    Payload,
+    Role,
+)
+from labctl.telemetry.mqtt_commands import NO_REPLY, CommandGate
 from labctl.telemetry.mqtt_topics import CommandRequest, Refusal, parse_command
 
 NESTED = b"[" * 1000 + b"]" * 1000  # 2 KB, 1,000 levels: RecursionError in json.loads

@@ -269,7 +269,7 @@ def test_follow_tracks_the_device_and_keeps_the_holdback_limit() -> None:
 @pytest.mark.parametrize("last", [FinalHold(700), Step(700)])
 def test_a_jump_far_above_the_segment_before_without_a_ramp_is_refused(last: Segment) -> None:
     """Regression (issue 12): a step down then a final hold far above it heated at full power."""
-    segments = (Ramp(300, 100), Hold(10), Cool(200, 100), last)
+    segments: tuple[Segment, ...] = (Ramp(300, 100), Hold(10), Cool(200, 100), last)
     if isinstance(last, Step):
         segments = (*segments, FinalHold(700))
     with pytest.raises(ValueError, match="500 °C above the 200 °C before it with no ramp"):
