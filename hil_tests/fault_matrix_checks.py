@@ -94,6 +94,9 @@ async def cast_cell(
     rig.sim.io.flask_present = False
     # a crucible the previous cell overheated (a welded relay) cools below the pour first
     await rig.wait_for(lambda c: (c["crucible_c"] or 0) < ALLOY.pour_temp_c, timeout_s=60)
+    if rig.sim.drive is not None:  # an arm the previous cell tripped coasts to rest first (~40
+        # simulated s; the preflight waits 15 s for it, which a loaded runner can miss)
+        await rig.daemon.wait_until(lambda: rig.sim.io.arm_stopped, 60, "the arm still turns")
     start = {"caster": "caster1", "alloy": ALLOY.name, "piece_class": "medium", "kiln": "kiln1"}
     reply = await _cast_start(rig, start | lab.next_chain())
     assert reply["ok"], f"{cell}: {reply}"
