@@ -17,7 +17,12 @@ import asyncio
 import logging
 from collections.abc import Callable
 
-from drivers.capabilities import ControllerReading, TemperatureController, ThermocoupleInput
+from drivers.capabilities import (
+    ControllerReading,
+    ProgramStatus,
+    TemperatureController,
+    ThermocoupleInput,
+)
 from drivers.clock import Clock
 from drivers.errors import DriverError
 from labctl.commands import CommandRefused
@@ -82,6 +87,7 @@ class KilnRunner(MachineLoop):
         self._unrecorded: ActiveRun | None = None  # ended, but the run store refused its outcome
         self._recovering: StoredRun | None = None  # a run left by the previous daemon, unread
         self._held_since: float | None = None  # wall time of the operator hold
+        self._check_idle_heat = False  # after a restart: is an idle kiln's controller heating?
         self.write_failures = 0
         self._write_failing = False
         self.snapshot = KilnSnapshot(
@@ -226,6 +232,11 @@ class KilnRunner(MachineLoop):
 
     async def _tick(self) -> None:
         reading = await self._flask.alongside(self._read())
+        if self._check_idle_heat and reading is not None:
+            self._check_idle_heat = False
+            if self._run is None and _heating(reading):
+                log.warning("%s: idle after a restart, yet heating: heat off", self.name)
+                self._unsafe = True
         if self._unsafe:
             await self._confirm_safe()
         run, mode = self._run, self._mode
@@ -394,7 +405,8 @@ class KilnRunner(MachineLoop):
         run's last saved state), answering commands meanwhile: abort ends the run at once.
         """
         stored = await self._store.active_run(self.name)
-        if stored is None:
+        if stored is None:  # idle: a heat-off the previous daemon could not confirm is retried
+            self._check_idle_heat = True
             await self._read()
             return
         self._recovering = stored
@@ -479,3 +491,9 @@ class KilnRunner(MachineLoop):
             safe=not self._unsafe,
         )
         self._publish(self.snapshot)
+
+
+def _heating(reading: ControllerReading) -> bool:
+    """Whether a controller labctl left idle runs a program or drives its output."""
+    running = reading.program in (ProgramStatus.RUN, ProgramStatus.HOLD)
+    return running or (reading.output_pct or 0.0) > 0.5

@@ -91,6 +91,7 @@ class CasterRunner(MachineLoop):
         self.last_outcome: str | None = None
         self.last_cast_id: int | None = None
         self._unstored: tuple[int, Outcome] | None = None  # an outcome the store refused
+        self._recovering: StoredRun | None = None  # the cast a previous daemon left, not yet ended
 
     async def start(self, params: CastParams, by: str, origin: CastOrigin) -> dict[str, object]:
         """Begin a cast; refused unless idle, safe, every device answering, lid shut."""
@@ -175,6 +176,7 @@ class CasterRunner(MachineLoop):
         if not obs.at_standstill:
             raise CommandRefused(f"{self.name}: the arm is not at standstill")
         await self._devices.reset_drive_fault()
+        self._obs = dataclasses.replace(obs, drive_fault=0, drive_status="ok")  # a 2nd finds none
         log.warning("%s: drive fault %d cleared by %s", self.name, obs.drive_fault, by)
         return {"caster": self.name, "cleared_fault": obs.drive_fault, "by": by}
 
@@ -317,7 +319,12 @@ class CasterRunner(MachineLoop):
         await self._store.add_event(cast.id, at_wall=self._clock.wall(), kind=kind, text=text)
 
     async def _recover(self) -> None:
-        """Wait (up to the stale limit) for the devices to answer, then drive them safe."""
+        """Wait (up to the stale limit) for the devices to answer, then drive them safe.
+
+        Meanwhile the caster reads "recovering" (with the cast the previous daemon left) and
+        not safe: nothing has been confirmed since the restart.
+        """
+        stored = self._recovering = await self._store.active_run(self.name)
         deadline = self._clock.now() + self.limits.stale_after_s
         while self._clock.now() < deadline:
             self._obs = await self._devices.observe(self._clock.now(), self.limits.stale_after_s)
@@ -325,7 +332,7 @@ class CasterRunner(MachineLoop):
                 break
             await self._drain_while_waiting()
         await self._safe()
-        stored = await self._store.active_run(self.name)
+        self._recovering = None
         if stored is not None:
             reason = "the daemon restarted during the cast; a cast is never resumed"
             log.warning("%s: cast %d %s", self.name, stored.id, reason)
@@ -360,13 +367,16 @@ class CasterRunner(MachineLoop):
         await self.recorder(summary)
 
     # ------------------------------------------------------------ observation
+    def _idle_state(self) -> str:
+        return "idle" if self._recovered else "recovering"
+
     def status(self) -> dict[str, object]:
         cast, obs = self._cast, self._obs
         return {
             "caster": self.name,
             "kind": self.limits.kind.value,
-            "state": cast.progress.state.value if cast else "idle",
-            "cast_id": cast.id if cast else None,
+            "state": cast.progress.state.value if cast else self._idle_state(),
+            "cast_id": cast.id if cast else self._recovering.id if self._recovering else None,
             "alloy": cast.params.alloy if cast else None,
             "waiting_for": waiting_for(cast.progress, cast.params) if cast else None,
             "confirmations": [[step, by] for step, by, _ in cast.confirmations] if cast else [],
@@ -383,5 +393,5 @@ class CasterRunner(MachineLoop):
             "drive_fault": obs.drive_fault or None,
             "outcome": self.last_outcome,
             "last_cast_id": self.last_cast_id,
-            "safe": not self._unsafe,
+            "safe": self._recovered and not self._unsafe,
         }

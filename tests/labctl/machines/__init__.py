@@ -1,0 +1,1 @@
+"""Machines (kilns, casters) under every command in every state: table and model tests."""
