@@ -257,14 +257,16 @@ async def _kiln_points_agree(lab: StormLab, storm: Storm) -> None:
     InfluxDB once: points before the kill are all older than the kill's simulated time."""
     after_ns = int(storm.kill_wall * 1e9)
     deadline = time.monotonic() + 60  # the drain batches every second; generous on 2 cores
-    while True:
+    target: int | None = None  # the points offered at the first look: all of them must arrive
+    while True:  # (the kiln keeps ticking, so "have == offered" at one instant is a race)
         status = await lab.daemon.status()
         assert status is not None, storm.why("status does not answer")
         offered = int(status["telemetry"]["offered"].get("kiln", 0))
+        target = offered if target is None else target
         until_ns = round(float(status["kilns"][0]["wall"]) * 1e6) * 1000
         have = await influx_kiln_points(lab.influx.url, after_ns, until_ns)
         assert have <= offered, storm.why(f"InfluxDB has {have} kiln points, {offered} offered")
-        if have == offered:
+        if have >= target:
             return
-        assert time.monotonic() < deadline, storm.why(f"{have} of {offered} kiln points stored")
+        assert time.monotonic() < deadline, storm.why(f"{have} of {target} kiln points stored")
         await asyncio.sleep(0.5)
