@@ -323,3 +323,26 @@ async def test_a_fahrenheit_lab_reads_refusals_with_differences_in_fahrenheit(tm
         assert abs(above_f - (pv_f - loading_f)) <= 2, text  # a difference: no 32 added
         assert "(300 °F, the target of its first segment; band 27 °F)" in text, text
         assert not screen.errors, screen.errors
+
+
+async def test_a_hot_kiln_and_cool_first_in_programmer_mode_is_refused_with_the_reason(tmp_path):
+    """Issue 12: the start form offers "Cool first" for a kiln hotter than the first segment.
+    This rig's kiln runs its program on the controller, which would heat at once: the screen
+    shows why it is refused, and nothing starts (stream mode: hil_tests/test_hot_kiln_start.py)."""
+    async with ui_lab(tmp_path, flask_c=566.0) as lab, chromium() as browser:
+        screen = await open_screen(browser, lab.url)
+        page = screen.page
+        await sign_in(page, "tech")
+        await page.get_by_test_id("kiln-card-kiln1").click()
+        await page.get_by_test_id("kiln-start").click()
+        await page.get_by_test_id(f"flask-{FLASK_ID}").click()
+        await page.get_by_test_id(f"alloy-{ALLOY}").click()
+        await page.get_by_test_id(f"class-{PIECE_CLASS}").click()
+        await page.get_by_test_id(f"profile-{PROFILE}").click()
+        await page.get_by_test_id("start-hot-cool").click()
+        await page.get_by_test_id("start-submit").click()
+        message = page.get_by_test_id("message")
+        await expect(message).to_contain_text("runs its program on the controller", timeout=WAIT_MS)
+        status = await lab.rig.daemon.status()
+        assert status is not None and status["kilns"][0]["run_id"] is None, status
+        assert not screen.errors, screen.errors

@@ -9,7 +9,7 @@ const NONE = '';
 
 export function startScreen(ctx, kiln) {
   if (!ctx.state().kilns?.[kiln]) return missingScreen('kiln', kiln);
-  const pick = { flask: null, alloy: null, cls: null, profile: null };
+  const pick = { flask: null, alloy: null, cls: null, profile: null, coolFirst: false };
   let options = null;
 
   const flasks = choiceGroup('1. Flask', (v) => chooseFlask(v));
@@ -22,6 +22,11 @@ export function startScreen(ctx, kiln) {
     pick.profile = v;
     render();
   });
+  // a kiln hotter than the first segment's target is refused, or cools to it with the heat off
+  const hot = choiceGroup('5. If the kiln is too hot for the first segment', (v) => {
+    pick.coolFirst = v === 'cool';
+    render();
+  });
   const program = h('p', { class: 'hint program-text', testid: 'start-program' });
   const castingTemp = h('span', { class: 'casting-temp', testid: 'start-casting-temp' });
   const submit = button('Start burnout', 'start-submit', () => start(), 'btn btn-primary btn-action');
@@ -32,7 +37,7 @@ export function startScreen(ctx, kiln) {
     'section',
     { class: 'screen framed start', testid: 'start' },
     h('h1', { class: 'screen-title', text: `Start a burnout in ${kiln}` }),
-    h('div', { class: 'scroll' }, loading, flasks.el, alloys.el, classes.el, profiles.el, program),
+    h('div', { class: 'scroll' }, loading, flasks.el, alloys.el, classes.el, profiles.el, program, hot.el),
     h(
       'div',
       { class: 'actions actions-start' },
@@ -89,6 +94,13 @@ export function startScreen(ctx, kiln) {
       pick.profile,
       pick.alloy ? 'This alloy allows no burnout profile.' : 'Choose the alloy first.',
     );
+    hot.set(
+      [
+        { value: 'refuse', testid: 'start-hot-refuse', label: 'Do not start', sub: 'let it cool first' },
+        { value: 'cool', testid: 'start-hot-cool', label: 'Cool first', sub: 'heat off to the first target, then start' },
+      ],
+      pick.coolFirst ? 'cool' : 'refuse',
+    );
     const profile = options.profiles.find((p) => p.name === pick.profile);
     setText(program, profile ? profile.segments.join(' → ') : '');
     const alloy = alloyOf(pick.alloy);
@@ -99,6 +111,7 @@ export function startScreen(ctx, kiln) {
   async function start() {
     const payload = { kiln, profile: pick.profile, alloy: pick.alloy, piece_class: pick.cls };
     if (pick.flask) payload.flask_id = pick.flask;
+    if (pick.coolFirst) payload.cool_first = true;
     const result = await runFrom(submit, ctx, 'start', payload);
     if (result) ctx.navigate(`#/kiln/${encodeURIComponent(kiln)}`);
     else render();
