@@ -66,7 +66,7 @@ class CasterSection(_Strict):
     tick_s: float = Field(default=1.0, gt=0, le=10)  # casts need faster control than kilns
     accept_crucible_without_lease: bool = False
     io_lease_s: float = Field(default=20.0, gt=0, le=300)  # I/O module comms watchdog
-    drive_lease_s: float = Field(default=5.0, gt=0, le=300)  # drive: ramp to stop when silent
+    drive_lease_s: float = Field(default=5.0, gt=0, le=60)  # ramp to stop when silent (09-03 max)
     pour_band_c: float = Field(default=10.0, gt=0, le=100)
     stabilise_s: float = Field(default=30.0, ge=0, le=600)
     melt_limit_min: float = Field(default=45.0, gt=0, le=240)

@@ -1,7 +1,8 @@
 """Delta VFD-B driver: the :class:`ArmDrive` capability over Modbus.
 
-One read is one transaction (0x2100..0x210C coalesced). Every write goes through
-:meth:`ModbusDevice.write`: one attempt, verified by read-back. On connect the driver arms the
+One read is one transaction (0x2100..0x210C coalesced). Every setting goes through
+:meth:`ModbusDevice.write`: one attempt, verified by read-back; the fault reset (2002H bit 1)
+is a one-shot :meth:`ModbusDevice.command`. On connect the driver arms the
 drive's own comms-loss behaviour (09-03 time-out detection, 09-02 "warn and ramp to stop"), so
 a host that goes silent leaves the arm decelerating to rest, not spinning; those two
 parameters live in the drive's EEPROM and are written only when they differ.
@@ -13,7 +14,7 @@ from collections.abc import Mapping
 
 from drivers._modbus.bus import ModbusDevice
 from drivers.capabilities import DriveReading
-from drivers.delta_vfd.registers import MAP, Command, CommLossAction, DriveState
+from drivers.delta_vfd.registers import MAP, Command, CommLossAction, Control, DriveState
 from drivers.errors import ConfigurationError
 
 RUN_FORWARD = Command.RUN | Command.FWD
@@ -88,8 +89,12 @@ class DeltaVfd:
         await self._device.write("command", Command.STOP)
 
     async def reset_fault(self) -> None:
-        """Clear a trip or the comms-loss warning; the drive stays stopped until run()."""
-        await self._device.write("command", Command.RESET)
+        """2002H bit 1 (reset): clear a trip or the comms-loss warning; stays stopped until run().
+
+        A one-shot command, written once with no read-back (the bit is an action, not a
+        setting); the caller sees the effect in the fault code of the next ``read``.
+        """
+        await self._device.command("control", Control.RESET)
 
 
 __all__ = ["RUN_FORWARD", "DeltaVfd", "decode_reading"]

@@ -1,10 +1,10 @@
 """Delta VFD-B register table, shared by the driver, the simulator and the tests.
 
-Run-time registers (0x2000 command, 0x2001 frequency, 0x21xx monitor) and the max-frequency
-parameter (0x0100) are from devices.md §C.3 (LinuxCNC ``vfdb_vfd.c``, a VFD-EL driver agrees).
-The other parameters follow the same addressing (parameter GG-nn at 0xGGnn, as 01-00 is at
-0x0100) with the VFD-B's group 01 (ramp times) and group 09 (communication) numbers; those, the
-status bits and the fault codes are assumptions listed in ``NOTES.md`` [U].
+Every register carries the manual page it comes from (``ref``). The run-time registers follow
+Delta's communication "Address list": 2000H command word, 2001H frequency command, 2002H
+control bits (EF, reset, base block), 21xxH monitor. The VFD-B pages of that list were only
+partly readable, so the 20xxH bit layout is cited from the same table in the CP2000 manual;
+``NOTES.md`` says which facts were read where, and lists every assumption [U].
 """
 
 from __future__ import annotations
@@ -14,27 +14,42 @@ import enum
 from drivers._modbus.codecs import UINT16
 from drivers._modbus.registers import Poll, Register, RegisterMap
 
-C3 = "devices.md §C.3"
-ASSUMED = "VFD-B parameter numbering, NOTES.md [U]"
+VFDB = "Delta VFD-B user manual (rev. 10/2005, BE13)"
+VFDB_LIST = f"{VFDB} ch.5 Pr.09 §3.5 address list p.5-101/5-102"
+CP2000_LIST = "Delta CP2000 user manual ch.12 Pr.09 '4. Address list' p.12.1-09-8"
+VFDB_GROUP9 = f"{VFDB} ch.5 summary, group 9, p.5-16"
+ASSUMED = "assumption [U], NOTES.md"
 
 
 class Command(enum.IntFlag):
-    """Command word 0x2000 (§C.3). STOP, RUN and JOG share bits 0-1; FWD and REV bits 4-5."""
+    """Command word 2000H (CP2000 p.12.1-09-8; VFD-B address list).
+
+    Bits 1-0: 01B stop, 10B run, 11B jog + run. Bits 5-4: 01B FWD, 10B REV, 11B change
+    direction. Bits 7-6 (accel/decel set) and 11-8 (multi-step speed) act only with bit 12
+    ("enable bit 6-11 function"); bits 3-2 and 15 are reserved. No fault bits live here.
+    """
 
     STOP = 0x0001
     RUN = 0x0002
     FWD = 0x0010
     REV = 0x0020
-    EF = 0x1000  # external fault (E-stop)
-    RESET = 0x2000  # fault reset
+    ENABLE_BITS_6_11 = 0x1000
 
 
-RUN_MASK = 0x0003  # 1 stop, 2 run, 3 jog
-DIR_MASK = 0x0030  # 0x10 forward, 0x20 reverse
+RUN_MASK = 0x0003  # 1 stop, 2 run, 3 jog + run
+DIR_MASK = 0x0030  # 0x10 forward, 0x20 reverse, 0x30 change direction
+
+
+class Control(enum.IntFlag):
+    """Control bits 2002H (CP2000 p.12.1-09-8; VFD-B address list): bits 15-3 reserved."""
+
+    EF = 0x0001  # external fault on: the drive trips (EF)
+    RESET = 0x0002  # clears a trip
+    BASE_BLOCK = 0x0004  # B.B on: output off while set
 
 
 class DriveState(enum.IntEnum):
-    """Status word 0x2101 bits 0-1 [U]."""
+    """Status word 2101H bits 1-0 (C2000 Plus app. A p.A-10; VFD-B page not read [U])."""
 
     STOPPED = 0
     DECELERATING = 1
@@ -42,12 +57,12 @@ class DriveState(enum.IntEnum):
     RUNNING = 3
 
 
-STATUS_FREQ_FROM_COMMS = 1 << 8  # [U]
-STATUS_CMD_FROM_COMMS = 1 << 10  # [U]
+STATUS_FREQ_FROM_COMMS = 1 << 8  # 2101H bit 8, as bits 1-0
+STATUS_CMD_FROM_COMMS = 1 << 10  # 2101H bit 10, as bits 1-0
 
 
 class Fault(enum.IntEnum):
-    """Fault codes in 0x2100 that the simulator raises [U]."""
+    """Fault codes in 2100H that the simulator raises [U]: numbering not read, NOTES.md."""
 
     NONE = 0
     OVER_CURRENT = 1  # oc
@@ -59,7 +74,7 @@ class Fault(enum.IntEnum):
 
 
 class CommLossAction(enum.IntEnum):
-    """Parameter 09-02, transmission fault treatment [U]."""
+    """Parameter 09-02, transmission fault treatment (VFD-B p.5-16); factory 03."""
 
     WARN_CONTINUE = 0
     WARN_RAMP_STOP = 1
@@ -67,7 +82,9 @@ class CommLossAction(enum.IntEnum):
     CONTINUE = 3
 
 
-def _hz(name: str, address: int, *, poll: Poll = Poll.NEVER, writable: bool = False) -> Register:
+def _hz(
+    name: str, address: int, ref: str, *, poll: Poll = Poll.NEVER, writable: bool = False
+) -> Register:
     return Register(
         name=name,
         address=address,
@@ -77,11 +94,11 @@ def _hz(name: str, address: int, *, poll: Poll = Poll.NEVER, writable: bool = Fa
         writable=writable,
         limits=(0.0, 400.0) if writable else None,
         poll=poll,
-        ref=C3,
+        ref=ref,
     )
 
 
-def _seconds(name: str, address: int, low: float, high: float) -> Register:
+def _seconds(name: str, address: int, low: float, high: float, ref: str) -> Register:
     return Register(
         name=name,
         address=address,
@@ -91,16 +108,20 @@ def _seconds(name: str, address: int, low: float, high: float) -> Register:
         writable=True,
         nonvolatile=True,
         limits=(low, high),
-        ref=ASSUMED,
+        ref=ref,
     )
 
 
+_PARAM = f"GGnnH = Pr.GG-nn ({CP2000_LIST})"
+
 MAP = RegisterMap(
     (
-        Register(name="drive_id", address=0x0000, codec=UINT16, ref=f"00-00 identity, {ASSUMED}"),
-        _hz("max_freq", 0x0100),  # 01-00
-        _seconds("accel_time", 0x0109, 0.0, 600.0),  # 01-09 accel time 1: 0 Hz to max_freq
-        _seconds("decel_time", 0x010A, 0.0, 600.0),  # 01-10 decel time 1: max_freq to 0 Hz
+        Register(
+            name="drive_id", address=0x0000, codec=UINT16, ref=f"Pr.00-00, {_PARAM}; {ASSUMED}"
+        ),
+        _hz("max_freq", 0x0100, f"Pr.01-00, {_PARAM}; 0.01 Hz {ASSUMED}"),
+        _seconds("accel_time", 0x0109, 0.0, 600.0, f"Pr.01-09, {_PARAM}; {ASSUMED}"),
+        _seconds("decel_time", 0x010A, 0.0, 600.0, f"Pr.01-10, {_PARAM}; {ASSUMED}"),
         Register(
             name="comm_fault_treatment",
             address=0x0902,
@@ -108,14 +129,38 @@ MAP = RegisterMap(
             writable=True,
             nonvolatile=True,
             limits=(0, CommLossAction.CONTINUE),
-            ref=f"09-02, {ASSUMED}",
+            ref=f"Pr.09-02 0..3, {VFDB_GROUP9}; address {_PARAM}",
         ),
-        _seconds("comm_timeout", 0x0903, 0.0, 120.0),  # 09-03, 0 = detection off
-        Register(name="command", address=0x2000, codec=UINT16, writable=True, ref=C3),
-        _hz("freq_cmd", 0x2001, writable=True),
-        Register(name="fault_code", address=0x2100, codec=UINT16, poll=Poll.FAST, ref=C3),
-        Register(name="status", address=0x2101, codec=UINT16, poll=Poll.FAST, ref=C3),
-        _hz("output_freq", 0x2103, poll=Poll.FAST),
+        _seconds(  # 0.0 = detection off
+            "comm_timeout", 0x0903, 0.0, 60.0, f"Pr.09-03 0.0..60.0 s, {VFDB_GROUP9}; {_PARAM}"
+        ),
+        Register(
+            name="command", address=0x2000, codec=UINT16, writable=True, ref=f"2000H, {CP2000_LIST}"
+        ),
+        _hz("freq_cmd", 0x2001, f"2001H XXX.XX Hz, {CP2000_LIST}", writable=True),
+        Register(
+            name="control", address=0x2002, codec=UINT16, writable=True, ref=f"2002H, {CP2000_LIST}"
+        ),
+        Register(
+            name="fault_code",
+            address=0x2100,
+            codec=UINT16,
+            poll=Poll.FAST,
+            ref=f"2100H, {CP2000_LIST}; codes {ASSUMED}",
+        ),
+        Register(
+            name="status",
+            address=0x2101,
+            codec=UINT16,
+            poll=Poll.FAST,
+            ref="2101H, Delta C2000 Plus user manual app. A p.A-10",
+        ),
+        _hz(
+            "output_freq",
+            0x2103,
+            "2103H XXX.XX Hz, Delta C2000 Plus user manual app. A p.A-10",
+            poll=Poll.FAST,
+        ),
         Register(
             name="output_current",
             address=0x2104,
@@ -123,9 +168,16 @@ MAP = RegisterMap(
             decimals=1,
             unit="A",
             poll=Poll.FAST,
-            ref=f"{C3}; 0.1 A assumed",
+            ref=f"2104H AXXX.X, {VFDB_LIST}",
         ),
-        Register(name="rpm", address=0x210C, codec=UINT16, unit="rpm", poll=Poll.FAST, ref=C3),
+        Register(
+            name="rpm",
+            address=0x210C,
+            codec=UINT16,
+            unit="rpm",
+            poll=Poll.FAST,
+            ref=f"210CH motor speed (rpm), {VFDB_LIST}",
+        ),
     )
 )
 

@@ -2,11 +2,15 @@
 
 The drive ramps its output frequency towards the command at max_freq / accel_time (Hz/s) up
 and max_freq / decel_time down (01-00, 01-09, 01-10), drives :class:`~drivers._sim.arm.ArmModel`
-with it, and reports output frequency, current, speed, status and fault code on the §C.3
+with it, and reports output frequency, current, speed, status and fault code on the 21xxH
 registers. With 09-03 set, a host that sends no request for that long gets the 09-02
-treatment (warn and keep running, ramp to stop, or coast) and the CE10 code. A trip (backdoor
-``drive_fault`` or the EF command bit) turns the output off at once: the arm coasts. A RUN
-command is ignored while tripped; a fault reset clears the code and leaves the drive stopped.
+treatment (warn and keep running, ramp to stop, or coast) and the CE10 code. The control bits
+in 2002H act as the address list says: bit 0 (EF on) trips the drive, bit 1 (reset) clears a
+held trip or warning, bit 2 (B.B on) blocks the output while set. A trip (backdoor
+``drive_fault`` or EF) turns the output off at once: the arm coasts. A RUN command is ignored
+while tripped; a reset clears the code and leaves the drive stopped. The command word 2000H
+carries run/stop and direction only: its bits 6-12 (accel/decel set, multi-step speed and
+their enable) are accepted and have no effect here, its reserved bits are ignored.
 Assumptions are listed in ``NOTES.md``.
 """
 
@@ -28,6 +32,7 @@ from drivers.delta_vfd.registers import (
     STATUS_FREQ_FROM_COMMS,
     Command,
     CommLossAction,
+    Control,
     DriveState,
     Fault,
 )
@@ -73,6 +78,7 @@ class DeltaVfdSim(ServedModbusSim):
         self.output_hz = 0.0
         self.output_on = False
         self.run_command = False
+        self.base_block = False
         self.trip_code = Fault.NONE.value
         self.warning_code = Fault.NONE.value
         self._now: float | None = None
@@ -84,8 +90,10 @@ class DeltaVfdSim(ServedModbusSim):
     def _power_on(self) -> None:
         """Output off (the arm coasts), commands and faults cleared; parameters persist."""
         self.output_hz, self.output_on, self.run_command = 0.0, False, False
+        self.base_block = False
         self.trip_code = self.warning_code = Fault.NONE.value
         self.bank.set("command", 0)
+        self.bank.set("control", 0)
         self.bank.set("freq_cmd", 0.0)
         self._last_request, self._comm_lost = self._now, False
         self._publish()
@@ -111,19 +119,32 @@ class DeltaVfdSim(ServedModbusSim):
             raise BankError(ILLEGAL_VALUE)
         if name == "command":
             self._command(int(value))
+        elif name == "control":
+            self._control(int(value))
 
     def _command(self, word: int) -> None:
+        """2000H: run/stop (bits 1-0) and direction (bits 5-4); nothing else acts here."""
         run_bits, direction = word & RUN_MASK, word & DIR_MASK
         if run_bits == RUN_MASK or direction & Command.REV:
             raise BankError(ILLEGAL_VALUE)  # no jog; reverse inhibited (02-04), see NOTES.md
-        if word & Command.RESET:
-            self.trip_code = self.warning_code = Fault.NONE.value
-        if word & Command.EF:
-            self.trip(Fault.EXTERNAL)
         if run_bits == Command.STOP:
             self.run_command = False
         elif run_bits == Command.RUN and not self.trip_code:
-            self.run_command = self.output_on = True
+            self.run_command = True
+            self.output_on = not self.base_block
+        self._publish()
+
+    def _control(self, word: int) -> None:
+        """2002H: EF on trips, reset clears a held trip or warning, B.B on blocks the output."""
+        if word & Control.RESET:
+            self.trip_code = self.warning_code = Fault.NONE.value
+        if word & Control.EF:
+            self.trip(Fault.EXTERNAL)
+        self.base_block = bool(word & Control.BASE_BLOCK)
+        if self.base_block:
+            self.output_on, self.output_hz = False, 0.0  # the arm coasts
+        elif self.run_command and not self.trip_code and not self.output_on:
+            self.output_on = True  # B.B released: the held RUN resumes from 0 Hz
         self._publish()
 
     def step_to(self, now: float) -> None:

@@ -1,5 +1,6 @@
-"""Delta VFD-B: golden register vectors (§C.3), the simulated drive in virtual time, and the
-driver against the simulator over a real Modbus TCP loopback."""
+"""Delta VFD-B: golden register vectors and request bytes (Delta's communication address list),
+the simulated drive in virtual time, and the driver against the simulator over a real Modbus
+TCP loopback."""
 
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ from drivers._modbus.transport import TcpEndpoint
 from drivers.clock import VirtualClock
 from drivers.delta_vfd import IDENTITY, MAP, DeltaVfd
 from drivers.delta_vfd.driver import RUN_FORWARD, decode_reading
-from drivers.delta_vfd.registers import Command, CommLossAction, Fault
+from drivers.delta_vfd.registers import Command, CommLossAction, Control, Fault
 from drivers.delta_vfd.sim import DeltaVfdSim, VfdSimOptions
 from drivers.errors import ConfigurationError
 
@@ -46,6 +47,7 @@ def test_register_addresses_and_scaling_follow_the_manual_map() -> None:
     addresses = {
         "command": 0x2000,
         "freq_cmd": 0x2001,
+        "control": 0x2002,
         "fault_code": 0x2100,
         "status": 0x2101,
         "output_freq": 0x2103,
@@ -58,9 +60,33 @@ def test_register_addresses_and_scaling_follow_the_manual_map() -> None:
     assert MAP["output_freq"].decode([0x1770]) == 60.0
     assert MAP["max_freq"].decode([6000]) == 60.0
     assert int(RUN_FORWARD) == 0x0012
-    assert (Command.STOP, Command.EF, Command.RESET) == (0x0001, 0x1000, 0x2000)
+    assert (Command.STOP, Command.RUN, Command.FWD, Command.REV) == (0x01, 0x02, 0x10, 0x20)
+    assert (Control.EF, Control.RESET, Control.BASE_BLOCK) == (0x0001, 0x0002, 0x0004)
+    assert MAP["comm_timeout"].limits == (0.0, 60.0)  # 09-03: 0.0 ~ 60.0 s
     with pytest.raises(ConfigurationError):
         MAP["freq_cmd"].encode(400.01)
+
+
+def _crc16(frame: bytes) -> bytes:
+    """Modbus RTU CRC, low byte first (the manual's "CRC CHK Low", "CRC CHK High")."""
+    crc = 0xFFFF
+    for byte in frame:
+        crc ^= byte
+        for _ in range(8):
+            crc = (crc >> 1) ^ 0xA001 if crc & 1 else crc >> 1
+    return bytes((crc & 0xFF, crc >> 8))
+
+
+RESET_PDU = bytes.fromhex("06 2002 0002")  # FC06, 2002H, bit 1 (reset)
+RESET_RTU = bytes.fromhex("01 06 2002 0002 A20B")  # station 01H
+
+
+def test_golden_reset_request_is_fc06_to_2002h_bit_1() -> None:
+    # The CRC is the manual's: its 06H example (write 1770H to 0100H, station 01H) ends 86H 22H.
+    assert _crc16(bytes.fromhex("01 06 0100 1770")) == bytes.fromhex("8622")
+    assert b"\x01" + RESET_PDU + _crc16(b"\x01" + RESET_PDU) == RESET_RTU
+    reg = MAP["control"]
+    assert (reg.address, reg.encode(Control.RESET)) == (0x2002, (0x0002,))
 
 
 def test_a_read_is_one_block_from_0x2100_to_0x210c() -> None:
@@ -117,12 +143,39 @@ def test_a_trip_cuts_the_output_and_the_arm_coasts_until_reset() -> None:
     _write(sim, "command", RUN_FORWARD)  # ignored while tripped
     t = _run_for(sim, t, 1.0)
     assert not sim.output_on
-    _write(sim, "command", Command.RESET)
+    _write(sim, "control", Control.RESET)
     assert sim.bank.get("fault_code") == 0
     _run_for(sim, t, 1.0)
     assert not sim.output_on  # reset does not restart the arm
-    _write(sim, "command", Command.EF)  # the EF bit trips like an external fault
+    _write(sim, "control", Control.EF)  # 2002H bit 0 trips like an external fault
     assert sim.bank.get("fault_code") == Fault.EXTERNAL
+
+
+def test_only_2002h_bit_1_clears_a_trip_not_the_old_2000h_bits() -> None:
+    sim = _running_sim()
+    t = _run_for(sim, 0.0, 5.0)
+    sim.backdoor.drive_fault(Fault.OVERLOAD)
+    t = _run_for(sim, t, 1.0)
+    _write(sim, "command", 0x2000)  # bit 13: reserved in 2000H (the old "reset")
+    _write(sim, "command", 0x1000)  # bit 12: enables bits 6-11, no E-stop (the old "EF")
+    assert sim.bank.get("fault_code") == Fault.OVERLOAD
+    _write(sim, "control", Control.RESET)
+    assert sim.bank.get("fault_code") == 0 and not sim.output_on
+    _write(sim, "command", 0x1000 | RUN_FORWARD)  # bit 12 with bits 6-11 = 0: a plain run
+    _run_for(sim, t, 2.0)
+    assert sim.output_on and sim.bank.get("fault_code") == 0
+
+
+def test_base_block_holds_the_output_off_while_set() -> None:
+    sim = _running_sim()
+    t = _run_for(sim, 0.0, 5.0)
+    _write(sim, "control", Control.BASE_BLOCK)
+    t = _run_for(sim, t, 1.0)
+    assert not sim.output_on and sim.arm.rpm > 0  # coasting, no fault
+    assert sim.bank.get("fault_code") == 0
+    _write(sim, "control", 0)
+    _run_for(sim, t, 1.0)
+    assert sim.output_on and 0 < sim.bank.get("output_freq") < 30.0  # the held RUN resumes
 
 
 @pytest.mark.parametrize(
@@ -255,3 +308,45 @@ async def test_a_tripped_drive_reports_its_fault_and_will_not_run(rig: Rig) -> N
     _advance(rig, 2.0)
     reading = await rig.drive.read()
     assert reading.running and reading.fault_code == 0
+
+
+# ------------------------------------------------------- request bytes on the wire
+
+
+async def test_reset_fault_sends_fc06_2002h_0002_and_nothing_to_2000h() -> None:
+    """The PDU on the wire, captured by a bare Modbus TCP server (not pymodbus's)."""
+    pdus: list[bytes] = []
+
+    async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            while True:
+                mbap = await reader.readexactly(7)
+                pdu = await reader.readexactly(int.from_bytes(mbap[4:6], "big") - 1)
+                pdus.append(pdu)
+                if pdu[0] == 0x03:  # read holding registers: zeros
+                    count = int.from_bytes(pdu[3:5], "big")
+                    answer = bytes((0x03, 2 * count)) + bytes(2 * count)
+                else:  # FC06: the normal response echoes the request
+                    answer = pdu
+                head = mbap[:4] + (len(answer) + 1).to_bytes(2, "big") + mbap[6:7]
+                writer.write(head + answer)
+                await writer.drain()
+        except asyncio.IncompleteReadError:
+            writer.close()
+
+    server = await asyncio.start_server(serve, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    clock = VirtualClock()
+    wire = PymodbusWire(TcpEndpoint(host="127.0.0.1", port=port), timeout_s=0.5)
+    bus = ModbusBus(wire, name="vfd-raw", clock=clock, timeout_s=0.5)
+    device = bus.device(name="arm1", unit=1, regmap=MAP, identity=IDENTITY)
+    task = asyncio.create_task(bus.run())
+    try:
+        await device.wait_connected(5.0)
+        await DeltaVfd(device).reset_fault()
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        server.close()
+    writes = [p for p in pdus if p[0] == 0x06]
+    assert writes == [RESET_PDU]
