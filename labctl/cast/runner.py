@@ -57,6 +57,7 @@ class _Cast:
     confirmations: list[tuple[str, str, float]] = dataclasses.field(default_factory=list)
     series: list[Sample] = dataclasses.field(default_factory=list)
     ending: bool = False
+    started_wall: float | None = None
 
     def sample(self, obs: CasterObservation, wall: float) -> None:
         self.series.append((wall, obs.crucible_c, obs.crucible_tc_c, obs.chamber_mbar, obs.rpm))
@@ -130,7 +131,7 @@ class CasterRunner(MachineLoop):
             at_wall=self._clock.wall(),
         )
         progress = CastProgress(state=CastState.PREFLIGHT, entered_at=now)
-        self._cast = _Cast(cast_id, params, progress, origin)
+        self._cast = _Cast(cast_id, params, progress, origin, started_wall=self._clock.wall())
         log.info(
             "%s: cast %d started by %s: %s (%s)",
             self.name,
@@ -296,7 +297,7 @@ class CasterRunner(MachineLoop):
         if self.recorder is not None:
             summary = CastSummary(
                 cast.id, self.name, cast.params, cast.origin, outcome, cast.confirmations,
-                cast.series,
+                cast.series, started_wall=cast.started_wall,
             )  # fmt: skip
             await self.recorder(summary)
         self._cast = None

@@ -42,6 +42,7 @@ class CastSummary:
     outcome: Outcome
     confirmations: list[Confirmed] = field(default_factory=list)
     series: list[Sample] = field(default_factory=list)
+    started_wall: float | None = None  # when the cast started: its flask's burnout came before
 
 
 def params_json(params: CastParams) -> str:
@@ -72,4 +73,6 @@ def interrupted_summary(run: StoredRun, outcome: Outcome) -> CastSummary:
     confirmations = [(str(step), str(by), float(at)) for step, by, at in saved["confirmations"]]
     origin = CastOrigin(**saved["origin"])
     params = params_from_json(run.profile_json)
-    return CastSummary(run.id, run.kiln, params, origin, outcome, confirmations)
+    return CastSummary(
+        run.id, run.kiln, params, origin, outcome, confirmations, started_wall=run.started_wall
+    )

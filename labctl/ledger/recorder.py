@@ -83,7 +83,9 @@ class CastRecorder:
     async def record(self, cast: CastSummary) -> None:
         """The cast record, after its commit (or an alarm naming the missing record)."""
         try:
-            until = cast.series[0][0] if cast.series else None
+            until = cast.started_wall  # the flask's burnout began before its cast
+            if until is None and cast.series:
+                until = cast.series[0][0]
             burnout = await self.history.burnout(cast.origin.kiln, cast.origin.flask_id, until)
             rec = await asyncio.to_thread(self._cast_record, cast, burnout)  # writes the series
             appended = await self.service.record(rec)

@@ -436,8 +436,8 @@ PAYLOADS: dict[str, Callable[[Lab], Mapping[str, object]]] = {
         "kiln": KILN,
         "alloy": ALLOY,
         "piece_class": "medium",
-        "flask_id": FLASK_ID,
-        "melt_id": MELT_ID,
+        "flask_id": lab.flask_id,
+        "melt_id": lab.melt_id,
     },
     "cast_confirm": lambda lab: {"caster": CASTER, "step": _confirm_step(lab)},
     "cast_abort": lambda lab: {"caster": CASTER, "reason": "matrix"},
@@ -543,21 +543,36 @@ class Lab:
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
     crashes: list[tuple[str, str]] = field(default_factory=list)
     restarts: int = 0
+    #: As ``labctl.app`` wires it: the recorder's burnout samples go to the run store, and a
+    #: restart builds a new recorder (a new process remembers nothing; SIGKILL loses the
+    #: samples not yet stored). Off (the default): one in-memory history for the lab's life.
+    stored_history: bool = False
+    #: Every kiln snapshot published (what telemetry gets: InfluxDB, MQTT), across restarts.
+    telemetry: list[KilnSnapshot] = field(default_factory=list)
+    #: The flask and melt a cast starts from (``PAYLOADS["cast_start"]``).
+    flask_id: str = FLASK_ID
+    melt_id: str = MELT_ID
 
     # ---------------------------------------------------------------- building
     @classmethod
     async def open(
-        cls, tmp: Path, *, kiln_mode: str = "programmer", caster_kind: CasterKind
+        cls,
+        tmp: Path,
+        *,
+        kiln_mode: str = "programmer",
+        caster_kind: CasterKind,
+        stored_history: bool = False,
     ) -> Lab:
         clock = StepClock()
         plant = CasterPlant(clock)
         store = await FlakyStore.open(tmp / "runs.sqlite")
         service = await open_ledger(tmp)
         board = AlarmBoard(clock.wall)
-        recorder = CastRecorder(service, tmp / "archive", KilnHistory(), cls._lab_alarm(board))
+        history = KilnHistory(store if stored_history else None)
+        recorder = CastRecorder(service, tmp / "archive", history, cls._lab_alarm(board))
         lab = cls(
             tmp, kiln_mode, caster_kind, clock, FakeController(clock, kiln_mode == "programmer"),
-            plant, store, service, board, recorder,
+            plant, store, service, board, recorder, stored_history=stored_history,
         )  # fmt: skip
         board.raise_alarm("lab", "an alarm for people to acknowledge")  # alarm 1
         lab._wire()
@@ -611,6 +626,7 @@ class Lab:
         self.registry = registry
 
     def _publish_kiln(self, snap: KilnSnapshot) -> None:
+        self.telemetry.append(snap)
         self.recorder.history.add(snap)
         self.recorder.trips.add(snap)
         self.board.kiln(snap)
@@ -647,10 +663,18 @@ class Lab:
     async def restart(self, *, graceful: bool) -> None:
         """The daemon restarts: new runners and registry on the same run store file."""
         await self.stop(graceful=graceful)
+        if self.stored_history:
+            await self.recorder.trips.drain()  # (a trip being signed at a SIGKILL: not modelled)
+            if graceful:  # labctl.app: closing the ledger flushes the samples not yet stored
+                await self.recorder.history.flush()
         refusing = self.store.refuse_writes
         await self.store.close()
         self.store = await FlakyStore.open(self.tmp / "runs.sqlite")
         self.store.refuse_writes = refusing
+        if self.stored_history:  # the new process's recorder, over the reopened store
+            history = KilnHistory(self.store)
+            alarm = self._lab_alarm(self.board)
+            self.recorder = CastRecorder(self.service, self.tmp / "archive", history, alarm)
         self._wire()
         self.restarts += 1
         self.tasks = [
@@ -661,6 +685,8 @@ class Lab:
 
     async def close(self) -> None:
         await self.stop(graceful=False)
+        if self.stored_history:
+            await self.recorder.trips.drain()
         await self.store.close()
         await self.service.close()
 
@@ -795,8 +821,16 @@ class Lab:
 
 
 @contextlib.asynccontextmanager
-async def lab_of(tmp: Path, *, caster_kind: CasterKind, kiln_mode: str = "programmer"):
-    lab = await Lab.open(tmp, kiln_mode=kiln_mode, caster_kind=caster_kind)
+async def lab_of(
+    tmp: Path,
+    *,
+    caster_kind: CasterKind,
+    kiln_mode: str = "programmer",
+    stored_history: bool = False,
+):
+    lab = await Lab.open(
+        tmp, kiln_mode=kiln_mode, caster_kind=caster_kind, stored_history=stored_history
+    )
     try:
         await lab.start()
         yield lab
