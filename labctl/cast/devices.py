@@ -26,7 +26,7 @@ from drivers.capabilities import (
     VacuumGauge,
 )
 from drivers.errors import DriverError
-from labctl.cast.observation import CasterObservation
+from labctl.cast.observation import CasterObservation, outputs_changed
 from labctl.cast.sequence import SAFE, Actuation
 
 log = logging.getLogger(__name__)
@@ -175,6 +175,8 @@ class CasterDevices:
         before = self._applied
         self._applied = None  # unknown until every write below is confirmed
         if before is None or wanted.outputs != before.outputs:
+            if before is not None:  # writing every coil would hide a change made behind us
+                await self._unchanged_since(before)
             await self._do("io", self.io.set_outputs(wanted.outputs))
         if wanted.crucible_sp_c is not None:
             if not self._heating:
@@ -188,6 +190,17 @@ class CasterDevices:
             hz = wanted.drive_hz
             await self._do("drive", self.drive.safe_state() if hz is None else self.drive.run(hz))
         self._applied = wanted
+
+    async def _unchanged_since(self, before: Actuation) -> None:
+        """The coils still read what labctl set last (a power cycle or a watchdog changes them)."""
+        try:
+            async with asyncio.timeout(IO_TIMEOUT_S):
+                now = (await self.io.read()).outputs
+        except (DriverError, TimeoutError) as err:
+            raise ApplyFailed(f"{self.names['io']}: {str(err) or 'no reply in time'}") from err
+        changed = outputs_changed(now, before.outputs)
+        if changed is not None:
+            raise ApplyFailed(f"{self.names['io']}: {changed}")
 
     async def _do(self, role: str, call: Awaitable[None]) -> None:
         try:

@@ -7,11 +7,10 @@ the checks need (the pump must report running within a grace time of being switc
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass
 
 from labctl.cast.device_status import Device, trip
-from labctl.cast.observation import CasterObservation
+from labctl.cast.observation import CasterObservation, outputs_changed
 from labctl.cast.params import CastParams
 from labctl.cast.sequence import Actuation, CastState
 
@@ -112,13 +111,5 @@ def _vacuum(state: CastState, o: CasterObservation, c: CastParams) -> str | None
 
 
 def _outputs(o: CasterObservation, applied: Actuation) -> str | None:
-    """The coils read back must be what labctl set.
-
-    The module's comms watchdog (a hung daemon's lease ran out) or a person may have changed
-    them; the sequence must not go on blind.
-    """
-    if o.io is None or o.io.outputs == applied.outputs:
-        return None
-    now, wanted = dataclasses.asdict(o.io.outputs), dataclasses.asdict(applied.outputs)
-    changed = ", ".join(sorted(name for name, value in now.items() if value != wanted[name]))
-    return f"I/O module outputs changed behind labctl ({changed}): comms watchdog?"
+    """The coils read back must be what labctl set."""
+    return None if o.io is None else outputs_changed(o.io.outputs, applied.outputs)

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
-from drivers.capabilities import CasterInputs
+from drivers.capabilities import CasterInputs, CasterOutputs
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -55,3 +56,16 @@ class CasterObservation:
         """
         arm_stopped = self.io is not None and self.io.arm_stopped
         return self.rpm is not None and self.rpm < 2.0 and arm_stopped
+
+
+def outputs_changed(now: CasterOutputs, wanted: CasterOutputs) -> str | None:
+    """Why the coils read back are not what labctl set (None: they are).
+
+    The module's comms watchdog (a hung daemon's lease ran out), a power cycle or a person may
+    have changed them; the sequence must not go on blind.
+    """
+    if now == wanted:
+        return None
+    is_, should = dataclasses.asdict(now), dataclasses.asdict(wanted)
+    changed = ", ".join(sorted(name for name, value in is_.items() if value != should[name]))
+    return f"I/O module outputs changed behind labctl ({changed}): comms watchdog or power cycle?"

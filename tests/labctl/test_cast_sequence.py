@@ -232,7 +232,7 @@ def test_coils_changed_behind_labctl_trip_naming_them():
     _, reason = check(CastState.VACUUM_HOLD, obs(0.0, io=dropped), c, on, InterlockMemory())
     assert reason == (
         "I/O module outputs changed behind labctl (chamber_valve, pump, vent_valve): "
-        "comms watchdog?"
+        "comms watchdog or power cycle?"
     )
 
 

@@ -21,9 +21,10 @@ from drivers.capabilities import (
 )
 from drivers.clock import VirtualClock
 from drivers.errors import LinkDown
-from labctl.cast.devices import CasterDevices
+from labctl.cast.devices import ApplyFailed, CasterDevices
 from labctl.cast.params import CasterKind, CasterLimits, cast_params
 from labctl.cast.runner import CasterRunner, Recorder
+from labctl.cast.sequence import Actuation
 from labctl.cast.summary import CastOrigin, CastSummary
 from labctl.commands import CommandRefused
 from labctl.profiles.alloys import load_alloy
@@ -500,3 +501,23 @@ async def test_a_gauge_reporting_a_fault_refuses_a_start_with_its_status(make_ri
     await rig.until(lambda: rig.runner.status()["chamber_mbar"] is None)
     with pytest.raises(CommandRefused, match=r"c1 cannot start: .*sensor error"):
         await start(rig)
+
+
+async def test_coils_changed_behind_labctl_are_caught_before_a_write_hides_them():
+    """A power cycle of the I/O module between a tick's read and the next state's write: the
+    write sets every coil, so the read-back interlock would never see it. The write checks
+    first (the HIL fault matrix's I/O reboot during the pour, a race on a loaded runner)."""
+    clock = VirtualClock()
+    plant = Plant(clock)
+    names = {"crucible": "crucible1", "io": "io1", "crucible_tc": "tc1", "gauge": "gauge1"}
+    devices = CasterDevices(
+        names=names, crucible=Crucible(plant), io=Io(plant), crucible_tc=Tc(plant),
+        gauge=Gauge(plant), drive=None,
+    )  # fmt: skip
+    pumping = Actuation(outputs=CasterOutputs(pump=True, chamber_valve=True))
+    pouring = Actuation(outputs=CasterOutputs(pump=True, chamber_valve=True, pour=True))
+    await devices.apply(pumping)
+    plant.outputs = CasterOutputs(vent_valve=True)  # rebooted: every coil to its safe value
+    with pytest.raises(ApplyFailed, match=r"io1: I/O module outputs changed behind labctl \("):
+        await devices.apply(pouring)
+    assert plant.outputs == CasterOutputs(vent_valve=True)  # nothing written over it
