@@ -44,9 +44,12 @@ async def test_a_cast_is_signed_and_its_certificate_verifies_offline(tmp_path):
         kept = (await rig.command("ledger_status"))["result"]
         checkpoint_file = tmp_path / "kept.checkpoint"
         size_before = kept["size"]
-        reply = await rig.command("cast_start", **start, flask_id="F-0007", melt_id="M-0031")
+        chain = {"flask_id": "F-0007", "melt_id": "M-0031", "idempotency_key": "hil-cast-0007"}
+        reply = await rig.command("cast_start", **start, **chain)
         assert reply["ok"], reply
         cast_id = reply["result"]["cast_id"]
+        retry = await rig.command("cast_start", **start, **chain)  # the reply was lost: again
+        assert retry["ok"] and retry["result"] == reply["result"], (reply, retry)
         await rig.wait_state("flask_transfer", timeout_s=60)
         rig.sim.io.flask_present = True
         await rig.wait_for(lambda c: c["flask_present"], timeout_s=5)
