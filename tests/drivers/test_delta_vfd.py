@@ -163,7 +163,12 @@ def test_only_2002h_bit_1_clears_a_trip_not_the_old_2000h_bits() -> None:
     assert sim.bank.get("fault_code") == 0 and not sim.output_on
     _write(sim, "command", 0x1000 | RUN_FORWARD)  # bit 12 with bits 6-11 = 0: a plain run
     _run_for(sim, t, 2.0)
-    assert sim.output_on and sim.bank.get("fault_code") == 0
+    assert output_on(sim) and sim.bank.get("fault_code") == 0
+
+
+def output_on(sim: DeltaVfdSim) -> bool:
+    """Read through a call, so mypy does not carry an earlier assert on it across a write."""
+    return bool(sim.output_on)
 
 
 def test_base_block_holds_the_output_off_while_set() -> None:
@@ -175,7 +180,7 @@ def test_base_block_holds_the_output_off_while_set() -> None:
     assert sim.bank.get("fault_code") == 0
     _write(sim, "control", 0)
     _run_for(sim, t, 1.0)
-    assert sim.output_on and 0 < sim.bank.get("output_freq") < 30.0  # the held RUN resumes
+    assert output_on(sim) and 0 < sim.bank.get("output_freq") < 30.0  # the held RUN resumes
 
 
 @pytest.mark.parametrize(
