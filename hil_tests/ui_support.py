@@ -109,14 +109,19 @@ async def sign_in(page: Page, person: str = "tech", pin: str | None = None) -> N
     await page.get_by_test_id("signin-submit").click()
 
 
-async def start_burnout(page: Page, profile: str = "gypsum-wax-small") -> None:
-    """From the overview, start a burnout on kiln1 with the recorded flask (signed in)."""
+async def start_burnout(
+    page: Page, profile: str = "gypsum-wax-small", *, cool_first: bool = False
+) -> None:
+    """From the overview, start a burnout on kiln1 with the recorded flask (signed in); with
+    ``cool_first``, a kiln too hot for the first segment cools to it first."""
     await page.get_by_test_id("kiln-card-kiln1").click()
     await page.get_by_test_id("kiln-start").click()
     await page.get_by_test_id(f"flask-{FLASK_ID}").click()
     await page.get_by_test_id(f"alloy-{ALLOY}").click()
     await page.get_by_test_id(f"class-{PIECE_CLASS}").click()
     await page.get_by_test_id(f"profile-{profile}").click()
+    if cool_first:
+        await page.get_by_test_id("start-hot-cool").click()
     await page.get_by_test_id("start-submit").click()
 
 

@@ -35,20 +35,27 @@ async def _lab(tmp_path: Path, minimal_site: str) -> Lab:
     return await build_lab(load_site(site), clock=ScaledClock(1.0, epoch=time.time()))
 
 
-async def test_a_crashed_service_stops_the_daemon_promptly_with_every_machine_safe(
-    tmp_path: Path, minimal_site: str, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    lab = await _lab(tmp_path, minimal_site)
-    stopped: list[str] = []
+@pytest.fixture
+def stopped(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The machines driven safe at the stop, in order."""
+    names: list[str] = []
 
     async def safe(machine: MachineLoop) -> None:
-        stopped.append(machine.name)
+        names.append(machine.name)
+
+    monkeypatch.setattr(MachineLoop, "stop_safe", safe)
+    return names
+
+
+async def test_a_crashed_service_stops_the_daemon_promptly_with_every_machine_safe(
+    tmp_path: Path, minimal_site: str, monkeypatch: pytest.MonkeyPatch, stopped: list[str]
+) -> None:
+    lab = await _lab(tmp_path, minimal_site)
 
     async def broken() -> None:
         await asyncio.sleep(0.2)
         raise RuntimeError("the telemetry task fell over")
 
-    monkeypatch.setattr(MachineLoop, "stop_safe", safe)
     assert lab.telemetry is not None
     monkeypatch.setattr(lab.telemetry, "run", broken)
     began = time.monotonic()
@@ -60,15 +67,9 @@ async def test_a_crashed_service_stops_the_daemon_promptly_with_every_machine_sa
 
 
 async def test_a_cancelled_daemon_sigterm_drives_every_machine_safe_and_returns(
-    tmp_path: Path, minimal_site: str, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, minimal_site: str, stopped: list[str]
 ) -> None:
     lab = await _lab(tmp_path, minimal_site)
-    stopped: list[str] = []
-
-    async def safe(machine: MachineLoop) -> None:
-        stopped.append(machine.name)
-
-    monkeypatch.setattr(MachineLoop, "stop_safe", safe)
     ready = asyncio.Event()
     daemon = asyncio.create_task(run_lab(lab, ready=ready))
     await asyncio.wait_for(ready.wait(), 10)
