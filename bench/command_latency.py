@@ -27,15 +27,17 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
-from hil_tests.storm_support import (
-    ALLOY,
-    PIECE_CLASS,
+from hil_tests.storm_clients import (
     Answer,
     HttpClient,
     MqttUser,
+    cli_call,
+)
+from hil_tests.storm_support import (
+    ALLOY,
+    PIECE_CLASS,
     StormLab,
     chain_records,
-    cli_call,
     flask_id,
     melt_id,
     storm_lab,

@@ -24,20 +24,22 @@ from typing import Any
 
 import pytest
 
-from hil_tests.storm_support import (
-    MQTT_TECHS,
+from hil_tests.storm_clients import (
     Answer,
-    Faults,
-    Generator,
     HttpClient,
     Ledger,
     MqttUser,
+    cli_call,
+    summary,
+)
+from hil_tests.storm_support import (
+    MQTT_TECHS,
+    Faults,
+    Generator,
     StormLab,
     chain_records,
-    cli_call,
     influx_kiln_points,
     storm_lab,
-    summary,
 )
 from labctl.commands import COMMAND_DEADLINE_S
 
