@@ -61,7 +61,7 @@ from labctl.runstore import RunStore, RunStoreError
 from labctl.snapshot import KilnSnapshot
 from labctl.status_command import register_status
 from labctl.web.options import register_start_options
-from tests.labctl.test_caster_runner import Crucible, Drive, Gauge, Io, Plant, Tc
+from tests.labctl.caster_fakes import Crucible, Drive, Gauge, Io, Plant, Tc
 
 REPO = Path(__file__).resolve().parents[3]
 TICK_S = 1.0  # both machines tick once a (virtual) second
