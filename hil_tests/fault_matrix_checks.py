@@ -106,12 +106,14 @@ async def cast_cell(
         await rig.wait_state("melt", timeout_s=30)
     else:
         await rig.wait_for(lambda c: c["waiting_for"] == step, timeout_s=90)
+    spooled = await lab.telemetry("caster")
     if phase in ("pour", "hold"):
         await _confirm(rig, step)
         states = CAST_STATES[part.kind][phase]
         await rig.wait_for(lambda c: c["state"] in states, timeout_s=60)
-    spooled = await lab.telemetry("caster")
-    part.inject(rig)
+    if part.at is not None:  # the status read above may be a phase behind the simulator
+        await rig.wait_sim(part.at, timeout_s=10)
+    part.inject(rig)  # no await since the simulator was read: it has not moved on
     try:
         if not part.faults:
             await lab.daemon.wait_until(lambda: MARK in lab.daemon.log(), 5, "no clock jump")

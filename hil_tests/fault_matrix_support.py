@@ -41,6 +41,9 @@ class Cells:
     transport: Literal["tcp", "rtu"] = "tcp"
     faults: bool = True  # False: the run must neither fault nor end early (a clock jump)
     disk: bool = False  # the lab's state directory is a small file system; see FULL_DISK
+    # inject only once the simulator (read in-process, at once before) shows this: a fault
+    # whose effect a later step would undo must land in its phase, not a status read late
+    at: Callable[[Any], bool] | None = None
 
 
 @dataclass(frozen=True)
@@ -87,6 +90,14 @@ def _once(device: str | None, fault: str, *args: object) -> Injections:
             rig.sim.drive.trip_code = 0  # a technician clears the held trip at the keypad
 
     return inject, restore
+
+
+def _pumping(sim: Any) -> bool:
+    """The I/O module holds the pump on: the cast is between evacuation and vent. A reboot
+    after the vent's write would drop the coils into the very values it asked for (CI once
+    injected there, a status read late, and saw 'completed', which was then right).
+    """
+    return bool(sim.io.coils.pump)
 
 
 def _nothing(_: Any) -> None:
@@ -172,7 +183,8 @@ MATRIX: tuple[Fault, ...] = (
     Fault("device-reboot", "power cycle: volatile registers back to power-on values",
           Cells(*_once(None, "reboot"), ("reboot", "power-on")),
           Cells(*_once("io", "reboot"), ("io1", "I/O module outputs changed"), kind="vacuum",
-                skip={**dict.fromkeys(("melt", "transfer"), IO_ALL_OFF), "hold": SHORT_HOLD})),
+                skip={**dict.fromkeys(("melt", "transfer"), IO_ALL_OFF), "hold": SHORT_HOLD},
+                at=_pumping)),
     Fault("vacuum-leak", "chamber leak (5000 mbar·l/s)",
           "a burnout has no vacuum",
           Cells(_leak(5000.0), _leak(0.0), ("vacuum lost",), kind="vacuum",
