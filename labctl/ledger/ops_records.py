@@ -1,4 +1,4 @@
-"""Records about the ledger and the lab: key rotation, safety trip, correction.
+"""Records about the ledger and the lab: key rotation, safety trip, commissioning, correction.
 
 The correction that fixes a record already signed (records are never replaced: ids are unique
 per kind, so a wrong lot receipt stays in the log, and a correction names it and replaces it
@@ -7,12 +7,24 @@ for every later check).
 
 from __future__ import annotations
 
+from datetime import UTC
 from typing import Annotated, Any, ClassVar, Literal, Self
 
 from pydantic import AwareDatetime, Field, model_validator
 
 from labctl.ledger.metal import Melt, QaBalance
-from labctl.ledger.records import Celsius, Id, JobTicket, LotReceipt, Record, Text, TreeFlask
+from labctl.ledger.records import (
+    Celsius,
+    Id,
+    JobTicket,
+    LotReceipt,
+    Name,
+    Record,
+    Sha256Hex,
+    StrictModel,
+    Text,
+    TreeFlask,
+)
 
 #: The record kinds a correction may replace (cast records and trips are measured, not told).
 CORRECTABLE: dict[str, type[Record]] = {
@@ -50,6 +62,53 @@ class SafetyTrip(Record):
     @property
     def record_id(self) -> str:
         return self.run_id
+
+
+class DeviceCheck(StrictModel):
+    """One commissioning check: what was checked, whether it passed, and what was measured.
+
+    ``measured`` holds integers in the unit its key names (``median_us``, ``fallback_ms``,
+    ``range_hi_dc`` for deci-degrees), so the canonical JSON is the same in every language.
+    """
+
+    name: Name
+    passed: bool
+    detail: Annotated[str, Field(max_length=500)]
+    measured: dict[Name, Annotated[int, Field(strict=True, ge=-(2**53) + 1, le=2**53 - 1)]] = Field(
+        default_factory=dict, max_length=32
+    )
+
+
+class Commissioning(Record):
+    """A device checked against labctl's table of its family before a lab streams heat to it.
+
+    ``device`` is the machine and role (``kiln1``, ``caster1.io``); ``config_digest`` is the
+    SHA-256 of the site configuration the checks depend on (``labctl.commission.record``), so a
+    changed bus, unit or lease makes the record stale. ``passed`` is every check passing.
+    """
+
+    kind: ClassVar[str] = "commissioning"
+    device: Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]{1,130}$")]
+    family: Name
+    identity: dict[Name, Annotated[str, Field(max_length=100)]] = Field(max_length=16)
+    firmware: Annotated[str, Field(max_length=100)] | None
+    config_digest: Sha256Hex
+    checks: list[DeviceCheck] = Field(min_length=1, max_length=64)
+    passed: bool
+    at: AwareDatetime
+    who: Id | None = None
+
+    @model_validator(mode="after")
+    def _passed_is_every_check(self) -> Self:
+        if self.passed != all(check.passed for check in self.checks):
+            raise ValueError("passed must say whether every check passed")
+        return self
+
+    @property
+    def record_id(self) -> str:
+        """Unique per commissioning: the time (to the microsecond) and the config digest."""
+        stamp = self.at.astimezone(UTC).strftime("%Y%m%dT%H%M%S.%fZ")
+        return f"{stamp}-{self.config_digest[:16]}"
 
 
 class Correction(Record):

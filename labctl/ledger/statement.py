@@ -41,6 +41,7 @@ KINDS = frozenset(
         "clock-sync",
         "calibration",
         "safety-trip",
+        "commissioning",
         "correction",
     }
 )
