@@ -3,7 +3,8 @@
 The simulator side of :mod:`drivers._serial.line`: a raw pty pair whose slave path (plus an
 optional symlink) is what the daemon opens as its serial port. Bytes from the host are split
 into requests by a :class:`RequestFramer`; each complete request goes to the model's handler,
-which returns the reply bytes (or None: the device stays silent). The link's
+which returns the reply bytes (or None: the device stays silent). A device in a continuous
+output mode sends lines unasked through :meth:`AsciiPty.stream`. The link's
 :class:`~drivers._sim.links.Faults` are read on every request and reply, so a backdoor flipping a
 field takes effect at once (``corrupt_crc`` is for RTU links and unused here).
 """
@@ -80,6 +81,7 @@ class AsciiPty:
         self._link = link_path
         self._master = self._slave = -1
         self._late: set[asyncio.Task[None]] = set()
+        self._streaming: asyncio.Task[None] | None = None
         self.device_path = ""
 
     async def __aenter__(self) -> AsciiPty:
@@ -102,6 +104,7 @@ class AsciiPty:
         self, et: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
     ) -> None:
         asyncio.get_running_loop().remove_reader(self._master)
+        self.stream(None)
         late, self._late = list(self._late), set()
         for task in late:
             task.cancel()
@@ -127,6 +130,28 @@ class AsciiPty:
             reply = self._handler(request)
             if reply:
                 self._reply(reply)
+
+    def stream(self, line: Callable[[], bytes] | None, every_s: float = 0.0) -> None:
+        """Send ``line()`` every ``every_s`` wall seconds unasked; None stops it.
+
+        The lines pass the link's faults as replies do. Starting a stream replaces the last.
+        """
+        if self._streaming is not None:  # cancelled; __aexit__ still awaits it if pending
+            self._streaming.cancel()
+            self._streaming = None
+        if line is None:
+            return
+        if every_s <= 0:
+            raise ValueError(f"stream interval must be positive, got {every_s}")
+        self._streaming = task = asyncio.ensure_future(self._stream(line, every_s))
+        self._late.add(task)
+        task.add_done_callback(self._late.discard)
+
+    async def _stream(self, line: Callable[[], bytes], every_s: float) -> None:
+        while True:
+            await asyncio.sleep(every_s)
+            if not (self._faults.link_down or self._faults.silent):
+                self._reply(line())
 
     def _reply(self, reply: bytes) -> None:
         if self._faults.garble:

@@ -1,7 +1,8 @@
 """Pfeiffer TPG 36x driver: the :class:`VacuumGauge` capability over the ACK/ENQ exchange.
 
-Every query is one transaction on the line (reference/devices.md §B.1): ``MNE<CR><LF>``, the
-gauge's ``<ACK>`` line, then ``<ENQ>`` and the data line. A NAK becomes DeviceRejected (with
+Every query is one transaction on the line (TPG 261 manual BG 5195 BEN chapter 5.2, TPG 361/362
+protocol BG 5510 BEN §1.3): ``MNE<CR><LF>``, the gauge's ``<ACK>`` line, then ``<ENQ>`` and the
+data line. A NAK becomes DeviceRejected (with
 the ERR word, read in the same transaction, as the reason); after garbage or silence the
 driver sends ``<ETX>`` so the gauge drops whatever it still holds.
 """
@@ -26,7 +27,7 @@ from drivers.tpg36x import protocol as tpg
 
 log = logging.getLogger(__name__)
 
-MBAR = b"0"  # UNI code for mbar/bar (§B.1)
+MBAR = b"0"  # UNI code for mbar/bar (BG 5195 BEN chapter 5.2; NOTES.md)
 CHANNELS = range(1, 7)  # PR1..PR6 (a TPG 366 has six)
 T = TypeVar("T")
 

@@ -1,9 +1,11 @@
 """The TPG 36x exchange, as bytes: pure framing and parsing (no I/O).
 
-Pfeiffer TPG 261 manual BG 5195 BEN pp. 67-72 and the hvl_ccb TPG 36x driver
-(reference/devices.md §B.1): host sends ``MNE[,params]<CR><LF>``; the gauge answers
-``<ACK><CR><LF>`` (``<NAK>`` on a bad command); the host sends ``<ENQ>``; the gauge sends one
-data line. A pressure line is ``x,sx.xxxxEsxx`` with status digit ``x``.
+Pfeiffer TPG 261 operating manual BG 5195 BEN / A (2011-05) chapter 5.2 (pp. 67-72) and the
+TPG 361/362 communication protocol BG 5510 BEN / A (2015-02) §1.2-1.3: the host sends
+``MNE[,params]<CR>[<LF>]``; the gauge answers ``<ACK><CR><LF>`` (``<NAK>`` on a bad command);
+the host sends ``<ENQ>``; the gauge sends one data line; ``<ETX>`` clears its input buffer.
+A pressure line is ``x,sx.xxxxEsxx`` (p. 71): status digit ``x``, then the value with its sign
+``s``, always in exponential format, e.g. ``0,+1.0000E+03``.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from drivers.errors import DeviceRejected, FramingError
 ACK, NAK, ENQ, ETX = b"\x06", b"\x15", b"\x05", b"\x03"
 EOL = b"\r\n"
 MAX_LINE = 80  # longest reply (PRX with two channels is 27 bytes); more is garbage
+# The manual's sign is accepted but not required (lenient with clones that drop it).
 _PRESSURE = re.compile(rb"^([0-9]),([+-]?\d\.\d{4}E[+-]\d{2})$")
 
 
@@ -73,8 +76,13 @@ def check_ack(line: bytes) -> None:
     raise FramingError(f"expected ACK or NAK from the gauge, got {line[:20]!r}")
 
 
+def format_pressure(status: GaugeStatus, value: float) -> bytes:
+    """``(OK, 1000.0)`` -> ``b"0,+1.0000E+03"``: one channel as the gauge sends it (p. 71)."""
+    return f"{int(status)},{value:+.4E}".encode("ascii")
+
+
 def parse_pressure(line: bytes) -> PressureReading:
-    """``b"0,1.2340E+02"`` -> PressureReading(OK, 123.4)."""
+    """``b"0,+1.2340E+02"`` -> PressureReading(OK, 123.4)."""
     match = _PRESSURE.fullmatch(line)
     if match is None:
         raise FramingError(f"not a TPG pressure line: {line[:40]!r}")
@@ -85,7 +93,7 @@ def parse_pressure(line: bytes) -> PressureReading:
 
 
 def parse_error_word(line: bytes) -> tuple[str, ...]:
-    """``ERR`` reply ``aaaa`` -> the errors it names (empty: none)."""
+    """``ERR`` reply ``aaaa`` -> the errors it names (empty: none; bit order in NOTES.md)."""
     if not re.fullmatch(rb"[01]{4}", line):
         raise FramingError(f"not a TPG error word: {line[:20]!r}")
     names = ("controller error", "no hardware", "inadmissible parameter", "syntax error")

@@ -1,44 +1,39 @@
 """A simulated Pfeiffer TPG 362 with a Pirani (TPR) head on channel 1, served on a pty.
 
-The exchange follows reference/devices.md §B.1 (TPG 261 manual BG 5195 BEN pp. 67-72): a
-command line is answered ``<ACK><CR><LF>`` (``<NAK><CR><LF>`` on a bad one, which also sets a
-bit in the ERR word); the data line is sent on ``<ENQ>``; ``<ETX>`` clears the pending reply.
-The pressure comes from a callable (a vacuum chamber model stepped elsewhere); values outside
-the head's range are reported under/over range. Assumptions are in ``NOTES.md``.
+The exchange follows the TPG 261 operating manual BG 5195 BEN / A (2011-05) chapter 5.2, whose
+mnemonics the TPG 361/362 protocol BG 5510 BEN / A (2015-02) §1.3-1.4 keeps: a command line is
+answered ``<ACK><CR><LF>`` (``<NAK><CR><LF>`` on a bad one, which also sets a bit in the ERR
+word); the data line is sent on ``<ENQ>``; ``<ETX>`` clears the input buffer. ``COM`` starts
+continuous output (p. 72) until the next command. The pressure comes from a callable (a vacuum
+chamber model stepped elsewhere); values outside the head's range are reported under/over
+range. The parameter mnemonics are in :mod:`drivers.tpg36x.sim_settings`; assumptions are in
+``NOTES.md``.
 """
 
 from __future__ import annotations
 
 import contextlib
-import enum
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 from drivers._sim.ascii_pty import AsciiPty, RequestFramer
 from drivers.clock import Clock
 from drivers.tpg36x.backdoor import Backdoor
-from drivers.tpg36x.protocol import ACK, ENQ, EOL, ETX, NAK, GaugeStatus
+from drivers.tpg36x.protocol import ACK, ENQ, EOL, ETX, NAK, GaugeStatus, format_pressure
+from drivers.tpg36x.sim_settings import (
+    SEN_CODES,
+    UNIT_FACTORS,
+    ErrorBit,
+    GaugeSettings,
+    Refused,
+    codes_line,
+    parse_codes,
+)
 
 TPR_RANGE_MBAR = (5e-4, 1000.0)  # Pirani TPR measuring range (NOTES.md)
-NO_SENSOR_LINE = b"5,2.0000E-02"  # §B.1: "No sensor (reply e.g. 5,2.0000E-2)"
+NO_SENSOR_MBAR = 2.0e-2  # p. 71: "No sensor (output: 5,2.0000E-2 [mbar])"
 CHANNELS = (1, 2)  # a TPG 362
-# UNI codes (§B.1) -> factor from mbar; 5 (volt) is not modelled (NOTES.md).
-UNIT_FACTORS = {0: 1.0, 1: 0.750062, 2: 100.0, 3: 750.062, 4: 1.0}
-
-
-class ErrorBit(enum.IntFlag):
-    """The ERR word ``aaaa`` read as binary (§B.1); reading it clears it."""
-
-    SYNTAX = 0b0001
-    INADMISSIBLE_PARAMETER = 0b0010
-    NO_HARDWARE = 0b0100
-    CONTROLLER = 0b1000
-
-
-class _Refused(Exception):
-    def __init__(self, bit: ErrorBit) -> None:
-        self.bit = bit
-
+SEN_CANNOT_SWITCH, SEN_OFF = 0, 1  # SEN read-back codes (NOTES.md)
 
 Reply = Callable[[], bytes]
 
@@ -54,11 +49,22 @@ class Tpg36xSim:
     ) -> None:
         self._sources = {1: pressure_mbar, 2: channel2_mbar}
         self.backdoor = Backdoor()
-        self.unit = 0
+        self.settings = GaugeSettings()
         self.errors = ErrorBit(0)
+        self.continuous_s: float | None = None  # COM output interval while it runs
         self.last_request_at: float | None = None  # clock time of the last request served
         self._pending: Reply | None = None
         self._clock: Clock | None = None
+        self._pty: AsciiPty | None = None
+
+    @property
+    def unit(self) -> int:
+        """The ``UNI`` code pressures are reported in."""
+        return self.settings.unit
+
+    @unit.setter
+    def unit(self, code: int) -> None:
+        self.settings.unit = code
 
     # ------------------------------------------------------------------ wire
     def handle(self, request: bytes) -> bytes | None:
@@ -67,50 +73,67 @@ class Tpg36xSim:
             self.last_request_at = self._clock.now()
         if request == ENQ:
             return None if self._pending is None else self._pending() + EOL
-        if request == ETX:
-            self._pending = None
-            return None
         self._pending = None
+        self._continuous(None)  # any input ends continuous output (NOTES.md)
+        if request == ETX:
+            return None
         try:
             self._pending = self._command(request)
-        except _Refused as refused:
+        except Refused as refused:
             self.errors |= refused.bit
             return NAK + EOL
         return ACK + EOL
 
-    def _command(self, request: bytes) -> Reply:
+    def _command(self, request: bytes) -> Reply | None:
         try:
-            mnemonic, *params = request.decode("ascii").split(",")
+            mnemonic, *params = request.decode("ascii").replace(" ", "").split(",")
         except UnicodeDecodeError:
-            raise _Refused(ErrorBit.SYNTAX) from None
-        if mnemonic == "UNI":
-            return self._uni(params)
+            raise Refused(ErrorBit.SYNTAX) from None
+        setting = {"UNI": self.settings.uni, "BAU": self.settings.bau, "FSR": self.settings.fsr}
+        if mnemonic in setting:
+            line = setting[mnemonic](params)
+            return lambda: line
+        if mnemonic == "SEN":
+            return self._sen(params)
+        if mnemonic == "COM":
+            self._continuous(self.settings.com(params))
+            return None  # the data comes unasked, no ENQ needed (p. 72)
         if params:
-            raise _Refused(ErrorBit.SYNTAX)
+            raise Refused(ErrorBit.SYNTAX)
+        return self._query(mnemonic)
+
+    def _query(self, mnemonic: str) -> Reply:
         if mnemonic in ("PR1", "PR2"):
             return lambda: self.pressure_line(int(mnemonic[2]))
         if mnemonic == "PRX":
-            return lambda: b",".join(self.pressure_line(c) for c in CHANNELS)
+            return self.prx_line
         if mnemonic == "TID":
             return lambda: b",".join(self._ident(c) for c in CHANNELS)
         if mnemonic == "ERR":
             return self._read_errors
         if mnemonic in ("PR3", "PR4", "PR5", "PR6"):  # channels of a TPG 366
-            raise _Refused(ErrorBit.NO_HARDWARE)
-        raise _Refused(ErrorBit.SYNTAX)
+            raise Refused(ErrorBit.NO_HARDWARE)
+        raise Refused(ErrorBit.SYNTAX)
 
-    def _uni(self, params: list[str]) -> Reply:
-        if len(params) > 1:
-            raise _Refused(ErrorBit.SYNTAX)
-        if params:
-            if not params[0].isdigit() or int(params[0]) not in UNIT_FACTORS:
-                raise _Refused(ErrorBit.INADMISSIBLE_PARAMETER)
-            self.unit = int(params[0])
-        return lambda: str(self.unit).encode()
+    def _sen(self, params: list[str]) -> Reply:
+        """``SEN[,x,x]``: a Pirani head cannot be switched, so a request changes nothing."""
+        parse_codes(params, len(CHANNELS), SEN_CODES)
+        return lambda: codes_line([self._sen_state(c) for c in CHANNELS])
+
+    def _sen_state(self, channel: int) -> int:
+        return SEN_OFF if self.status(channel) is GaugeStatus.SENSOR_OFF else SEN_CANNOT_SWITCH
 
     def _read_errors(self) -> bytes:
         word, self.errors = self.errors, ErrorBit(0)
         return f"{int(word):04b}".encode()
+
+    def _continuous(self, interval_s: float | None) -> None:
+        if interval_s == self.continuous_s:
+            return
+        self.continuous_s = interval_s
+        if self._pty is not None:
+            line = None if interval_s is None else (lambda: self.prx_line() + EOL)
+            self._pty.stream(line, interval_s or 0.0)
 
     # ---------------------------------------------------------------- gauge
     def status(self, channel: int) -> GaugeStatus | None:
@@ -123,19 +146,23 @@ class Tpg36xSim:
         return b"noSen" if self.status(channel) is GaugeStatus.NO_SENSOR else b"TPR"
 
     def pressure_line(self, channel: int) -> bytes:
-        """``x,sx.xxxxEsxx`` for one channel, range-limited and in the current unit."""
+        """``x,sx.xxxxEsxx`` for one channel (p. 71), range-limited and in the current unit."""
         fault, source = self.status(channel), self._sources[channel]
         if fault is GaugeStatus.NO_SENSOR or source is None:
-            return NO_SENSOR_LINE
+            return format_pressure(GaugeStatus.NO_SENSOR, NO_SENSOR_MBAR)
         if fault is not None:
-            return f"{int(fault)},0.0000E+00".encode()
+            return format_pressure(fault, 0.0)
         mbar, (low, high) = source(), TPR_RANGE_MBAR
         status = GaugeStatus.OK
         if mbar < low:
             status, mbar = GaugeStatus.UNDERRANGE, low
         elif mbar > high:
             status, mbar = GaugeStatus.OVERRANGE, high
-        return f"{int(status)},{mbar * UNIT_FACTORS[self.unit]:.4E}".encode()
+        return format_pressure(status, mbar * UNIT_FACTORS[self.unit])
+
+    def prx_line(self) -> bytes:
+        """Both channels, ``x,sx.xxxxEsxx,y,sy.yyyyEsyy`` (``PRX`` and ``COM``, pp. 71-72)."""
+        return b",".join(self.pressure_line(c) for c in CHANNELS)
 
     # -------------------------------------------------------------- serving
     @contextlib.asynccontextmanager
@@ -143,5 +170,10 @@ class Tpg36xSim:
         """Answer on a pty; yields ``pty_link``, the path the daemon opens as its port."""
         self._clock = clock
         framer = RequestFramer(ends=b"\r", singles=ENQ + ETX, skip=b"\n")
-        async with AsciiPty(self.handle, framer, self.backdoor.faults, link_path=pty_link):
-            yield pty_link
+        pty = AsciiPty(self.handle, framer, self.backdoor.faults, link_path=pty_link)
+        async with pty:
+            self._pty = pty
+            try:
+                yield pty_link
+            finally:
+                self._pty, self.continuous_s = None, None

@@ -11,7 +11,9 @@ from hypothesis import strategies as st
 from drivers.adam4018 import protocol as dcon
 from drivers.errors import DeviceRejected, DriverError, FramingError
 from drivers.tpg36x import protocol as tpg
-from drivers.tpg36x.protocol import GaugeStatus
+from drivers.tpg36x.protocol import ACK, ENQ, ETX, NAK, GaugeStatus
+from drivers.tpg36x.sim import Tpg36xSim
+from labctl.cast.device_status import TABLE, Device
 
 
 def test_tpg_command_and_handshake_bytes() -> None:
@@ -30,7 +32,9 @@ def test_tpg_command_and_handshake_bytes() -> None:
 @pytest.mark.parametrize(
     ("line", "status", "value"),
     [
-        (b"0,1.0000E+03", GaugeStatus.OK, 1000.0),
+        (b"0,+1.0000E+03", GaugeStatus.OK, 1000.0),  # p. 71's sx.xxxxEsxx, sign and all
+        (b"0,-2.5000E-01", GaugeStatus.OK, -0.25),  # a linear gauge's offset can go negative
+        (b"0,1.0000E+03", GaugeStatus.OK, 1000.0),  # a clone that drops the sign still reads
         (b"0,4.8000E+01", GaugeStatus.OK, 48.0),
         (b"1,1.0000E-04", GaugeStatus.UNDERRANGE, 1e-4),
         (b"2,2.0000E+03", GaugeStatus.OVERRANGE, 2000.0),
@@ -46,10 +50,96 @@ def test_tpg_pressure_lines(line: bytes, status: GaugeStatus, value: float) -> N
     assert reading.valid is (status is GaugeStatus.OK)
 
 
+@pytest.mark.parametrize(
+    ("status", "value", "line"),
+    [
+        (GaugeStatus.OK, 1000.0, b"0,+1.0000E+03"),  # p. 71's form with the sign
+        (GaugeStatus.UNDERRANGE, 5e-4, b"1,+5.0000E-04"),
+        (GaugeStatus.NO_SENSOR, 0.02, b"5,+2.0000E-02"),
+        (GaugeStatus.OK, -0.25, b"0,-2.5000E-01"),
+    ],
+)
+def test_tpg_pressure_lines_are_written_with_their_sign(
+    status: GaugeStatus, value: float, line: bytes
+) -> None:
+    assert tpg.format_pressure(status, value) == line
+    assert tpg.parse_pressure(line) == tpg.PressureReading(status, value)
+
+
 def test_tpg_error_word() -> None:
     assert tpg.parse_error_word(b"0000") == ()
     assert tpg.parse_error_word(b"0001") == ("syntax error",)
     assert tpg.parse_error_word(b"1000") == ("controller error",)
+
+
+# The simulated gauge answers as the manual's exchanges show.
+ACK_LINE, NAK_LINE = ACK + b"\r\n", NAK + b"\r\n"
+
+
+def _ask(sim: Tpg36xSim, command: bytes) -> bytes | None:
+    """The two-step exchange on the pure simulator: the data line, or None after a NAK."""
+    if sim.handle(command) != ACK_LINE:
+        return None
+    reply = sim.handle(ENQ)
+    assert reply is not None
+    assert reply.endswith(b"\r\n")
+    return reply[:-2]
+
+
+def test_sim_two_step_exchange_and_repeated_enq() -> None:
+    pressure = [48.0]
+    sim = Tpg36xSim(lambda: pressure[0])
+    assert sim.handle(ENQ) is None  # nothing asked yet
+    assert _ask(sim, b"PR1") == b"0,+4.8000E+01"  # the sign of p. 71's sx.xxxxEsxx
+    pressure[0] = 12.5
+    assert sim.handle(ENQ) == b"0,+1.2500E+01\r\n"  # ENQ again: a fresh value
+    assert sim.handle(ETX) is None
+    assert sim.handle(ENQ) is None  # ETX cleared it
+    assert _ask(sim, b"PRX") == b"0,+1.2500E+01,5,+2.0000E-02"  # no head on channel 2
+    assert _ask(sim, b"TID") == b"TPR,noSen"
+
+
+def test_sim_nak_sets_the_error_word_and_err_clears_it() -> None:
+    sim = Tpg36xSim(lambda: 1.0)
+    assert sim.handle(b"XYZ") == NAK_LINE
+    assert sim.handle(ENQ) is None
+    assert _ask(sim, b"ERR") == b"0001"  # syntax error
+    assert _ask(sim, b"ERR") == b"0000"  # cleared by reading
+    assert sim.handle(b"UNI,9") == NAK_LINE
+    assert sim.handle(b"PR5") == NAK_LINE
+    assert _ask(sim, b"ERR") == b"0110"  # inadmissible parameter, no hardware
+    assert sim.handle(b"pr1") == NAK_LINE  # mnemonics are upper case
+    assert sim.handle(b"\xff\xfe") == NAK_LINE
+
+
+def test_sim_answers_the_mnemonics_third_party_clients_open_with() -> None:
+    """BAU, FSR and SEN read back (pylablib's TPG26x opens with BAU); malformed ones are NAKed."""
+    sim = Tpg36xSim(lambda: 1.0)
+    assert _ask(sim, b"BAU") == b"0"  # 9600 baud
+    assert _ask(sim, b"FSR") == b"5,5"  # 1000 mbar, the default of BG 5195 BEN p. 78
+    assert _ask(sim, b"FSR,3,9") == b"3,9"
+    assert _ask(sim, b"SEN") == b"0,0"  # a Pirani (and no head) cannot be switched
+    assert _ask(sim, b"SEN,1,0") == b"0,0"
+    sim.backdoor.sensor_off(True)
+    assert _ask(sim, b"SEN") == b"1,0"
+    assert _ask(sim, b"UNI, 1") == b"1"  # spaces are ignored (BG 5510 BEN §1.3)
+    refusals = [(b"FSR,3", b"0001"), (b"FSR,3,10", b"0010"), (b"SEN,3,0", b"0010")]
+    for request, word in [*refusals, (b"BAU,x", b"0001"), (b"COM,3", b"0010")]:
+        assert sim.handle(request) == NAK_LINE
+        assert _ask(sim, b"ERR") == word
+
+
+def test_sim_units_and_range_limits() -> None:
+    pressure = [100.0]
+    sim = Tpg36xSim(lambda: pressure[0])
+    assert _ask(sim, b"UNI") == b"0"
+    assert _ask(sim, b"UNI,2") == b"2"
+    assert _ask(sim, b"PR1") == b"0,+1.0000E+04"  # 100 mbar in Pa
+    sim.handle(b"UNI,0")
+    pressure[0] = 1e-5
+    assert _ask(sim, b"PR1") == b"1,+5.0000E-04"  # below the Pirani's range
+    pressure[0] = 1500.0
+    assert _ask(sim, b"PR1") == b"2,+1.0000E+03"
 
 
 def test_dcon_checksum_golden() -> None:
@@ -106,3 +196,29 @@ def test_splitters_stay_bounded(chunks: list[bytes]) -> None:
         with contextlib.suppress(FramingError):
             splitter.feed(chunk)
         assert len(splitter._buf) <= tpg.MAX_LINE
+
+
+# The status digit per the TPG 261 manual BG 5195 BEN / A (2011-05) p. 71, written out by hand.
+MANUAL_STATUS = {
+    0: "ok",  # "Measurement data okay"
+    1: "underrange",
+    2: "overrange",
+    3: "sensor error",
+    4: "sensor off",
+    5: "no sensor",
+    6: "identification error",
+}
+
+
+@pytest.mark.parametrize(("digit", "text"), sorted(MANUAL_STATUS.items()))
+def test_each_status_digit_of_the_manual_maps_to_its_status(digit: int, text: str) -> None:
+    reading = tpg.parse_pressure(f"{digit},1.0000E+02".encode())
+    assert reading.status == digit and reading.status.text == text
+    assert reading.valid is (digit == 0)  # only "okay" carries a measurement
+    assert text in TABLE[Device.GAUGE]  # the caster knows what it means in every step
+
+
+def test_a_status_digit_the_manual_does_not_name_gives_no_value() -> None:
+    assert [s.value for s in GaugeStatus] == sorted(MANUAL_STATUS)
+    with pytest.raises(FramingError, match="unknown gauge status 7"):
+        tpg.parse_pressure(b"7,0.0000E+00")  # an Inficon VGC clone's ion gauge error

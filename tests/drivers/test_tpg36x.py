@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
+import tty
 from collections import deque
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
@@ -16,61 +18,39 @@ from drivers._serial import SerialLine, SerialSettings
 from drivers.clock import ScaledClock
 from drivers.errors import DeviceRejected, DeviceTimeout, DriverError, FramingError
 from drivers.tpg36x import GaugeStatus, Tpg36x
-from drivers.tpg36x import protocol as tpg
 from drivers.tpg36x.protocol import ACK, ENQ, ETX, NAK
 from drivers.tpg36x.sim import Tpg36xSim
-from labctl.cast.device_status import TABLE, Device
-
-ACK_LINE, NAK_LINE = ACK + b"\r\n", NAK + b"\r\n"
 
 
-def _ask(sim: Tpg36xSim, command: bytes) -> bytes | None:
-    """The two-step exchange on the pure simulator: the data line, or None after a NAK."""
-    if sim.handle(command) != ACK_LINE:
-        return None
-    reply = sim.handle(ENQ)
-    assert reply is not None
-    assert reply.endswith(b"\r\n")
-    return reply[:-2]
+async def _lines_until(fd: int, last: bytes, timeout_s: float) -> list[bytes]:
+    """Lines read from a raw non-blocking fd up to and including ``last`` (polled)."""
+    buf = b""
+    async with asyncio.timeout(timeout_s):
+        while last + b"\r\n" not in buf:
+            await asyncio.sleep(0.01)
+            with contextlib.suppress(BlockingIOError):
+                buf += os.read(fd, 1024)
+    return buf.split(b"\r\n")[:-1]
 
 
-def test_sim_two_step_exchange_and_repeated_enq() -> None:
-    pressure = [48.0]
-    sim = Tpg36xSim(lambda: pressure[0])
-    assert sim.handle(ENQ) is None  # nothing asked yet
-    assert _ask(sim, b"PR1") == b"0,4.8000E+01"
-    pressure[0] = 12.5
-    assert sim.handle(ENQ) == b"0,1.2500E+01\r\n"  # ENQ again: a fresh value
-    assert sim.handle(ETX) is None
-    assert sim.handle(ENQ) is None  # ETX cleared it
-    assert _ask(sim, b"PRX") == b"0,1.2500E+01,5,2.0000E-02"  # no head on channel 2
-    assert _ask(sim, b"TID") == b"TPR,noSen"
-
-
-def test_sim_nak_sets_the_error_word_and_err_clears_it() -> None:
-    sim = Tpg36xSim(lambda: 1.0)
-    assert sim.handle(b"XYZ") == NAK_LINE
-    assert sim.handle(ENQ) is None
-    assert _ask(sim, b"ERR") == b"0001"  # syntax error
-    assert _ask(sim, b"ERR") == b"0000"  # cleared by reading
-    assert sim.handle(b"UNI,9") == NAK_LINE
-    assert sim.handle(b"PR5") == NAK_LINE
-    assert _ask(sim, b"ERR") == b"0110"  # inadmissible parameter, no hardware
-    assert sim.handle(b"pr1") == NAK_LINE  # mnemonics are upper case
-    assert sim.handle(b"\xff\xfe") == NAK_LINE
-
-
-def test_sim_units_and_range_limits() -> None:
-    pressure = [100.0]
-    sim = Tpg36xSim(lambda: pressure[0])
-    assert _ask(sim, b"UNI") == b"0"
-    assert _ask(sim, b"UNI,2") == b"2"
-    assert _ask(sim, b"PR1") == b"0,1.0000E+04"  # 100 mbar in Pa
-    sim.handle(b"UNI,0")
-    pressure[0] = 1e-5
-    assert _ask(sim, b"PR1") == b"1,5.0000E-04"  # below the Pirani's range
-    pressure[0] = 1500.0
-    assert _ask(sim, b"PR1") == b"2,1.0000E+03"
+async def test_com_streams_both_channels_unasked_until_the_next_command(tmp_path: Path) -> None:
+    sim = Tpg36xSim(lambda: 48.0)
+    async with sim.serving(clock=ScaledClock(), pty_link=tmp_path / "ttyTPG") as path:
+        fd = os.open(path, os.O_RDWR | os.O_NOCTTY | os.O_NONBLOCK)
+        try:
+            tty.setraw(fd)
+            os.write(fd, b"COM,0\r\n")  # every 100 ms (p. 72)
+            prx = b"0,+4.8000E+01,5,+2.0000E-02"
+            lines = await _lines_until(fd, prx + b"\r\n" + prx, timeout_s=2.0)
+            assert lines[0] == ACK and set(lines[1:]) == {prx}  # no ENQ was sent
+            os.write(fd, b"PR1\r\n")
+            assert (await _lines_until(fd, ACK, timeout_s=1.0))[-1] == ACK
+            await asyncio.sleep(0.35)  # three and a half intervals: nothing more comes
+            with pytest.raises(BlockingIOError):
+                os.read(fd, 1024)
+            assert sim.continuous_s is None
+        finally:
+            os.close(fd)
 
 
 @pytest.fixture
@@ -227,29 +207,3 @@ def test_random_replies_only_raise_driver_errors(replies: list[bytes]) -> None:
                 await step()
 
     asyncio.run(asyncio.wait_for(run(), 2.0))
-
-
-# The status digit per the TPG 261 manual BG 5195 BEN / A (2011-05) p. 71, written out by hand.
-MANUAL_STATUS = {
-    0: "ok",  # "Measurement data okay"
-    1: "underrange",
-    2: "overrange",
-    3: "sensor error",
-    4: "sensor off",
-    5: "no sensor",
-    6: "identification error",
-}
-
-
-@pytest.mark.parametrize(("digit", "text"), sorted(MANUAL_STATUS.items()))
-def test_each_status_digit_of_the_manual_maps_to_its_status(digit: int, text: str) -> None:
-    reading = tpg.parse_pressure(f"{digit},1.0000E+02".encode())
-    assert reading.status == digit and reading.status.text == text
-    assert reading.valid is (digit == 0)  # only "okay" carries a measurement
-    assert text in TABLE[Device.GAUGE]  # the caster knows what it means in every step
-
-
-def test_a_status_digit_the_manual_does_not_name_gives_no_value() -> None:
-    assert [s.value for s in GaugeStatus] == sorted(MANUAL_STATUS)
-    with pytest.raises(FramingError, match="unknown gauge status 7"):
-        tpg.parse_pressure(b"7,0.0000E+00")  # an Inficon VGC clone's ion gauge error
