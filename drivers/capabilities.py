@@ -91,7 +91,8 @@ class TemperatureController(Protocol):
 
 
 # ------------------------------------------------------------------ casting machines
-# A caster is an assembly of devices (reference/devices.md §C.1): a crucible temperature
+# A caster is an assembly of devices (casting machines publish no control protocol, so labctl
+# reaches them through instruments and discrete I/O): a crucible temperature
 # controller (a TemperatureController above), a vacuum gauge, an independent thermocouple
 # input, a discrete I/O module and, for a centrifugal caster, a drive. Each reading carries
 # its own quality, so an invalid value is never mistaken for a measurement.

@@ -1,6 +1,7 @@
 """Site-config sections for casting machines and their serial instruments.
 
-A caster is an assembly of devices named in ``[devices]`` (reference/devices.md §C.1): a
+A caster is an assembly of devices named in ``[devices]`` (casting machines publish no control
+protocol, so labctl reaches them through instruments and discrete I/O): a
 crucible controller, an I/O module, a vacuum gauge (vacuum casters) or an arm drive
 (centrifugal casters), and optionally an independent crucible thermocouple. Serial ASCII
 instruments (TPG gauge, DCON module) sit on ``[lines.NAME]``, which are not Modbus buses.
@@ -17,7 +18,8 @@ from labctl.cast.params import CasterKind, CasterLimits
 
 CRUCIBLE_FAMILIES = frozenset({"eurotherm3200", "omron_e5cc"})
 #: Controller families with no host watchdog: heat streamed to them stays on if labctl dies
-#: (reference/devices.md §A.9), so the site must accept that risk explicitly.
+#: (Omron's H175 communications manual names none as far as it was read: an assumption, see
+#: drivers/omron_e5cc/NOTES.md), so the site must accept that risk explicitly.
 NO_LEASE_FAMILIES = frozenset({"omron_e5cc"})
 
 

@@ -1,6 +1,7 @@
 """A whole simulated caster: its devices served on loopback and ptys, coupled by one physics step.
 
-The devices are the ones a real retrofit uses (reference/devices.md §C.1): an Omron E5CC
+The devices are the ones a real retrofit uses (casting machines publish no control protocol, so a
+retrofit reaches them through instruments and discrete I/O): an Omron E5CC
 crucible controller (it owns the crucible and its melting plateau), an ADAM-4018 reading the
 metal through an independent thermocouple, an I/O module whose coils drive the pump, valves,
 pour trigger and lid lock, and either a TPG gauge on a vacuum chamber or a Delta drive spinning

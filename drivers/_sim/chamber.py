@@ -2,15 +2,20 @@
 
 Lumped gas model (pressures in mbar absolute, volumes in litres, flows in mbar·L/s):
 
-* the pump, through the chamber valve, removes ``S · (p - p_ult)``: speed S (21 m³/h, the
-  Indutherm figure of devices.md §C.2) falling to nothing at its ultimate pressure (≈2 mbar,
-  §C.2);
+* the pump, through the chamber valve, removes ``S · (p - p_ult)``: speed S (21 m³/h, the pump
+  Indutherm asks for, GU 500 TechDoku p. 18) falling to nothing at its ultimate pressure
+  (≈2 mbar, same page);
 * a leak lets in ``Q_leak · (p_atm - p) / p_atm`` (the rig raises ``Q_leak`` for a leak fault);
 * the vent valve opens the chamber to the room (a fast rise to 1013 mbar);
 * the argon valve back-fills from a regulated supply at atmosphere + 0.5 bar (the GU 500's
-  upper melt-chamber pressure, §C.2);
+  upper melt-chamber pressure, TechDoku p. 18);
 * the flask's cavity and pores form a second volume behind the gypsum's conductance, sized so
-  the inside of the flask follows the chamber to full vacuum in about 30 s (§C.2, Pt practice).
+  the inside of the flask follows the chamber to full vacuum in about 30 s (the MC20V operating
+  manual's platinum hints, §3.15).
+
+GU 500 TechDoku: Indutherm's technical documentation of the GU 500 (2022-06-03), read as restated
+in the vertical-cloud-lab/byu-vcl repowder reference (§5, §7), not first-hand. The GU 500 is a
+granulator sharing the VC casters' furnace and vacuum system; its figures stand in for a caster's.
 
 Every flow pulls a pressure towards a target inside [ultimate, supply]. Each substep moves each
 volume exactly (exponentially) towards the weighted mean of its targets, so it never overshoots
@@ -30,12 +35,12 @@ class ChamberParams:
     """Model constants; units are in the names."""
 
     chamber_volume_l: float = 20.0
-    pump_speed_m3_per_h: float = 21.0  # §C.2: pump >= 21 m³/h
-    ultimate_mbar: float = 2.0  # §C.2: final vacuum ≈ 2 mbar
+    pump_speed_m3_per_h: float = 21.0  # GU 500 TechDoku p. 18: pump >= 21 m³/h
+    ultimate_mbar: float = 2.0  # GU 500 TechDoku p. 18: final pressure 2 mbar
     atmosphere_mbar: float = 1013.0
-    overpressure_mbar: float = 500.0  # §C.2: melt chamber up to +0.5 bar
+    overpressure_mbar: float = 500.0  # GU 500 TechDoku p. 18: melt chamber -1..+0.5 bar
     vent_conductance_l_per_s: float = 20.0  # time constant ~1 s for the chamber
-    argon_conductance_l_per_s: float = 4.0  # regulated 4-6 L/min flow scaled to a quick fill
+    argon_conductance_l_per_s: float = 4.0  # 4-6 L/min (TechDoku p. 30) scaled to a quick fill
     flask_volume_l: float = 0.4  # pores and cavity of a 4"x8" flask
     flask_time_constant_s: float = 5.0  # gypsum conductance = volume / tau
     leak_mbar_l_per_s: float = 0.0  # a tight chamber; the rig raises it for a leak fault

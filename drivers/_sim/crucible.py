@@ -7,17 +7,17 @@ room, more as it gets hotter (a linear convection/conduction term plus a T⁴ ra
 The thermocouple of a caster sits in the crucible bottom against the charge, so a controller
 reads :attr:`CrucibleModel.metal_c`.
 
-The charge is tracked as an enthalpy so the melting range is exact whatever the step: between
-the alloy's solidus and liquidus the latent heat of fusion goes in with the sensible heat and
-the temperature climbs slowly (the melting plateau, devices.md §C.2 "cast ≤8 s after fully
-molten"); the melt fraction rises linearly across the range (a lever-rule simplification) and
-falls again when the charge cools (solidification). An alloy with solidus = liquidus melts at
-one temperature.
+The charge is tracked as an enthalpy so the melting range is exact whatever the step: between the
+alloy's solidus and liquidus the latent heat of fusion goes in with the sensible heat and the
+temperature climbs slowly (the melting plateau; the MC20V operating manual's platinum hints, §3.15,
+ask for the cast within 8 s of full melt); the melt fraction rises linearly across the range (a
+lever-rule simplification) and falls again when the charge cools (solidification). An alloy with
+solidus = liquidus melts at one temperature.
 
-Defaults: a small caster of 3.5 kW (the MC20V's platinum setting, §C.2) melting 300 g of 18K
-yellow gold (solidus ~900 °C, liquidus ~930 °C: typical, not from a supplier sheet; specific heat
-and latent heat are mass-weighted from 75 % Au, 12.5 % Ag, 12.5 % Cu handbook values). It
-reaches 930 °C in about 4 minutes from cold at full power and levels off near 1500 °C.
+Defaults: a small caster of 3.5 kW (the MC20V's 100 % power for platinum, manual §3.15) melting
+300 g of 18K yellow gold (solidus ~900 °C, liquidus ~930 °C: typical, not from a supplier sheet;
+specific heat and latent heat are mass-weighted from 75 % Au, 12.5 % Ag, 12.5 % Cu handbook
+values). It reaches 930 °C in about 4 minutes from cold at full power and levels off near 1500 °C.
 
 Pure and deterministic: no I/O and no clock; the caller steps it with ``dt`` in seconds.
 """

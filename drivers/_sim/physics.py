@@ -1,15 +1,18 @@
 """A lumped thermal model of a small electric burnout kiln holding one invested flask.
 
-Three nodes (devices.md §G.13: "heat takes time to reach the core", MC20V manual §E.1.3):
+Three nodes (investment "is a good insulator, that's why the heat takes time to reach the core of
+the flask": MC20V operating manual §3.19 "Burnout cycles of flasks", p. 30):
 the heating element, the chamber (air and hot face, where the controller's thermocouple
 sits) and the flask core. Power flows element -> chamber -> flask core, and the chamber loses
 heat to the room through the walls (linear conduction plus a radiation-like T⁴ term).
 
 The defaults describe a ~3.6 kW kiln that ramps ~8-9 °C/min from cold, still manages
-~215 °C/h at 750 °C (so the 150 °C/h schedules of §E.1 are achievable, and faster programs
-fall behind as the Orchid report in §G.13 describes) and levels off near 1080 °C at full
+~215 °C/h at 750 °C (so the 150 °C/h ramps of profiles/burnout are achievable, and faster
+programs fall behind, as a Ganoksin Orchid user reports of an 8 h Kerr program that took 9+ h:
+orchid.ganoksin.com/t/burn-out-time-in-olympic-kiln/35651) and levels off near 1080 °C at full
 power. The flask core lags the chamber with a time constant of ~45 min for a 4"x8" flask and
-~20 min for a 2½" flask (cycle lengths scale with flask size, §E.1.6).
+~20 min for a 2½" flask: labctl's model choice, no source gives one (the published cycles only
+scale with flask size: R&R Americast and Kerr run 5-6 h for 2½" flasks, 12 h for 4"x8").
 
 Pure and deterministic: no I/O and no clock; the caller steps it with ``dt`` in seconds.
 """

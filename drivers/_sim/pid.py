@@ -1,16 +1,18 @@
-"""The controller's own PID loop (simulated), in the 3216's terms (devices.md §A.2).
+"""The controller's own PID loop (simulated), in the 3216's terms.
 
-Parameters as the instrument shows them (addresses 6 / 8 / 9): proportional band ``pb_c`` in
-°C, integral time ``ti_s`` and derivative time ``td_s`` in seconds (0 = off); the output is
-0-100 % heat. Derivative acts on PV (no kick on setpoint steps or program segment changes);
-anti-windup by conditional integration (the integral does not grow while the output is
-saturated in the direction the error pushes). Manual mode is the caller's: while it lasts it
-calls :meth:`Pid.track` so the return to auto is bumpless.
+Parameters as the instrument shows them (addresses 6 / 8 / 9 in the Modbus parameter list of
+Eurotherm HA028651 *3200 Engineering/User Manual* Issue 7; the page was not recorded): proportional
+band ``pb_c`` in °C, integral time ``ti_s`` and derivative time ``td_s`` in seconds (0 = off); the
+output is 0-100 % heat. Derivative acts on PV (no kick on setpoint steps or program segment
+changes); anti-windup by conditional integration (the integral does not grow while the output is
+saturated in the direction the error pushes). Manual mode is the caller's: while it lasts it calls
+:meth:`Pid.track` so the return to auto is bumpless.
 
-The defaults are tuned for :class:`~drivers._sim.physics.KilnThermalModel` with a large
-flask (PB 10 °C, Ti 300 s, Td 40 s): they track a 150 °C/h ramp (the §E.1 burnout schedules)
-within ~1 °C, overshoot a ramp-to-hold corner by ~3 °C and stay stable for control periods
-from 0.25 s (the instrument's own sample rate) to 60 s (an accelerated simulation).
+The defaults are tuned for :class:`~drivers._sim.physics.KilnThermalModel` with a large flask (PB
+10 °C, Ti 300 s, Td 40 s): they track a 150 °C/h ramp (the ramps of profiles/burnout) within ~1 °C,
+overshoot a ramp-to-hold corner by ~3 °C and stay stable for control periods from 0.25 s (assumed
+to be the instrument's own sample rate, 4 Hz: not confirmed in a manual) to 60 s (an accelerated
+simulation).
 """
 
 from __future__ import annotations

@@ -1,9 +1,9 @@
 """Alloy profiles (``profiles/alloys/*.toml``).
 
-Each carries the melting range, pour and flask temperatures, casting parameters and the
-burnout schedules the alloy allows, with the source of every number in a comment
-(``reference/devices.md`` §E.2). Melting ranges vary by ±50 °C between formulations, so a lab
-overrides them from its supplier's data sheet: they are data, not code.
+Each carries the melting range, pour and flask temperatures, casting parameters and the burnout
+schedules the alloy allows, with the source of every number in a comment (the documents are listed
+in ``profiles/README.md``). Melting ranges vary by ±50 °C between formulations, so a lab overrides
+them from its supplier's data sheet: they are data, not code.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from labctl.errors import ProfileError
 
 PieceClass = Literal["thin", "medium", "heavy"]
-GYPSUM_LIMIT_C = 788.0  # Stuller: never take gypsum investment above 1450 °F
+GYPSUM_LIMIT_C = 788.0  # Stuller "Investment casting checklist": don't exceed 1450 °F in burnout
 
 
 class _Strict(BaseModel):
