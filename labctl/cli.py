@@ -11,6 +11,7 @@ from pathlib import Path
 
 from labctl.control_socket import send_command
 from labctl.ledger.cli import add_ledger_commands
+from labctl.sim_client import add_control_command
 from labctl.units import Unit, localize
 from labctl.web.cli import add_ui_commands
 
@@ -34,6 +35,9 @@ def _cmd_run(args: argparse.Namespace) -> int:
 def _cmd_sim(args: argparse.Namespace) -> int:
     from labctl.sim_command import run_rig
 
+    if args.config is None:
+        print("labctl sim: give --config RIG.toml (or: labctl sim control ...)", file=sys.stderr)
+        return EXIT_USAGE
     return asyncio.run(run_rig(Path(args.config)))
 
 
@@ -163,8 +167,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.set_defaults(func=_cmd_run)
 
     sim = sub.add_parser("sim", help="run device simulators for a test rig")
-    sim.add_argument("--config", required=True)
+    sim.add_argument("--config", help="the rig file (TOML, see the README)")
     sim.set_defaults(func=_cmd_sim)
+    add_control_command(sim)
 
     profiles = sub.add_parser("profiles", help="burnout and alloy profiles")
     psub = profiles.add_subparsers(dest="profiles_command", required=True)

@@ -4,6 +4,8 @@ A rig file names each simulated device and where it listens::
 
     speed = 600            # simulated seconds per wall second (same as the daemon's clock_speed)
     epoch = 1767225600     # optional: shared clock epoch (the daemon's clock_epoch)
+    control_port = 8760    # optional: the control API on 127.0.0.1 (0: any free port; absent: off)
+    control_url_file = "/run/labctl-sim/control.url"  # optional: where its URL is written
 
     [sims.kiln1_tc]
     family = "eurotherm3200"
@@ -20,6 +22,10 @@ A rig file names each simulated device and where it listens::
     drive_tcp_port = 5032  # centrifugal only
     solidus_c = 880
     liquidus_c = 930
+    start_temp_c = 20      # the crucible and its charge at start
+
+What a person or a fault does to the rig (place the flask, press the e-stop, break a
+thermocouple, ...) goes through the control API of :mod:`labctl.sim_control`.
 """
 
 from __future__ import annotations
@@ -27,18 +33,24 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import re
+import signal
 import tomllib
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from drivers._sim.caster_rig import CasterRigSim
 from drivers.clock import ScaledClock
 from drivers.eurotherm3200.sim import Eurotherm3200Sim, SimOptions
 from labctl.errors import ConfigError
+from labctl.sim_control import ControlApiError, serving_control
+from labctl.sim_devices import RigDevice, caster_devices, kiln_device
 
 log = logging.getLogger(__name__)
+
+_NAME = re.compile(r"[A-Za-z0-9_-]+")
 
 
 class SimSpec(BaseModel):
@@ -68,6 +80,7 @@ class CasterSimSpec(BaseModel):
     solidus_c: float = Field(default=880.0, gt=0, le=2000)
     liquidus_c: float = Field(default=930.0, gt=0, le=2000)
     charge_g: float = Field(default=300.0, gt=0, le=5000)
+    start_temp_c: float = Field(default=20.0, ge=-20, le=1500)
 
 
 class RigConfig(BaseModel):
@@ -77,8 +90,20 @@ class RigConfig(BaseModel):
 
     speed: float = Field(default=1.0, gt=0, le=100_000)
     epoch: float | None = None
+    control_port: int | None = Field(default=None, ge=0, le=65535)
+    control_url_file: Path | None = None
     sims: dict[str, SimSpec] = {}
     casters: dict[str, CasterSimSpec] = {}
+
+    @model_validator(mode="after")
+    def _names(self) -> RigConfig:
+        """Names are URL path parts (letters, digits, ``_``, ``-``), each used once."""
+        for name in [*self.sims, *self.casters]:
+            if not _NAME.fullmatch(name):
+                raise ValueError(f"{name!r}: a name takes only letters, digits, _ and -")
+        if both := sorted(set(self.sims) & set(self.casters)):
+            raise ValueError(f"{', '.join(both)}: named both in [sims] and in [casters]")
+        return self
 
 
 def load_rig(path: Path) -> RigConfig:
@@ -97,13 +122,14 @@ def load_rig(path: Path) -> RigConfig:
 
 
 async def run_rig(path: Path) -> int:
-    """Serve every simulator of the rig until cancelled."""
+    """Serve every simulator of the rig, and its control API if asked, until SIGTERM."""
     try:
         rig = load_rig(path)
     except ConfigError as err:
         log.error("not starting: %s", err)
         return 2
     clock = ScaledClock(rig.speed, epoch=rig.epoch)
+    devices: dict[str, RigDevice] = {}
     async with contextlib.AsyncExitStack() as stack:
         for name, spec in rig.sims.items():
             sim = Eurotherm3200Sim(
@@ -118,6 +144,7 @@ async def run_rig(path: Path) -> int:
                     clock=clock, unit=spec.unit, tcp_port=spec.tcp_port, pty_link=spec.pty_link
                 )
             )
+            devices[name] = kiln_device(sim, endpoint)
             log.info("simulating %s (%s) at %s, speed %gx", name, spec.family, endpoint, rig.speed)
         for name, cast in rig.casters.items():
             caster = CasterRigSim(
@@ -125,12 +152,27 @@ async def run_rig(path: Path) -> int:
                 solidus_c=cast.solidus_c,
                 liquidus_c=cast.liquidus_c,
                 charge_g=cast.charge_g,
+                start_c=cast.start_temp_c,
             )
             cast.pty_dir.mkdir(parents=True, exist_ok=True)
             ports = (cast.crucible_tcp_port, cast.io_tcp_port, cast.drive_tcp_port)
             ep = await stack.enter_async_context(
                 caster.serving(clock=clock, pty_dir=cast.pty_dir, tcp_ports=ports)
             )
+            devices |= caster_devices(name, caster, ep)
             log.info("simulating caster %s (%s): %s", name, cast.kind, ep)
-        await asyncio.Event().wait()
+        if rig.control_port is not None:
+            try:
+                await stack.enter_async_context(
+                    serving_control(
+                        devices, clock, port=rig.control_port, url_file=rig.control_url_file
+                    )
+                )
+            except ControlApiError as err:
+                log.error("not starting: %s", err)
+                return 2
+        stop = asyncio.Event()
+        asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
+        await stop.wait()
+        log.info("SIGTERM: stopping the rig")
     return 0
