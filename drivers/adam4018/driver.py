@@ -1,10 +1,10 @@
 """ADAM-4018/4018+ driver: one channel as a :class:`ThermocoupleInput`, over DCON ASCII.
 
-``connect`` reads the module name (``$AAM``) and configuration (``$AA2``) and refuses a module
-whose input is not a thermocouple type or whose data format is not engineering units; ``read``
-sends ``#AAN`` (reference/devices.md §D.1). The module does not answer a frame it cannot use
-(bad checksum, other address), so a checksum setting that disagrees with the module's shows up
-as DeviceTimeout.
+``connect`` reads the module name (``$AAM``, ADAM 4000 Series User's Manual p. 5-12) and
+configuration (``$AA2``, p. 5-9) and refuses a module whose input is not a thermocouple type or
+whose data format is not engineering units; ``read`` sends ``#AAN`` (p. 5-15). The module does
+not answer a frame it cannot use (bad checksum, other address: "no response", on every command
+page), so a checksum setting that disagrees with the module's shows up as DeviceTimeout.
 """
 
 from __future__ import annotations
@@ -58,9 +58,15 @@ class Adam4018:
                 f"ADAM-{name} at {self._aa}: data format {config.data_format:02X}, "
                 "labctl reads engineering units (00)"
             )
-        kind, low, high = tc_type
-        self._range_c = (low, high)
-        log.info("ADAM-%s at %s: type %s thermocouple, %g..%g °C", name, self._aa, kind, low, high)
+        self._range_c = (tc_type.low_c, tc_type.high_c)
+        log.info(
+            "ADAM-%s at %s: type %s thermocouple, %g..%g °C",
+            name,
+            self._aa,
+            tc_type.kind,
+            tc_type.low_c,
+            tc_type.high_c,
+        )
 
     async def read(self) -> ThermocoupleReading:
         value = dcon.parse_channel(await self._ask(f"#{self._aa}{self._channel}"))

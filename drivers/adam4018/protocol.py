@@ -1,14 +1,20 @@
-"""DCON ASCII framing for the ADAM-4018/4018+: pure, no I/O (reference/devices.md §D.1).
+"""DCON ASCII framing for the ADAM-4018/4018+: pure, no I/O.
 
-Frame: ``[delimiter][AA][command][data][CHK]<CR>``, upper case only. Valid replies start with
-``>`` (data) or ``!AA``; ``?AA`` is a refusal; a bad frame gets no reply at all. The optional
-checksum is the sum of all characters before it, modulo 0x100, as two upper-case hex digits.
+Advantech "ADAM 4000 Series User's Manual", chapter 5 (analog input commands) and appendix B:
+a frame is ``[delimiter][AA][command][data][CHK]<CR>``, upper case. A valid reply starts with
+``>`` (data, ``#AA`` p. 5-13) or ``!AA`` (p. 5-9); ``?AA`` is the module refusing a command it
+understood (an invalid parameter or operation, ``%AANNTTCCFF`` p. 5-5, ``$AA2`` p. 5-9); a
+syntax error, a communication error (a bad checksum) or another module's address gets no reply
+at all (every command page). The optional checksum is the sum of the characters before it,
+modulo 0x100, as two upper-case hex digits before the CR (``$012`` -> ``$012B7``; the manual's
+checksum section was not re-read, NOTES.md).
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from drivers.errors import DeviceRejected, FramingError
 
@@ -17,17 +23,32 @@ MAX_REPLY = 96  # '>' + 8 channels x 7 chars + checksum; more is garbage
 OPEN_HIGH = 9999.0  # engineering-unit format saturates at +9999.9 (open wire / over range)
 _VALUE = re.compile(r"[+-]\d{1,5}(?:\.\d{1,4})?")
 
-# Thermocouple input type codes (TT in ``$AA2``/``%AANNTTCCFF``) -> (type, low °C, high °C), §D.1.
-TC_TYPES: dict[int, tuple[str, float, float]] = {
-    0x0E: ("J", 0.0, 760.0),
-    0x0F: ("K", 0.0, 1370.0),
-    0x10: ("T", -100.0, 400.0),
-    0x11: ("E", 0.0, 1000.0),
-    0x12: ("R", 500.0, 1750.0),
-    0x13: ("S", 500.0, 1750.0),
-    0x14: ("B", 500.0, 1800.0),
+
+class TcType(NamedTuple):
+    """A thermocouple input range: its name, range and the decimals engineering units carry."""
+
+    kind: str
+    low_c: float
+    high_c: float
+    decimals: int
+
+
+# Type codes (TT of ``%AANNTTCCFF`` / ``$AA2``) from appendix B's range table, pp. B-7/B-8: the
+# maximum and minimum specified signals in engineering units (J ``+760.00``, T ``+400.00`` /
+# ``-100.00``: 0.01 °C; K ``+1370.0``, E, R, S, B: 0.1 °C).
+TC_TYPES: dict[int, TcType] = {
+    0x0E: TcType("J", 0.0, 760.0, 2),
+    0x0F: TcType("K", 0.0, 1370.0, 1),
+    0x10: TcType("T", -100.0, 400.0, 2),
+    0x11: TcType("E", 0.0, 1000.0, 1),
+    0x12: TcType("R", 500.0, 1750.0, 1),
+    0x13: TcType("S", 500.0, 1750.0, 1),
+    0x14: TcType("B", 500.0, 1800.0, 1),
 }
-ENGINEERING_UNITS = 0x00  # data format bits 1..0 of FF (ADAM-4000 manual; see NOTES.md)
+# The FF byte (figure 4-1, p. 4-44 of the older edition; "bits 2 to 5 are not used", p. 5-9):
+ENGINEERING_UNITS = 0x00  # bits 1..0: 00 engineering units, 01 % of FSR, 10 two's complement
+CHECKSUM_BIT = 0x40  # bit 6: checksum enabled
+INTEGRATION_BIT = 0x80  # bit 7: 0 50 ms (60 Hz mains), 1 60 ms (50 Hz mains)
 
 
 def checksum(text: str) -> str:
@@ -69,7 +90,7 @@ class ChannelValue:
 
 
 def parse_channel(text: str) -> ChannelValue:
-    """``">+1.4567"`` (reply to ``#AAN``) -> its value."""
+    """``">+1.4567"`` (reply to ``#AAN``, p. 5-15) -> its value."""
     body = text.removeprefix(">")
     if not _VALUE.fullmatch(body):
         raise FramingError(f"not a DCON channel value: {text[:30]!r}")
@@ -78,7 +99,7 @@ def parse_channel(text: str) -> ChannelValue:
 
 
 def parse_all_channels(text: str) -> list[ChannelValue]:
-    """``">+1.4567+0.1234"`` (reply to ``#AA``) -> every channel."""
+    """``">+1.4567+0.1234"`` (reply to ``#AA``, p. 5-13) -> every channel."""
     body = text.removeprefix(">")
     values = _VALUE.findall(body)
     if not values or "".join(values) != body:
@@ -86,9 +107,12 @@ def parse_all_channels(text: str) -> list[ChannelValue]:
     return [parse_channel(v) for v in values]
 
 
-def format_value(value_c: float) -> str:
-    """A channel in engineering units as the module sends it: ``+0123.4`` (§D.1)."""
-    return f"{value_c:+07.1f}"
+def format_value(value_c: float, decimals: int = 1) -> str:
+    """A channel in engineering units: a sign, five digits and a point (p. 5-15, appendix B).
+
+    ``(123.4)`` -> ``+0123.4``; ``(305.5, 2)`` -> ``+305.50`` (a type J or T input).
+    """
+    return f"{value_c:+07.{decimals}f}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,7 +130,7 @@ class ModuleConfig:
 
 
 def parse_config(text: str, address: int) -> ModuleConfig:
-    """``"!010F0600"`` -> ModuleConfig(0x0F, 0x06, 0x00)."""
+    """``$AA2`` reply (p. 5-9) ``"!010F0600"`` -> ModuleConfig(0x0F, 0x06, 0x00)."""
     match = re.fullmatch(r"!([0-9A-F]{2})([0-9A-F]{2})([0-9A-F]{2})([0-9A-F]{2})", text)
     if match is None or int(match.group(1), 16) != address:
         raise FramingError(f"not a configuration reply from module {address:02X}: {text[:20]!r}")
@@ -115,7 +139,7 @@ def parse_config(text: str, address: int) -> ModuleConfig:
 
 
 def parse_name(text: str, address: int) -> str:
-    """``$AAM`` reply ``"!014018P"`` -> ``"4018P"``."""
+    """``$AAM`` reply (p. 5-12) ``"!014018P"`` -> ``"4018P"``."""
     match = re.fullmatch(r"!([0-9A-F]{2})([0-9A-Z+]{1,8})", text)
     if match is None or int(match.group(1), 16) != address:
         raise FramingError(f"not a module name reply from module {address:02X}: {text[:20]!r}")
@@ -123,7 +147,7 @@ def parse_name(text: str, address: int) -> str:
 
 
 def parse_diagnosis(text: str, address: int) -> int:
-    """``$AAB`` reply ``!AANN`` -> the open-wire / out-of-range channel bitmask."""
+    """``$AAB`` reply ``!AANN`` -> the open-wire channel bitmask (4018+/4019+; NOTES.md)."""
     match = re.fullmatch(r"!([0-9A-F]{2})([0-9A-F]{2})", text)
     if match is None or int(match.group(1), 16) != address:
         raise FramingError(f"not a diagnosis reply from module {address:02X}: {text[:20]!r}")

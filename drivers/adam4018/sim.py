@@ -1,10 +1,12 @@
-"""A simulated ADAM-4018+ thermocouple module speaking DCON on a pty (reference/devices.md §D.1).
+"""A simulated ADAM-4018+ thermocouple module speaking DCON on a pty.
 
-Upper case only; a frame with bad syntax, a bad checksum or another module's address gets no
-reply at all; a well-formed command the module cannot carry out gets ``?AA``. Channel values
-come from a callable (the thermal model stepped elsewhere) in engineering units
-(``>+0123.4``); an open wire or a value above the type's range reads +9999.9, below it
--0000.0. Assumptions are in ``NOTES.md``.
+As the ADAM 4000 Series User's Manual gives it (chapter 5, appendix B): upper case only; a frame
+with bad syntax, a bad checksum or another module's address gets no reply at all; ``?AA`` only
+where the manual names it (``%AANNTTCCFF`` with an invalid parameter or a baud/checksum change
+while INIT* is open, p. 5-5). Eight channels (``#AA``, p. 5-13; ``#AAN`` N = 0..7, p. 5-15) come
+from a callable (the thermal model stepped elsewhere) in engineering units, with the decimals of
+the input type (appendix B); an open wire or a value above the type's range reads +9999.9,
+below it -0000.0, an input with nothing wired an open wire. Assumptions are in ``NOTES.md``.
 """
 
 from __future__ import annotations
@@ -16,16 +18,24 @@ from pathlib import Path
 
 from drivers._sim.ascii_pty import AsciiPty, RequestFramer
 from drivers.adam4018.backdoor import Backdoor
-from drivers.adam4018.protocol import CR, ENGINEERING_UNITS, TC_TYPES, checksum, format_value
+from drivers.adam4018.protocol import (
+    CHECKSUM_BIT,
+    CR,
+    ENGINEERING_UNITS,
+    INTEGRATION_BIT,
+    TC_TYPES,
+    checksum,
+    format_value,
+)
 from drivers.clock import Clock
 
 MODULE_NAME = "4018P"  # $AAM reply of the ADAM-4018+ (NOTES.md)
 FIRMWARE = "A1.01"  # $AAF reply (invented, NOTES.md)
-BAUD_9600 = 0x06  # CC code for 9600 baud (the §D.1 example !45050600)
-CHECKSUM_BIT = 0x40  # FF bit 6: checksum enabled (NOTES.md)
-CHANNELS = 8
-OVER, UNDER = "+9999.9", "-0000.0"  # §D.1 saturation values
-_FRAME = re.compile(r"([$#])([0-9A-F]{2})(.*)")
+BAUD_9600 = 0x06  # CC code for 9600 baud (p. 5-10: !45050600 is "9600 bps")
+CHANNELS = 8  # p. 5-15: N = 0..7 for the 4018
+OVER, UNDER = "+9999.9", "-0000.0"  # saturation values (NOTES.md)
+_FRAME = re.compile(r"([$#%])([0-9A-F]{2})(.*)")
+_CONFIG = re.compile(r"[0-9A-F]{8}")  # NNTTCCFF
 
 
 class Adam4018Sim:
@@ -43,6 +53,7 @@ class Adam4018Sim:
             raise ValueError(f"not a thermocouple type code: {type_code:#04x}")
         self._temperatures = temperatures_c
         self.address, self.checksum, self.type_code = address, checksum, type_code
+        self.integration_bit = 0  # 50 ms, 60 Hz mains (the p. 5-10 example's FF = 00)
         self.backdoor = Backdoor()
         self.last_request_at: float | None = None  # clock time of the last request answered
         self._clock: Clock | None = None
@@ -70,39 +81,56 @@ class Adam4018Sim:
 
     def _command(self, delimiter: str, body: str) -> str | None:
         aa = f"{self.address:02X}"
+        if delimiter == "%":
+            return self._configure(body)
         if delimiter == "#":
             values = self.values()
             if body == "":
-                return ">" + "".join(values)
-            if len(body) != 1 or not body.isdigit():
-                return None
-            channel = int(body)
-            return f">{values[channel]}" if channel < len(values) else f"?{aa}"
+                return ">" + "".join(values)  # p. 5-13
+            if len(body) == 1 and body.isdigit() and int(body) < CHANNELS:
+                return f">{values[int(body)]}"  # p. 5-15
+            return None  # a syntax error
         answers = {
-            "2": f"!{aa}{self.type_code:02X}{BAUD_9600:02X}{self.data_format:02X}",
-            "M": f"!{aa}{MODULE_NAME}",
-            "F": f"!{aa}{FIRMWARE}",
-            "B": f"!{aa}{self.diagnosis():02X}",
+            "2": f"!{aa}{self.type_code:02X}{BAUD_9600:02X}{self.data_format:02X}",  # p. 5-9
+            "M": f"!{aa}{MODULE_NAME}",  # p. 5-12
+            "F": f"!{aa}{FIRMWARE}",  # $AAF, read firmware version
+            "B": f"!{aa}{self.diagnosis():02X}",  # $AAB (4018+/4019+)
         }
         return answers.get(body)
+
+    def _configure(self, body: str) -> str | None:
+        """``%AANNTTCCFF`` (pp. 5-4/5-5): ``!NN`` once applied, ``?AA`` when refused."""
+        if _CONFIG.fullmatch(body) is None:
+            return None
+        nn, tt, cc, ff = (int(body[i : i + 2], 16) for i in range(0, 8, 2))
+        wants_checksum = bool(ff & CHECKSUM_BIT)
+        if cc != BAUD_9600 or wants_checksum != self.checksum:
+            return f"?{self.address:02X}"  # INIT* is not grounded in the sim (p. 5-5 NOTICE)
+        if tt not in TC_TYPES or ff & ~(CHECKSUM_BIT | INTEGRATION_BIT) != ENGINEERING_UNITS:
+            return f"?{self.address:02X}"  # an invalid parameter for what the sim models
+        self.address, self.type_code = nn, tt
+        self.integration_bit = ff & INTEGRATION_BIT
+        return f"!{nn:02X}"
 
     # ---------------------------------------------------------------- module
     @property
     def data_format(self) -> int:
-        """The FF byte of ``$AA2``: engineering units, checksum bit as configured."""
-        return ENGINEERING_UNITS | (CHECKSUM_BIT if self.checksum else 0)
+        """The FF byte of ``$AA2`` (figure 4-1): engineering units, checksum and integration."""
+        return ENGINEERING_UNITS | (CHECKSUM_BIT if self.checksum else 0) | self.integration_bit
 
     def values(self) -> list[str]:
-        """Every channel as the module formats it (at most eight)."""
-        _, low, high = TC_TYPES[self.type_code]
+        """All eight channels as the module formats them; unwired ones read an open wire."""
+        tc = TC_TYPES[self.type_code]
+        wired = list(self._temperatures())[:CHANNELS]
         out = []
-        for channel, temp in enumerate(list(self._temperatures())[:CHANNELS]):
-            if channel in self.backdoor.open_channels or temp > high:
+        for channel in range(CHANNELS):
+            temp = wired[channel] if channel < len(wired) else None
+            if temp is None or channel in self.backdoor.open_channels or temp > tc.high_c:
                 out.append(OVER)
-            elif temp < low:
+            elif temp < tc.low_c:
                 out.append(UNDER)
             else:
-                out.append(format_value(temp))
+                out.append(format_value(temp, tc.decimals))
         return out
 
     def diagnosis(self) -> int:

@@ -34,15 +34,45 @@ def _sim(*, address: int = 1, checksum: bool = False) -> tuple[Adam4018Sim, list
 def test_sim_replies_in_engineering_units() -> None:
     sim, _ = _sim()
     assert sim.handle(b"#010") == b">+0732.1\r"
-    assert sim.handle(b"#01") == b">+0732.1+0025.0-0000.0+9999.9\r"  # K: 0..1370 °C
-    assert sim.handle(b"#019") == b"?01\r"  # no channel 9
-    assert sim.handle(b"#017") == b"?01\r"  # only four thermocouples wired
+    # #AA answers all eight channels (manual p. 5-13); only four are wired, the rest read open
+    assert sim.handle(b"#01") == b">+0732.1+0025.0-0000.0" + b"+9999.9" * 5 + b"\r"
+    assert sim.handle(b"#017") == b">+9999.9\r"
+    assert sim.handle(b"#019") is None  # no channel 9: a syntax error, no reply (p. 5-15)
     assert sim.handle(b"$012") == b"!010F0600\r"
     assert sim.handle(b"$01M") == b"!014018P\r"
-    assert sim.handle(b"$01B") == b"!010C\r"  # channels 2 (under) and 3 (over)
+    assert sim.handle(b"$01B") == b"!01FC\r"  # channels 2 (under), 3 (over), 4-7 (open)
     sim.backdoor.open_wire(0)
     assert sim.handle(b"#010") == b">+9999.9\r"
-    assert sim.handle(b"$01B") == b"!010D\r"
+    assert sim.handle(b"$01B") == b"!01FD\r"
+
+
+@pytest.mark.parametrize(
+    ("type_code", "temp", "reply"),
+    [  # appendix B pp. B-7/B-8: J and T in 0.01 °C, K, E, R, S, B in 0.1 °C
+        (0x0E, 305.5, b">+305.50\r"),
+        (0x10, -42.25, b">-042.25\r"),
+        (0x0F, 305.5, b">+0305.5\r"),
+        (0x14, 1234.56, b">+1234.6\r"),
+    ],
+)
+def test_sim_prints_the_decimals_of_the_input_type(
+    type_code: int, temp: float, reply: bytes
+) -> None:
+    sim = Adam4018Sim(lambda: [temp], type_code=type_code)
+    assert sim.handle(b"#010") == reply
+
+
+def test_sim_configuration_command_answers_or_refuses_as_the_manual_says() -> None:
+    sim, _ = _sim()
+    assert sim.handle(b"%01020E0600") == b"!02\r"  # new address 02, type J (pp. 5-4/5-5)
+    assert sim.handle(b"$022") == b"!020E0600\r"
+    assert sim.handle(b"$012") is None  # the old address is gone
+    assert sim.handle(b"%0202080600") == b"?02\r"  # 08 (±10 mV) is not a thermocouple
+    assert sim.handle(b"%02020E0700") == b"?02\r"  # baud change needs INIT* grounded
+    assert sim.handle(b"%02020E0640") == b"?02\r"  # so does the checksum
+    assert sim.handle(b"%02020E0604") == b"?02\r"  # bits 2-5 of FF are not used (p. 5-9)
+    assert sim.handle(b"%02020E06") is None  # short: a syntax error, no reply
+    assert sim.handle(b"$022") == b"!020E0600\r"  # nothing changed by the refusals
 
 
 @pytest.mark.parametrize("frame", [b"#020", b"#01x", b"$01m", b"$01Z", b"", b"01", b"\xff"])
@@ -114,10 +144,9 @@ async def test_out_of_range_has_no_value(rig: Rig) -> None:
     assert reading.open_wire  # the module cannot tell over range from an open wire
 
 
-async def test_refusal_wrong_address_and_checksum_mismatch(rig: Rig) -> None:
+async def test_unwired_channel_wrong_address_and_checksum_mismatch(rig: Rig) -> None:
     _, line, _, chk = rig
-    with pytest.raises(DeviceRejected):
-        await _driver(line, 7, chk).read()
+    assert (await _driver(line, 7, chk).read()).open_wire  # nothing wired there
     with pytest.raises(DeviceTimeout):  # nobody at address 4: no reply at all
         await _driver(line, 0, chk, address=4).read()
     with pytest.raises(DeviceTimeout):  # the module ignores frames with the wrong checksum use
@@ -166,6 +195,12 @@ class _ScriptedLine:
 async def test_connect_refuses_a_module_it_cannot_read(config: bytes, message: str) -> None:
     line = _ScriptedLine([b"!014018", config])
     with pytest.raises(ConfigurationError, match=message):
+        await Adam4018(line, address=1, channel=0, checksum=False, clock=ScaledClock()).connect()
+
+
+async def test_a_refusal_is_device_rejected() -> None:
+    line = _ScriptedLine([b"?01"])
+    with pytest.raises(DeviceRejected, match=r"\?01"):
         await Adam4018(line, address=1, channel=0, checksum=False, clock=ScaledClock()).connect()
 
 
