@@ -207,6 +207,7 @@ class Served(Generic[S]):
     clock: VirtualClock
     client: ModbusClient
     sim: S
+    endpoint: Endpoint
 
     def advance(self, seconds: float) -> None:
         """Move simulated time on and step the simulator to it now."""
@@ -228,7 +229,7 @@ async def served(sim: S, transport: Transport, tmp: Path) -> AsyncIterator[Serve
             assert endpoint.port is not None
             client = UmodbusTcp(endpoint.port)
         try:
-            yield Served(clock, client, sim)
+            yield Served(clock, client, sim, endpoint)
         finally:
             client.close()
 
