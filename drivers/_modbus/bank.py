@@ -5,11 +5,15 @@ raw words by address. Writes from the wire are checked like a real instrument ch
 (address exists, parameter writable, value within limits) and then handed to the model's
 ``on_write`` hook, which may refuse them too. Refusals are Modbus exception codes.
 
-Addresses outside every register of the map do not exist: a write touching one is refused with
-:data:`ILLEGAL_ADDRESS`. Reads are refused outside the table's mapped span (first to last mapped
-address); *inside* it, unmapped words read as ``gap_word`` (0 by default), the way instruments
-with a dense parameter space answer the coalesced block reads the bus makes. Pass
-``gap_word=None`` for a strict unit that refuses any read touching an unmapped address.
+A read touching an address the manual does not list is refused with :data:`ILLEGAL_ADDRESS`,
+as the strictest real unit refuses it, so a read plan that strays off the manual fails in our
+tests too. Addresses the manual lists but the model does not hold (the map's documented spans)
+read as 0. A write is refused the same way where no register starts, unless the family's
+manual says the unit discards such words inside a multi-word write (``discard_unconfigured``).
+
+The Modbus server asks the bank which function codes the unit implements
+(:attr:`RegisterBank.function_codes`); a bank whose unit answers function 07 (read exception
+status) overrides :meth:`RegisterBank.exception_status`.
 """
 
 from __future__ import annotations
@@ -24,6 +28,14 @@ ILLEGAL_ADDRESS = 2
 ILLEGAL_VALUE = 3
 
 WriteHook = Callable[[str, float], None]
+
+# The function codes that serve each table (Modbus Application Protocol V1.1b3 §6).
+TABLE_FUNCTION_CODES = {
+    Table.COIL: frozenset({1, 5, 15}),
+    Table.DISCRETE: frozenset({2}),
+    Table.HOLDING: frozenset({3, 6, 16}),
+    Table.INPUT: frozenset({4}),
+}
 
 
 class BankError(Exception):
@@ -42,21 +54,27 @@ class RegisterBank:
         regmap: RegisterMap,
         *,
         on_write: WriteHook | None = None,
-        gap_word: int | None = 0,
+        discard_unconfigured: bool = False,
     ) -> None:
         self.regmap = regmap
         self.on_write = on_write  # set by the device model; may raise BankError(3)
-        self._gap_word = gap_word
+        self._discard = discard_unconfigured
         self._words: dict[Table, dict[int, int]] = {t: {} for t in Table}
         self._at: dict[tuple[Table, int], Register] = {}
         for reg in regmap:
             for offset in range(reg.words):
                 self._at[(reg.table, reg.address + offset)] = reg
             self._store(reg, reg.encode(0))
-        self._span: dict[Table, tuple[int, int]] = {}
-        for table in Table:
-            mapped = [a for (t, a) in self._at if t is table]
-            self._span[table] = (min(mapped), max(mapped)) if mapped else (0, -1)
+
+    @property
+    def function_codes(self) -> frozenset[int]:
+        """The function codes this unit implements: those of the tables its map uses."""
+        tables = {reg.table for reg in self.regmap}
+        return frozenset().union(*(TABLE_FUNCTION_CODES[t] for t in tables))
+
+    def exception_status(self) -> int:
+        """Function 07's status byte; BankError(1) for a unit without function 07."""
+        raise BankError(ILLEGAL_FUNCTION)
 
     def _store(self, reg: Register, words: Sequence[int]) -> None:
         table = self._words[reg.table]
@@ -83,21 +101,20 @@ class RegisterBank:
         self._store(reg, reg.codec.encode(raw if reg.codec.is_float else round(raw)))
 
     def read(self, table: Table, address: int, count: int) -> list[int]:
-        """Raw words (bits as 0/1) from the wire's side; BankError(2) where nothing is."""
-        first, last = self._span[table]
-        if count < 1 or address < first or address + count - 1 > last:
+        """Raw words (bits as 0/1) from the wire's side; BankError(2) off the manual."""
+        words, addresses = self._words[table], range(address, address + count)
+        if count < 1 or any(
+            a not in words and not self.regmap.is_documented(table, a) for a in addresses
+        ):
             raise BankError(ILLEGAL_ADDRESS)
-        words = self._words[table]
-        if self._gap_word is None:
-            if any(a not in words for a in range(address, address + count)):
-                raise BankError(ILLEGAL_ADDRESS)
-            return [words[a] for a in range(address, address + count)]
-        return [words.get(a, self._gap_word) for a in range(address, address + count)]
+        return [words.get(a, 0) for a in addresses]
 
     def write(self, table: Table, address: int, values: Sequence[int]) -> None:
         """A write from the wire: whole registers only, each checked, then the model's hook.
 
-        Every register is checked before any is stored. The hook then sees them in address
+        Every register is checked before any is stored. With ``discard_unconfigured``, words of
+        a multi-word write where no register is are dropped without a word (a write that
+        reaches no register at all is still refused). The hook then sees them in address
         order; if it refuses one, that register keeps its old words and the refusal is raised
         (registers before it stay written, as on an instrument that applies them in turn).
         """
@@ -108,6 +125,9 @@ class RegisterBank:
         pos = address
         while pos < end:
             reg = self._at.get((table, pos))
+            if reg is None and self._discard and len(values) > 1:
+                pos += 1
+                continue
             if reg is None or reg.address != pos or reg.end > end:
                 raise BankError(ILLEGAL_ADDRESS)
             words = tuple(values[pos - address : reg.end - address])
@@ -122,7 +142,7 @@ class RegisterBank:
             pending.append((reg, words))
             pos = reg.end
         if not pending:
-            raise BankError(ILLEGAL_VALUE)
+            raise BankError(ILLEGAL_ADDRESS if values else ILLEGAL_VALUE)
         for reg, words in pending:
             before = self._load(reg)
             self._store(reg, words)

@@ -91,11 +91,19 @@ class ModbusDevice:
         return Health.DEGRADED if self._failures < LOST_AFTER else Health.LOST
 
     def plan(self, names: Iterable[str] | None = None) -> tuple[Block, ...]:
-        """The read blocks for ``names`` (default: every FAST register), cached per name set."""
+        """The read blocks for ``names`` (default: every FAST register), cached per name set.
+
+        Blocks span only addresses the map marks documented (:func:`plan_reads`).
+        """
         key = None if names is None else frozenset(names)
         if key not in self._plans:
             regs = self.regmap.polled(Poll.FAST) if key is None else [self.regmap[n] for n in key]
-            self._plans[key] = plan_reads(regs, max_block=self.max_block, max_fill=self.max_fill)
+            self._plans[key] = plan_reads(
+                regs,
+                max_block=self.max_block,
+                max_fill=self.max_fill,
+                documented=self.regmap.is_documented,
+            )
         return self._plans[key]
 
     async def wait_connected(self, timeout_s: float) -> None:

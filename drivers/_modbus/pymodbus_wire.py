@@ -1,7 +1,8 @@
-"""The one module that imports pymodbus: a :class:`Wire` client and a server for simulators.
+"""The pymodbus client: a :class:`Wire` (the simulators' server is ``pymodbus_server``).
 
-pymodbus is pinned to an exact version (its API changes between minor releases); every
-pymodbus error is mapped here to :mod:`drivers.errors`, and nothing of pymodbus leaks out.
+These two modules are the only ones that import pymodbus. pymodbus is pinned to an exact
+version (its API changes between minor releases); every pymodbus error is mapped here to
+:mod:`drivers.errors`, and nothing of pymodbus leaks out.
 The client never retries and never reconnects by itself: the bus decides both.
 
 pymodbus 3.16 reports "no reply in time", "reply for another unit/transaction" and (after
@@ -15,20 +16,15 @@ silence (:class:`DeviceTimeout`) apart.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from functools import partial
-from typing import cast
 
 from pymodbus.client import AsyncModbusSerialClient, AsyncModbusTcpClient
-from pymodbus.constants import ExcCodes
-from pymodbus.datastore import ModbusServerContext
-from pymodbus.exceptions import ConnectionException, ModbusException, NoSuchIdException
+from pymodbus.exceptions import ConnectionException, ModbusException
 from pymodbus.framer import FramerType
 from pymodbus.pdu import ModbusPDU
 
-from drivers._modbus.bank import BankError, RegisterBank
 from drivers._modbus.registers import Table
 from drivers._modbus.transport import Endpoint, TcpEndpoint
 from drivers.errors import ConfigurationError, DeviceRejected, DeviceTimeout, FramingError, LinkDown
@@ -36,10 +32,6 @@ from drivers.errors import ConfigurationError, DeviceRejected, DeviceTimeout, Fr
 log = logging.getLogger(__name__)
 
 Client = AsyncModbusTcpClient | AsyncModbusSerialClient
-
-_BIT_FCS = frozenset({1, 2, 5, 15})
-_TABLE_OF_FC = {1: Table.COIL, 5: Table.COIL, 15: Table.COIL, 2: Table.DISCRETE}
-_TABLE_OF_FC |= {3: Table.HOLDING, 6: Table.HOLDING, 16: Table.HOLDING, 4: Table.INPUT}
 
 
 class PymodbusWire:
@@ -225,99 +217,3 @@ class _Link:
             reply = self.client.ctx.response_future
             if not reply.done():
                 reply.set_exception(ConnectionException("link lost"))
-
-
-class _BankContext(ModbusServerContext):
-    """Routes the server's datastore calls straight to register banks (one per unit id).
-
-    pymodbus 3.16 hands a ``ModbusServerContext`` with ``old_simulator`` set (and no
-    ``simdevices``) to the request handlers unchanged, so addresses arrive exactly as on the
-    wire: no +1 offset as in ``ModbusDeviceContext``. The base ``__init__`` is not called (it
-    wants device contexts and logs a deprecation warning).
-    """
-
-    def __init__(self, banks: Mapping[int, RegisterBank], *, silent_unknown: bool) -> None:
-        self._banks = dict(banks)
-        self._silent_unknown = silent_unknown
-        self.old_simulator = True
-        self.simdevices = []
-
-    def device_ids(self) -> list[int]:
-        return list(self._banks)
-
-    def _access(
-        self, device_id: int, func_code: int, address: int, count: int, values: list[int] | None
-    ) -> list[int] | ExcCodes:
-        """Read (``values`` None) or write one bank; refusals become exception codes."""
-        bank, table = self._banks.get(device_id), _TABLE_OF_FC.get(func_code)
-        if bank is None:
-            if self._silent_unknown:  # RS-485: nobody at that address answers
-                raise NoSuchIdException(f"no unit {device_id}")
-            return ExcCodes.GATEWAY_NO_RESPONSE
-        if table is None:
-            return ExcCodes.ILLEGAL_FUNCTION
-        try:
-            if values is None:
-                return bank.read(table, address, count)
-            bank.write(table, address, values)
-        except BankError as err:
-            return ExcCodes(err.code)  # an unknown code: pymodbus answers DEVICE_FAILURE
-        return []
-
-    async def async_getValues(  # noqa: N802 - pymodbus's name
-        self, device_id: int, func_code: int, address: int, count: int = 1
-    ) -> list[int] | list[bool] | ExcCodes:
-        words = self._access(device_id, func_code, address, count, None)
-        if isinstance(words, ExcCodes) or func_code not in _BIT_FCS:
-            return words
-        return [bool(w) for w in words]
-
-    async def async_setValues(  # noqa: N802 - pymodbus's name
-        self, device_id: int, func_code: int, address: int, values: Sequence[int] | Sequence[bool]
-    ) -> ExcCodes | None:
-        words = [int(v) for v in values]
-        done = self._access(device_id, func_code, address, len(words), words)
-        return done if isinstance(done, ExcCodes) else None
-
-
-@contextlib.asynccontextmanager
-async def serve_units(
-    banks: Mapping[int, RegisterBank],
-    *,
-    tcp: tuple[str, int] | None = None,
-    serial_port: str | None = None,
-    baudrate: int = 19200,
-) -> AsyncIterator[int | None]:
-    """A real pymodbus server for simulated units; yields the bound TCP port (None for RTU).
-
-    ``tcp=(host, 0)`` picks a free port. On RTU a request for a unit not in ``banks`` gets no
-    reply (as on an RS-485 line); over TCP it gets exception 0x0B (gateway target failed).
-    """
-    if (tcp is None) == (serial_port is None):
-        raise ValueError("serve_units needs exactly one of tcp= or serial_port=")
-    # imported here: the server side (and its simulator web app) is for simulators only, and
-    # costs the daemon a tenth of a second at every start
-    from pymodbus.server import ModbusSerialServer, ModbusTcpServer
-
-    server: ModbusTcpServer | ModbusSerialServer
-    if tcp is not None:
-        server = ModbusTcpServer(_BankContext(banks, silent_unknown=False), address=tcp)
-    else:
-        server = ModbusSerialServer(
-            _BankContext(banks, silent_unknown=True),
-            port=cast(str, serial_port),
-            baudrate=baudrate,
-            framer=FramerType.RTU,
-            ignore_missing_devices=True,
-        )
-    await server.serve_forever(background=True)
-    listener: asyncio.Server | None = None
-    if isinstance(server, ModbusTcpServer):
-        listener = cast(asyncio.Server, server.transport)
-    try:
-        yield None if listener is None else int(listener.sockets[0].getsockname()[1])
-    finally:
-        await server.shutdown()  # type: ignore[no-untyped-call]  # pymodbus leaves it untyped
-        if listener is not None:
-            await listener.wait_closed()
-        await asyncio.sleep(0)  # let closed transports run their connection_lost callbacks

@@ -57,7 +57,11 @@ class Register:
     nonvolatile: bool = False
     limits: tuple[float, float] | None = None  # engineering units, enforced on write
     poll: Poll = Poll.NEVER
-    ref: str = ""  # where the fact comes from, e.g. "HA028651 p.83"
+    ref: str = ""  # where the fact comes from: document number, section or page
+    # The vendor's manual lists this address. False marks a register taken from anything else
+    # (another model's manual, a third-party driver, an assumption): ``ref`` says what, the
+    # family's NOTES.md lists it, and the read planner never coalesces across it.
+    documented: bool = True
 
     @property
     def words(self) -> int:
@@ -101,10 +105,33 @@ class Register:
         return round(value, self.decimals) if not self.codec.is_float else value
 
 
-class RegisterMap:
-    """A device family's register table: unique names, no overlapping addresses."""
+@dataclass(frozen=True, slots=True)
+class DocumentedSpan:
+    """Addresses ``first..last`` of ``table`` that the manual lists, used by labctl or not.
 
-    def __init__(self, registers: Iterable[Register]) -> None:
+    A read block may span them (the unit answers them), so ``ref`` (the page) is required.
+    """
+
+    table: Table
+    first: int
+    last: int
+    ref: str
+
+    def __post_init__(self) -> None:
+        if not self.ref or self.last < self.first:
+            raise ConfigurationError(f"documented span {self.first}..{self.last} needs a ref")
+
+
+class RegisterMap:
+    """A device family's register table: unique names, no overlapping addresses.
+
+    ``documented`` adds spans of addresses the manual lists that no register uses; an address
+    is documented (:meth:`is_documented`) when a documented register or such a span covers it.
+    """
+
+    def __init__(
+        self, registers: Iterable[Register], *, documented: Iterable[DocumentedSpan] = ()
+    ) -> None:
         self._by_name: dict[str, Register] = {}
         for reg in registers:
             if reg.name in self._by_name:
@@ -119,6 +146,11 @@ class RegisterMap:
                     raise ConfigurationError(
                         f"{a.name} ({a.address}..{a.end - 1}) overlaps {b.name} at {b.address}"
                     )
+        self.spans = tuple(documented)
+        regs = [r for r in self._by_name.values() if r.documented]
+        self._documented = frozenset(
+            (r.table, a) for r in regs for a in range(r.address, r.end)
+        ) | frozenset((s.table, a) for s in self.spans for a in range(s.first, s.last + 1))
 
     def __getitem__(self, name: str) -> Register:
         try:
@@ -131,6 +163,10 @@ class RegisterMap:
 
     def __len__(self) -> int:
         return len(self._by_name)
+
+    def is_documented(self, table: Table, address: int) -> bool:
+        """The manual lists ``address`` of ``table`` (a documented register or span covers it)."""
+        return (table, address) in self._documented
 
     def polled(self, *polls: Poll) -> tuple[Register, ...]:
         """Registers read by the polling loop at the given rates."""

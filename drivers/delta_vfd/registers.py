@@ -12,7 +12,7 @@ from __future__ import annotations
 import enum
 
 from drivers._modbus.codecs import UINT16
-from drivers._modbus.registers import Poll, Register, RegisterMap
+from drivers._modbus.registers import DocumentedSpan, Poll, Register, RegisterMap, Table
 
 VFDB = "Delta VFD-B user manual (rev. 10/2005, BE13)"
 VFDB_LIST = f"{VFDB} ch.5 Pr.09 §3.5 address list p.5-101/5-102"
@@ -98,7 +98,9 @@ def _hz(
     )
 
 
-def _seconds(name: str, address: int, low: float, high: float, ref: str) -> Register:
+def _seconds(
+    name: str, address: int, low: float, high: float, ref: str, *, documented: bool = True
+) -> Register:
     return Register(
         name=name,
         address=address,
@@ -109,6 +111,7 @@ def _seconds(name: str, address: int, low: float, high: float, ref: str) -> Regi
         nonvolatile=True,
         limits=(low, high),
         ref=ref,
+        documented=documented,
     )
 
 
@@ -117,11 +120,27 @@ _PARAM = f"GGnnH = Pr.GG-nn ({CP2000_LIST})"
 MAP = RegisterMap(
     (
         Register(
-            name="drive_id", address=0x0000, codec=UINT16, ref=f"Pr.00-00, {_PARAM}; {ASSUMED}"
+            name="drive_id",
+            address=0x0000,
+            codec=UINT16,
+            ref=f"Pr.00-00, {_PARAM}; {ASSUMED}",
+            documented=False,  # parameter numbering of groups 00/01 not read
         ),
-        _hz("max_freq", 0x0100, f"Pr.01-00, {_PARAM}; 0.01 Hz {ASSUMED}"),
-        _seconds("accel_time", 0x0109, 0.0, 600.0, f"Pr.01-09, {_PARAM}; {ASSUMED}"),
-        _seconds("decel_time", 0x010A, 0.0, 600.0, f"Pr.01-10, {_PARAM}; {ASSUMED}"),
+        Register(
+            name="max_freq",
+            address=0x0100,
+            codec=UINT16,
+            decimals=2,
+            unit="Hz",
+            ref=f"Pr.01-00, {_PARAM}; 0.01 Hz {ASSUMED}",
+            documented=False,
+        ),
+        _seconds(
+            "accel_time", 0x0109, 0.0, 600.0, f"Pr.01-09, {_PARAM}; {ASSUMED}", documented=False
+        ),
+        _seconds(
+            "decel_time", 0x010A, 0.0, 600.0, f"Pr.01-10, {_PARAM}; {ASSUMED}", documented=False
+        ),
         Register(
             name="comm_fault_treatment",
             address=0x0902,
@@ -178,7 +197,11 @@ MAP = RegisterMap(
             poll=Poll.FAST,
             ref=f"210CH motor speed (rpm), {VFDB_LIST}",
         ),
-    )
+    ),
+    documented=(  # the monitor block between the registers above, read as one block
+        DocumentedSpan(Table.HOLDING, 0x2102, 0x2102, "2102H frequency command, C2000 Plus p.A-10"),
+        DocumentedSpan(Table.HOLDING, 0x2105, 0x210B, f"2105H..210BH, {VFDB_LIST}"),
+    ),
 )
 
 IDENTITY = ("drive_id", "max_freq")  # re-read after every reconnect by the bus

@@ -4,7 +4,8 @@ The instrument side (what the registers mean, the controller's own PID, its prog
 remote-setpoint comms-loss fallback, sensor break) is modelled here on the same register table
 the driver uses; the kiln is :class:`~drivers._sim.physics.KilnThermalModel`. The simulator is
 served over a real pymodbus server, on loopback TCP behind a fault proxy or as RTU on a pty,
-and stepped on the shared clock so an accelerated daemon and simulator agree on the time.
+and stepped on the shared clock so an accelerated daemon and simulator agree on the time. The
+wire side (float region, fast status, what it refuses) is :class:`EurothermBank`.
 
 Modelled assumptions (the manual pages read do not settle them) are listed in ``NOTES.md``.
 """
@@ -15,11 +16,12 @@ import logging
 from dataclasses import dataclass
 from typing import Literal
 
-from drivers._modbus.bank import BankError, RegisterBank
+from drivers._modbus.bank import BankError
 from drivers._sim.backdoor import Backdoor
 from drivers._sim.physics import KilnThermalModel
 from drivers._sim.pid import Pid
 from drivers._sim.server import ServedModbusSim
+from drivers.eurotherm3200.bank import EurothermBank
 from drivers.eurotherm3200.programmer import Programmer, ProgramSegment
 from drivers.eurotherm3200.registers import (
     DECIMALS,
@@ -33,7 +35,7 @@ from drivers.eurotherm3200.registers import (
 
 log = logging.getLogger(__name__)
 
-INSTRUMENT_ID = 0x3216
+INSTRUMENT_VERSION = 0x0111  # V1.11, the example of the OEM 3200 manual (ACS §9.3 p.25)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -51,7 +53,7 @@ class Eurotherm3200Sim(ServedModbusSim):
 
     def __init__(self, options: SimOptions | None = None) -> None:
         self.options = options or SimOptions()
-        self.bank = RegisterBank(MAP, on_write=self._on_write)
+        self.bank = EurothermBank(on_write=self._on_write)
         self.kiln = KilnThermalModel(flask=self.options.flask, start_c=self.options.start_temp_c)
         self.backdoor = Backdoor(self)
         self.eeprom_writes = 0
@@ -81,7 +83,7 @@ class Eurotherm3200Sim(ServedModbusSim):
         """Power-on state: manual 0 %, local SP, program reset (also used by a reboot)."""
         for name, value in {
             "decimals": DECIMALS,
-            "inst_id": INSTRUMENT_ID,
+            "inst_version": INSTRUMENT_VERSION,
             "range_lo": 0.0,
             "range_hi": self.options.range_hi_c,
             "loop_mode": LoopMode.MANUAL,

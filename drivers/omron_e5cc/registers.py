@@ -1,11 +1,13 @@
 """The Omron E5CC (E5□C) Modbus table in 2-byte mode, shared by driver, simulator and tests.
 
-Facts from Omron H175 *E5□C Digital Temperature Controllers Communications Manual*, as
-collected in ``reference/devices.md`` §A.5 (addresses, status bits of H175 §3-2, operation
-commands) and §A.10 (input error = sensor break); the Modbus exception codes are H175 §4-1-3.
+Facts from Omron H175 *E5□C Digital Temperature Controllers Communications Manual*: the
+2-byte-mode variable area (§5-1 p.5-2), the status bits (§5-2), the operation commands
+(§4-4-3 p.4-13) and the Modbus exception codes (§4-1-3 p.4-5). Registers marked
+``documented=False`` come from third-party register maps, not from H175 pages read; the read
+planner never coalesces across them and ``NOTES.md`` lists them with the other assumptions.
 Values are integers with an implied decimal point; this table assumes none (1 °C steps, the
 resolution of the K/N/R/S thermocouple ranges a crucible needs), which the driver checks on
-connect against the decimal-point monitor. Assumptions are listed in ``NOTES.md``.
+connect against the decimal-point monitor.
 """
 
 from __future__ import annotations
@@ -13,20 +15,23 @@ from __future__ import annotations
 import enum
 
 from drivers._modbus.codecs import INT16, UINT16, UINT32
-from drivers._modbus.registers import Poll, Register, RegisterMap
+from drivers._modbus.registers import DocumentedSpan, Poll, Register, RegisterMap, Table
 
-MANUAL = "H175 §A.5"
-STATUS_REF = "H175 §3-2 (devices.md §A.5)"
+H175 = "Omron H175"
+VARIABLES = f"{H175} §5-1 Variable Area List p.5-2"
+COMMANDS = f"{H175} §4-4-3 p.4-13"
+STATUS_REF = f"{H175} §5-2 Status"
+THIRD_PARTY = "third-party E5CC register maps (pylablib), not in H175 pages read"
 DECIMALS = 0  # decimal-point monitor value the table is written for
 SP_LIMITS_C = (-200.0, 1800.0)  # widest thermocouple span (type B/S); the SP limits narrow it
 
-# Modbus exception codes of H175 §4-1-3 (Error Codes).
+# Modbus exception codes of H175 §4-1-3 "Error Codes" p.4-5.
 VARIABLE_DATA_ERROR = 3  # value out of range, or a wrong command code / related info
 OPERATION_ERROR = 4  # e.g. "Communications Writing" is OFF, or the command cannot be processed
 
 
 class Status(enum.IntFlag):
-    """The 32-bit status word (H175 §3-2); the low 16 bits are also at 0x2001."""
+    """The 32-bit status word (H175 §5-2 Status); the low 16 bits are also at 0x2001."""
 
     HEATER_OVERCURRENT = 1 << 0
     HEATER_CURRENT_HOLD = 1 << 1
@@ -58,7 +63,7 @@ class Status(enum.IntFlag):
 
 
 class CommandCode(enum.IntEnum):
-    """Operation command codes (high byte of the word written to 0x0000 with FC06)."""
+    """Operation command codes (H175 §4-4-3 p.4-13): high byte of the word written to 0x0000."""
 
     COMMS_WRITING = 0x00
     RUN_STOP = 0x01
@@ -72,7 +77,8 @@ class CommandCode(enum.IntEnum):
     AUTO_MANUAL = 0x09
     INITIALIZE = 0x0B
     ALARM_LATCH_CANCEL = 0x0C
-    INVERT_DIRECT_REVERSE = 0x0D
+    SP_MODE = 0x0D  # local / remote SP
+    INVERT_DIRECT_REVERSE = 0x0E
     PROGRAM_START = 0x11
 
 
@@ -84,7 +90,7 @@ def command_word(code: CommandCode, info: int) -> int:
 
 
 class Command(enum.IntEnum):
-    """The operation command words labctl sends (§A.5 table)."""
+    """The operation command words labctl sends (H175 §4-4-3 p.4-13)."""
 
     WRITE_DISABLE = command_word(CommandCode.COMMS_WRITING, 0x00)
     WRITE_ENABLE = command_word(CommandCode.COMMS_WRITING, 0x01)  # must be sent first
@@ -107,12 +113,19 @@ def _temp(name: str, address: int, *, poll: Poll = Poll.NEVER, writable: bool = 
         poll=poll,
         writable=writable,
         limits=SP_LIMITS_C if writable else None,
-        ref=MANUAL,
+        ref=VARIABLES,
     )
 
 
-def _word(name: str, address: int, *, poll: Poll = Poll.NEVER, ref: str = MANUAL) -> Register:
-    return Register(name=name, address=address, codec=UINT16, poll=poll, ref=ref)
+def _word(name: str, address: int, *, poll: Poll = Poll.NEVER, ref: str) -> Register:
+    return Register(
+        name=name,
+        address=address,
+        codec=UINT16,
+        poll=poll,
+        ref=ref,
+        documented=ref.startswith(H175),
+    )
 
 
 MAP = RegisterMap(
@@ -123,7 +136,7 @@ MAP = RegisterMap(
             codec=UINT16,
             writable=True,
             limits=(0, 0xFFFF),
-            ref=f"{MANUAL} operation commands (FC06)",
+            ref=f"{COMMANDS}: operation command, address 0000",
         ),
         _temp("pv", 0x2000, poll=Poll.FAST),
         _word("status_lo", 0x2001, poll=Poll.FAST, ref=STATUS_REF),  # status bits 0-15
@@ -135,7 +148,7 @@ MAP = RegisterMap(
             decimals=1,
             unit="%",
             poll=Poll.FAST,
-            ref=MANUAL,
+            ref=f"{VARIABLES} (-5.0..105.0 %)",
         ),
         # The SP is an EEPROM parameter in backup mode; the driver writes it in RAM mode only.
         _temp("sp", 0x2103, writable=True),
@@ -144,11 +157,16 @@ MAP = RegisterMap(
             address=0x2406,
             codec=UINT32,
             poll=Poll.FAST,
-            ref=STATUS_REF,
+            ref=f"{THIRD_PARTY}; bits {STATUS_REF}",
+            documented=False,
         ),
-        _word("decimal_point", 0x2410, ref=f"{MANUAL} (decimal-point monitor [D])"),
-        _word("input_type", 0x2C00),
-    )
+        _word("decimal_point", 0x2410, ref=f"{THIRD_PARTY} (decimal-point monitor)"),
+        _word("input_type", 0x2C00, ref=f"{H175} §5-1 Variable Area List (initial setting)"),
+    ),
+    documented=(  # the fast block 2000-2004 reads heater current 1 (2003) too
+        DocumentedSpan(Table.HOLDING, 0x2003, 0x2003, f"{VARIABLES}: heater current 1"),
+        DocumentedSpan(Table.HOLDING, 0x2005, 0x2005, f"{VARIABLES}: MV monitor (cooling)"),
+    ),
 )
 
 IDENTITY = ("decimal_point", "input_type")  # re-read after every reconnect

@@ -6,7 +6,7 @@ import pytest
 
 from drivers._modbus.bank import BankError, RegisterBank
 from drivers._modbus.codecs import FLOAT32, INT16, INT32_CDAB
-from drivers._modbus.registers import Register, RegisterMap, Table
+from drivers._modbus.registers import DocumentedSpan, Register, RegisterMap, Table
 from drivers.errors import ConfigurationError
 
 MAP = RegisterMap(
@@ -66,15 +66,35 @@ def test_reads_outside_the_map_are_illegal_addresses() -> None:
         assert _code(err) == 2
 
 
-def test_gaps_inside_the_span_read_as_zero_unless_strict() -> None:
+def test_a_read_touching_an_unlisted_address_is_refused_a_listed_one_reads_zero() -> None:
     bank = RegisterBank(MAP)
     bank.set("pv", 1.0)
-    assert bank.read(Table.HOLDING, 1, 7)[0] == 10  # address 3 is a gap
-    strict = RegisterBank(MAP, gap_word=None)
     with pytest.raises(BankError) as err:
-        strict.read(Table.HOLDING, 1, 7)
+        bank.read(Table.HOLDING, 1, 7)  # address 3: no register, not in the manual
     assert _code(err) == 2
-    assert strict.read(Table.HOLDING, 1, 2) == [0, 0]
+    assert bank.read(Table.HOLDING, 1, 2) == [10, 0]
+    listed = RegisterMap(MAP, documented=[DocumentedSpan(Table.HOLDING, 3, 3, "manual p.1")])
+    assert RegisterBank(listed).read(Table.HOLDING, 1, 7)[:3] == [0, 0, 0]
+
+
+def test_discarding_unit_writes_around_unconfigured_words() -> None:
+    bank = RegisterBank(MAP, discard_unconfigured=True)
+    bank.write(Table.HOLDING, 2, [100, 0xBEEF, 7, 0])  # sp, a gap at 3 dropped, count
+    assert (bank.get("sp"), bank.get("count")) == (10.0, 7)
+    for address, values in [(3, [1]), (8, [1, 2])]:  # nothing configured at all: refused
+        with pytest.raises(BankError) as err:
+            bank.write(Table.HOLDING, address, values)
+        assert _code(err) == 2
+
+
+def test_function_codes_follow_the_tables_and_fc07_is_opt_in() -> None:
+    bank = RegisterBank(MAP)
+    assert bank.function_codes == {1, 2, 3, 4, 5, 6, 15, 16}
+    only_holding = RegisterBank(RegisterMap([MAP["pv"]]))
+    assert only_holding.function_codes == {3, 6, 16}
+    with pytest.raises(BankError) as err:
+        bank.exception_status()
+    assert _code(err) == 1
 
 
 def test_write_checks_address_writability_and_limits() -> None:

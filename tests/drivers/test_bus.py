@@ -13,7 +13,7 @@ import pytest
 from drivers._modbus.bus import Health, ModbusBus, ModbusDevice
 from drivers._modbus.codecs import FLOAT32, INT16, UINT16
 from drivers._modbus.fake_wire import FakeWire
-from drivers._modbus.registers import Poll, Register, RegisterMap, Table
+from drivers._modbus.registers import DocumentedSpan, Poll, Register, RegisterMap, Table
 from drivers.clock import VirtualClock
 from drivers.errors import (
     ConfigurationError,
@@ -43,7 +43,9 @@ MAP = RegisterMap(
         Register(name="ident", address=122, codec=UINT16),
         Register(name="ghost", address=300, codec=UINT16),  # not on the fake device
         Register(name="enable", address=5, table=Table.COIL, writable=True),
-    ]
+    ],
+    # the fake device's manual lists 0..123, so the poll may coalesce across the gaps
+    documented=[DocumentedSpan(Table.HOLDING, 0, 123, "fake device: every address")],
 )
 LOGGER = "drivers._modbus.bus"
 

@@ -22,6 +22,7 @@ from drivers.delta_vfd.driver import RUN_FORWARD, decode_reading
 from drivers.delta_vfd.registers import Command, CommLossAction, Control, Fault
 from drivers.delta_vfd.sim import DeltaVfdSim, VfdSimOptions
 from drivers.errors import ConfigurationError
+from tests.drivers.modbus_frames import crc16
 
 
 def _write(sim: DeltaVfdSim, name: str, value: float) -> None:
@@ -67,24 +68,14 @@ def test_register_addresses_and_scaling_follow_the_manual_map() -> None:
         MAP["freq_cmd"].encode(400.01)
 
 
-def _crc16(frame: bytes) -> bytes:
-    """Modbus RTU CRC, low byte first (the manual's "CRC CHK Low", "CRC CHK High")."""
-    crc = 0xFFFF
-    for byte in frame:
-        crc ^= byte
-        for _ in range(8):
-            crc = (crc >> 1) ^ 0xA001 if crc & 1 else crc >> 1
-    return bytes((crc & 0xFF, crc >> 8))
-
-
 RESET_PDU = bytes.fromhex("06 2002 0002")  # FC06, 2002H, bit 1 (reset)
 RESET_RTU = bytes.fromhex("01 06 2002 0002 A20B")  # station 01H
 
 
 def test_golden_reset_request_is_fc06_to_2002h_bit_1() -> None:
     # The CRC is the manual's: its 06H example (write 1770H to 0100H, station 01H) ends 86H 22H.
-    assert _crc16(bytes.fromhex("01 06 0100 1770")) == bytes.fromhex("8622")
-    assert b"\x01" + RESET_PDU + _crc16(b"\x01" + RESET_PDU) == RESET_RTU
+    assert crc16(bytes.fromhex("01 06 0100 1770")) == bytes.fromhex("8622")
+    assert b"\x01" + RESET_PDU + crc16(b"\x01" + RESET_PDU) == RESET_RTU
     reg = MAP["control"]
     assert (reg.address, reg.encode(Control.RESET)) == (0x2002, (0x0002,))
 

@@ -4,6 +4,7 @@ against the simulator through the bus (in-memory wire over the sim's bank, and r
 from __future__ import annotations
 
 import asyncio
+import struct
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 
@@ -21,6 +22,7 @@ from drivers.omron_e5cc import IDENTITY, MAP, OmronE5cc
 from drivers.omron_e5cc.driver import decode_reading
 from drivers.omron_e5cc.registers import Command, CommandCode, Status, command_word
 from drivers.omron_e5cc.sim import OmronE5ccSim, SimOptions
+from tests.drivers.modbus_frames import tcp_transact
 
 # ------------------------------------------------------------------ golden vectors
 
@@ -372,3 +374,25 @@ async def test_over_real_loopback_modbus_tcp():
             task.cancel()
             await asyncio.gather(task, return_exceptions=True)
             await wire.close()
+
+
+async def test_fc06_on_the_command_register_echoes_the_request() -> None:
+    sim = OmronE5ccSim()
+    async with sim.serving(clock=VirtualClock(), tcp_port=0) as endpoint:
+        assert endpoint.port is not None
+        enable = struct.pack(">BHH", 6, 0x0000, Command.WRITE_ENABLE)
+        assert await tcp_transact(endpoint.port, 1, enable) == enable  # minimalmodbus checks it
+        assert sim.writes_enabled
+        stop = struct.pack(">BHH", 6, 0x0000, Command.STOP)
+        assert await tcp_transact(endpoint.port, 1, stop) == stop
+        assert sim.stopped
+
+
+async def test_e5cc_answers_only_its_function_codes_and_reads_listed_words() -> None:
+    sim = OmronE5ccSim()
+    async with sim.serving(clock=VirtualClock(), tcp_port=0) as endpoint:
+        port = endpoint.port or 0
+        assert await tcp_transact(port, 1, bytes([0x2B, 0x0E, 0x01, 0x00])) == bytes([0xAB, 1])
+        reply = await tcp_transact(port, 1, struct.pack(">BHH", 3, 0x2000, 6))  # p.5-2 block
+        assert reply is not None and reply[:2] == bytes([3, 12])
+        assert await tcp_transact(port, 1, struct.pack(">BHH", 3, 0x2006, 1)) == bytes([0x83, 2])

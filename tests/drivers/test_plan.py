@@ -10,8 +10,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from drivers._modbus.codecs import FLOAT32, INT16
-from drivers._modbus.plan import plan_reads
-from drivers._modbus.registers import Poll, Register, Table
+from drivers._modbus.plan import plan_map_reads, plan_reads
+from drivers._modbus.registers import Poll, Register, RegisterMap, Table
 from drivers.errors import ConfigurationError
 from drivers.eurotherm3200.registers import MAP
 
@@ -143,9 +143,47 @@ def test_eurotherm_fast_poll_plans() -> None:
         (75, 1),
         (258, 19),
         (330, 1),
-    ]
+    ]  # without the map: across 6-22 and 259-275, which a strict 3216 refuses
     assert len(plan_reads(fast, max_block=125, max_fill=0)) < per_field
     assert len(plan_reads(fast, max_block=125, max_fill=400)) == 2  # 1..330 > 125 words
+
+
+@pytest.mark.parametrize("max_fill", [2, 8, 50, 400])
+def test_eurotherm_poll_spans_only_what_ha028651_lists(max_fill: int) -> None:
+    names = [r.name for r in MAP.polled(Poll.FAST)]
+    blocks = plan_map_reads(MAP, names, max_block=125, max_fill=max_fill)
+    # PV..WKG.SP (p.81) in one; T.STAT, StAt, Rm.SP select alone; the alab-only ones alone
+    assert [(b.address, b.count) for b in blocks] == [
+        (1, 5),
+        (23, 1),
+        (75, 1),
+        (258, 1),
+        (273, 1),
+        (276, 1),
+        (330, 1),
+    ]
+
+
+def test_a_block_spans_a_listed_gap_but_not_an_unlisted_one() -> None:
+    regs = _regs([(10, 1), (12, 1), (20, 1)])
+    listed = {10, 11, 12, 13, 20}
+    blocks = plan_reads(regs, max_block=20, max_fill=20, documented=lambda t, a: a in listed)
+    assert [(b.address, b.count) for b in blocks] == [(10, 3), (20, 1)]
+    lone = [*regs, Register(name="third_party", address=11, documented=False)]
+    documented = RegisterMap(lone).is_documented  # only the documented registers' own words
+    blocks = plan_reads(lone, max_block=20, max_fill=20, documented=documented)
+    assert [(b.address, b.count) for b in blocks] == [(10, 1), (11, 1), (12, 1), (20, 1)]
+
+
+@given(register_sets(max_address=60, max_size=12), st.sets(st.integers(0, 62)))
+def test_multi_register_blocks_are_wholly_documented(
+    regs: list[Register], listed: set[int]
+) -> None:
+    blocks = plan_reads(regs, max_block=20, max_fill=6, documented=lambda t, a: a in listed)
+    assert sorted(r.name for b in blocks for r in b.registers) == sorted(r.name for r in regs)
+    for block in blocks:
+        if len(block.registers) > 1:
+            assert all(a in listed for a in range(block.address, block.address + block.count))
 
 
 def test_block_decode_slices_each_register() -> None:

@@ -12,12 +12,14 @@ import pytest
 
 from drivers._modbus.bank import BankError, RegisterBank
 from drivers._modbus.codecs import FLOAT32, INT16, UINT32
-from drivers._modbus.pymodbus_wire import PymodbusWire, serve_units
+from drivers._modbus.pymodbus_server import serve_units
+from drivers._modbus.pymodbus_wire import PymodbusWire
 from drivers._modbus.registers import Register, RegisterMap, Table
 from drivers._modbus.transport import SerialLine, TcpEndpoint
 from drivers._sim.links import Faults, PtyLink, TcpFaultProxy
 from drivers.errors import ConfigurationError, DeviceRejected, DeviceTimeout, FramingError, LinkDown
 from drivers.eurotherm3200.registers import MAP as EUROTHERM
+from tests.drivers.modbus_frames import tcp_transact
 
 MAP = RegisterMap(
     [
@@ -244,3 +246,18 @@ async def test_eurotherm_map_on_the_wire() -> None:
             assert bank.get("remote_sp") == 500.0
         finally:
             await wire.close()
+
+
+async def test_single_writes_echo_the_request_whatever_the_register_reads_back() -> None:
+    bank = _bank()
+
+    def write_only(name: str, value: float) -> None:
+        bank.set(name, 0)  # the unit forgets the value at once (a command register)
+
+    bank.on_write = write_only
+    async with serve_units({1: bank}, tcp=("127.0.0.1", 0)) as port:
+        fc06 = bytes.fromhex("0600021388")  # 500.0 to address 2
+        assert await tcp_transact(port or 0, 1, fc06) == fc06
+        fc05 = bytes.fromhex("050001ff00")  # coil 1 on
+        assert await tcp_transact(port or 0, 1, fc05) == fc05
+        assert bank.get("sp") == 0.0 and bank.get("vent") == 0.0
