@@ -33,7 +33,7 @@ UNIT = 1
 # Wall seconds a client waits for a reply. A reply on loopback takes milliseconds; this is wide
 # for two shared CI cores, and it is also how long a check of silence (or of an exception reply
 # shorter than the answer minimalmodbus expects, which it reads until the timeout) takes.
-REPLY_TIMEOUT_S = 0.5
+REPLY_TIMEOUT_S = 1.0
 
 # minimalmodbus reports an exception response as text only (_check_response_slaveerrorcode).
 _MINIMALMODBUS_CODES = {
