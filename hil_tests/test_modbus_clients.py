@@ -9,15 +9,16 @@ reads it back, sends the commands labctl sends and checks the device did what th
 and checks a request the manual says is refused.
 
 Manuals: Eurotherm HA028651 *3200 Series Engineering Manual* Issue 7.0 (§15.5 "Parameter Modbus
-Addresses", pp. 81-82) for the 3216's addresses, and HA026230 *2000 Series Communications
-Handbook* Issue 3 for the Eurotherm protocol (function codes §3.12 p.22, FC07 §3.17 p.27, FC08
-§3.18 p.28, FC16 §3.19 p.29, exceptions §3.20 p.30, IEEE region §6.1-6.4 pp.77-78); Omron H175
-*E5□C Communications Manual* (Modbus variable area, two-byte mode; error codes §4-1-3 p.4-5;
-operation commands and their replies §4-4-3 pp.4-13/4-14); Delta VFD-B user manual rev. 10/2005 BE13 ch.5 §3.5 address list
-pp.5-101/5-102, with the bit layout of 2000H/2002H/2101H read in the CP2000 manual p.12.1-09-8 and
-the C2000 Plus manual p.A-10 (the same Delta table; drivers/delta_vfd/NOTES.md); ADAM-4000 user
-manual appendix G (Modbus mapping, p.G-11: 40211 module name, 40215/40216 comm safety) and the
-caster wiring of drivers/iomodule/NOTES.md; Modbus Application Protocol V1.1b3 §6 for FC01-FC16.
+Addresses", pp. 81-82) for the 3216's addresses, and HA026230 *2000 Series Communications Handbook*
+Issue 3 for the Eurotherm protocol (function codes §3.12 p.22, FC07 §3.17 p.27, FC08 §3.18 p.28,
+FC16 §3.19 p.29, exceptions §3.20 p.30, IEEE region §6.1-6.4 pp.77-78); Omron H175 *E5□C
+Communications Manual* (Modbus variable area, two-byte mode; error codes §4-1-3 p.4-5; operation
+commands and their replies §4-4-3 pp.4-13/4-14); Delta VFD-B user manual rev. 10/2005 BE13 ch.5 §3.5
+address list pp.5-101/5-102, with the bit layout of 2000H/2002H/2101H read in the CP2000 manual
+p.12.1-09-8 and the C2000 Plus manual p.A-10 (the same Delta table; drivers/delta_vfd/NOTES.md);
+ADAM-4000 user manual appendix G (Modbus mapping, p.G-11: 40211 module name, 40215/40216 comm
+safety) and the caster wiring of drivers/iomodule/NOTES.md; Modbus Application Protocol V1.1b3 §6
+for FC01-FC16.
 """
 
 from __future__ import annotations
