@@ -1,5 +1,5 @@
-"""Casting-machine benchmarks: serial round trips against their wire-time ceiling, and the
-latency of one cast sequence step (EVACUATE -> POUR) against the control tick.
+"""Casting-machine benchmark: the latency of one cast sequence step (EVACUATE -> POUR) against
+the control tick (the serial round trips, (f), are in :mod:`bench.serial_wire`).
 
 Each figure is printed by :func:`bench.run.row` next to a baseline of the same run.
 """
@@ -11,19 +11,12 @@ import contextlib
 import statistics
 import tempfile
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
-from drivers._serial.line import SerialLine, SerialSettings
 from drivers._sim.caster_rig import CasterRigSim
-from drivers.adam4018 import protocol as dcon
-from drivers.adam4018.driver import Adam4018
-from drivers.adam4018.sim import Adam4018Sim
-from drivers.clock import ScaledClock, real_clock
+from drivers.clock import ScaledClock
 from drivers.eurotherm3200.sim import Eurotherm3200Sim, SimOptions
-from drivers.tpg36x import protocol as tpg
-from drivers.tpg36x.driver import Tpg36x
-from drivers.tpg36x.sim import Tpg36xSim
 from labctl.app import Lab, build_lab, run_lab
 from labctl.commands import Caller, Role
 from labctl.config import SiteConfig, load_site
@@ -38,74 +31,6 @@ ALLOY = "gold-18k-yellow"
 PROFILES = Path(__file__).resolve().parent.parent / "profiles"
 TICK_S = 0.1  # the caster's control tick (caster section tick_s)
 STEP_TIMEOUT_S = 30.0  # wall seconds any one phase of a bench cast may take
-
-
-def wire_ceiling_per_s(nbytes: int, baud: int = BAUD) -> float:
-    """Round trips/s if the line carried nothing but these bytes (§F: no gaps, no turnaround)."""
-    return baud / BITS_PER_CHAR / nbytes
-
-
-def tpg_round_trip_bytes(sim: Tpg36xSim) -> int:
-    """``PR1<CR><LF>``, ``<ACK><CR><LF>``, ``<ENQ>``, ``0,1.0000E+02<CR><LF>`` (§B.1)."""
-    request = tpg.command("PR1")
-    ack, data = sim.handle(request.rstrip(tpg.EOL)), sim.handle(tpg.ENQ)
-    assert ack is not None
-    assert data is not None
-    return len(request) + len(ack) + len(tpg.ENQ) + len(data)
-
-
-def adam_round_trip_bytes(sim: Adam4018Sim) -> int:
-    """``#010<CR>`` and ``>+0900.0<CR>`` (§D.1)."""
-    request = dcon.frame("#010", with_checksum=False)
-    reply = sim.handle(request.rstrip(dcon.CR))
-    assert reply is not None
-    return len(request) + len(reply)
-
-
-async def _reads_per_s(read: Callable[[], Awaitable[object]], reads: int) -> float:
-    await read()  # the port is open and the device answers
-    t0 = time.monotonic()
-    for _ in range(reads):
-        await read()
-    return reads / (time.monotonic() - t0)
-
-
-def _round_trip_row(row: Row, name: str, rate: float, nbytes: int) -> None:
-    ceiling = wire_ceiling_per_s(nbytes)
-    row(
-        f"(f) {name} round trips",
-        f"{rate:.0f} reads/s on a pty (no baud rate, so above the ceiling)",
-        f"{ceiling:.1f} reads/s wire ceiling, {nbytes} B at {BAUD} 8N1",
-        f"{rate / ceiling:.1f}x the ceiling; a real line gives at most {ceiling:.0f}/s",
-    )
-
-
-async def bench_gauge_round_trips(row: Row, reads: int) -> None:
-    """TPG 36x: PR1 / ACK / ENQ / data line, on a pty, vs the 9600-baud wire time."""
-    sim, clock = Tpg36xSim(lambda: 100.0), real_clock()
-    with tempfile.TemporaryDirectory() as tmp:
-        async with sim.serving(clock=clock, pty_link=Path(tmp) / "gauge") as path:
-            line = SerialLine(SerialSettings(port=str(path), baudrate=BAUD))
-            try:
-                rate = await _reads_per_s(Tpg36x(line, clock=clock).read, reads)
-            finally:
-                await line.close()
-    _round_trip_row(row, "TPG 36x gauge PR1", rate, tpg_round_trip_bytes(sim))
-
-
-async def bench_tc_round_trips(row: Row, reads: int) -> None:
-    """ADAM-4018: ``#010`` and its reply, on a pty, vs the 9600-baud wire time."""
-    sim, clock = Adam4018Sim(lambda: [900.0]), real_clock()
-    with tempfile.TemporaryDirectory() as tmp:
-        async with sim.serving(clock=clock, pty_link=Path(tmp) / "tc") as path:
-            line = SerialLine(SerialSettings(port=str(path), baudrate=BAUD))
-            try:
-                rate = await _reads_per_s(
-                    Adam4018(line, address=1, channel=0, checksum=False, clock=clock).read, reads
-                )
-            finally:
-                await line.close()
-    _round_trip_row(row, "ADAM-4018 TC #010", rate, adam_round_trip_bytes(sim))
 
 
 async def _until(what: str, pred: Callable[[], bool], lab: Lab) -> None:

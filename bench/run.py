@@ -25,10 +25,11 @@ from pathlib import Path
 
 from pymodbus.client import AsyncModbusTcpClient  # baseline only: raw pymodbus reads
 
-from bench.casting import bench_gauge_round_trips, bench_step_latency, bench_tc_round_trips
+from bench.casting import bench_step_latency
 from bench.command_latency import bench_command_latency
 from bench.influx_bench import bench_influx_drain, bench_tick_jitter_while_draining
 from bench.ledger_bench import bench_ledger
+from bench.serial_wire import bench_serial_wire
 from bench.spool_bench import bench_spool_ingest, bench_spool_memory
 from bench.tick_flood import bench_tick_flood
 from bench.ui_latency import bench_ui_latency
@@ -122,45 +123,6 @@ async def bench_polling(cycles: int) -> None:
         f"{bus_rate:.0f} txn/s via bus",
         f"{raw_rate:.0f} txn/s raw pymodbus",
         f"{bus_rate / raw_rate:.2f} (target >= 0.8)",
-    )
-
-
-def _rtu_ceiling(baud: int, counts: list[int]) -> float:
-    """devices.md §F: (req + resp bytes) x 11 / baud + 2 x t3.5, zero slave latency."""
-    t35 = 3.5 * 11 / baud if baud <= 19200 else 0.00175
-    return sum((8 + 5 + 2 * n) * 11 / baud + 2 * t35 for n in counts)
-
-
-async def bench_rtu(cycles: int, baud: int = 115200) -> None:
-    """(c) the RTU wire-time ceiling for one poll vs what the bus achieves on a pty."""
-    sim = Eurotherm3200Sim()
-    with tempfile.TemporaryDirectory() as tmp:
-        link = Path(tmp) / "tty"
-        async with serve_sim({1: sim.bank}, faults=Faults(), pty_link=link, baudrate=baud):
-            from drivers._modbus.transport import SerialLine
-
-            bus = ModbusBus(
-                PymodbusWire(SerialLine(port=str(link), baudrate=baud)),
-                name="rtu",
-                clock=real_clock(),
-                timeout_s=1.0,
-            )
-            dev = bus.device(name="tc", unit=1, regmap=MAP, max_fill_registers=50)
-            task = asyncio.create_task(bus.run())
-            await dev.wait_connected(5)
-            t0 = time.monotonic()
-            for _ in range(cycles):
-                await dev.read()
-            per_poll = (time.monotonic() - t0) / cycles
-            task.cancel()
-            await asyncio.gather(task, return_exceptions=True)
-            await bus.close()
-    ceiling = _rtu_ceiling(baud, [b.count for b in dev.plan()])
-    row(
-        f"(c) RTU poll time at {baud} baud",
-        f"{per_poll * 1000:.1f} ms on a pty",
-        f"{ceiling * 1000:.1f} ms wire ceiling",
-        f"{1 / ceiling:.0f} polls/s max on a real line",
     )
 
 
@@ -282,11 +244,9 @@ async def main(quick: bool) -> None:
     print("labctl bench (ratios against baselines measured in this run)")
     await bench_sim_speed(speed=2400.0)
     await bench_polling(cycles=300 if quick else 2000)
-    await bench_rtu(cycles=100 if quick else 500)
     await bench_daemon(window_s=10 if quick else 30)
     await bench_jitter(window_s=10 if quick else 30)
-    await bench_gauge_round_trips(row, reads=300 if quick else 2000)
-    await bench_tc_round_trips(row, reads=300 if quick else 2000)
+    await bench_serial_wire(row, quick)
     await bench_step_latency(row, casts=3 if quick else 5)
     await bench_spool_ingest(row, points=50_000 if quick else 200_000)
     await bench_spool_memory(row, points=100_000 if quick else 300_000)

@@ -17,6 +17,7 @@ from drivers._modbus.bank import RegisterBank, WriteHook
 from drivers._modbus.pymodbus_server import serve_units
 from drivers._modbus.registers import RegisterMap, Table
 from drivers._sim.links import Faults, PtyLink, TcpFaultProxy
+from drivers._sim.paced_line import Pacing, paced_rtu
 from drivers._sim.stepped import Stepped, stepping
 from drivers.clock import Clock
 
@@ -40,12 +41,17 @@ async def serve_sim(
     tcp_port: int | None = None,
     pty_link: Path | None = None,
     baudrate: int = 115200,
+    pacing: Pacing | None = None,
 ) -> AsyncIterator[Endpoint]:
-    """TCP (``tcp_port``, 0 = any free port) or RTU on a pty (``pty_link`` symlink)."""
+    """TCP (``tcp_port``, 0 = any free port) or RTU on a pty (``pty_link`` symlink).
+
+    With ``pacing`` the pty delivers bytes at the line's speed (:mod:`drivers._sim.paced_line`).
+    """
     if pty_link is not None:
         async with (
-            PtyLink(faults, link_path=str(pty_link)) as link,
+            PtyLink(faults, link_path=None if pacing else str(pty_link)) as link,
             serve_units(banks, serial_port=link.sim_path, baudrate=baudrate),
+            paced_rtu(pacing, link.device_path, pty_link),
         ):
             yield Endpoint(path=pty_link)
         return
