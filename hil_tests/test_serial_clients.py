@@ -1,9 +1,10 @@
 """The serial simulators, served on ptys as ``labctl sim`` serves a caster rig, read by clients
 written from the manuals' framing (hil_tests/serial_manual_clients.py), not by our drivers.
 
-pylablib's Pfeiffer TPG26x driver is not used as a second client: its package pulls in
-scipy and pandas (pylablib-lightweight) or PyQt5 and numba (pylablib), too heavy for a test
-dependency. The hand-written client sends what it sends at start (``BAU``), and more.
+pylablib's Pfeiffer driver is not a second client here: its packages pull in scipy and
+pandas (pylablib-lightweight) or PyQt5 and numba (pylablib), too heavy for a test dependency.
+Checked once by hand instead (drivers/tpg36x/NOTES.md): its TPG260 opens the simulator with
+``BAU``, as the client below does first.
 """
 
 from __future__ import annotations
@@ -104,6 +105,7 @@ async def test_a_fed_module_reads_back_what_it_was_fed(tmp_path: Path, checksum:
             assert await module.ask("$21M") == "!214018P"
             assert await module.ask("#22") is None  # wrong address
             assert await module.ask("$219") is None  # not a command: no reply either
+            assert await module.ask("%21210F0700") == "?21"  # a baud change without INIT*
         with RawPort(tmp_path / "tc") as port:
             plain = DconManualClient(port, checksum=not checksum, timeout_s=SILENCE_S)
             assert await plain.ask("#21") is None  # the other checksum setting: silence
