@@ -1,19 +1,22 @@
 """The 3216P setpoint programmer (simulated): 8 ramp/dwell segments, holdback, end type.
 
-Semantics from HA028651 as collected in devices.md §A.2 and checklist §G.1/§G.13:
+Semantics of the 3216P programmer (HA028651 Issue 7; what the pages read do not settle is in
+``NOTES.md``):
 
-* T.STAT (address 23) is coded 0 reset / 1 run / 2 hold / 3 end (:class:`TStat`), not the
-  2400's 1/2/4/8/16 bits.
-* Segment *n* (1..8) is dwell / target / ramp rate at 1280/1281/1282 + 3(n - 1): the program
+* T.STAT (address 23) is coded 0 reset / 1 run / 2 hold / 3 end (:class:`TStat`; HA028651
+  Issue 7 §15.5 p.81), not the 2400's 1/2/4/8/16 bits.
+* Segment *n* (1..8) is dwell / target / ramp rate at 1280/1281/1282 + 3(n - 1) (alab_control's
+  3216P address list; an assumption, not in the HA028651 pages read): the program
   ramps to the target at the rate (°C/h; 0 = step) and then dwells (minutes). A segment with
   rate 0, dwell 0 and the previous segment's target is unused and ends the program.
 * Run starts with the setpoint servoed to PV, so the first ramp starts from the kiln's
-  temperature (the §E.1 schedules are ramp rates, not step changes).
+  temperature (burnout schedules are ramp rates, not step changes).
 * Holdback band (0 = off) applies to ramps and dwells: the program clock waits while
   |PV - program SP| > band, which is how real burnouts run longer than nominal when the kiln
-  cannot keep up (§G.13).
-* End type (address 328): 0 off (program ends, heat off), 1 dwell (hold the last target
-  indefinitely), 2 go to SP2, 3 reset. For 0-2 T.STAT becomes END (3).
+  cannot keep up.
+* End type (address 328, alab_control's list; coding an assumption): 0 off (program ends,
+  heat off), 1 dwell (hold the last target indefinitely), 2 go to SP2, 3 reset. For 0-2
+  T.STAT becomes END (3).
 
 Pure: no I/O, no clock; :meth:`Programmer.step` is called with PV and ``dt`` in seconds.
 """

@@ -1,9 +1,10 @@
 """Register table of the caster's Modbus coil / discrete-input module (driver, sim and tests).
 
-No casting machine publishes a protocol (devices.md §C.1), so the caster is integrated at the
-I/O level: a generic Modbus DIO module whose channels are wired by the site convention below.
-Its comms watchdog follows the ADAM-4000 Modbus "Comm Safety" registers (40215 enable, 40216
-flag: §D.1 and §A.9), with the timeout in the next register (an assumption, see NOTES.md).
+No casting machine publishes a protocol, so the caster is integrated at the I/O level: a
+generic Modbus DIO module whose channels are wired by the site convention below. Its module
+name and comms watchdog follow Advantech's *ADAM-4000 Data Acquisition Modules User's Manual*
+Ed. 10.7, Appendix G "I/O Modbus mapping table" (40211 module name, 40215 watchdog / comm
+safety, 40216 safety flag); the timeout in the next register is an assumption (NOTES.md).
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from drivers._modbus.codecs import UINT16
 from drivers._modbus.registers import Poll, Register, RegisterMap, Table
 
 WIRING = "site wiring convention (NOTES.md)"
-ADAM = "ADAM-4000 Modbus Comm Safety, devices.md §D.1/§A.9"
+ADAM = "ADAM-4000 User's Manual Ed. 10.7 App. G (I/O Modbus mapping table)"
 
 # Coil order is the wiring order; CasterOutputs field names are the register names.
 COILS = ("pump", "chamber_valve", "vent_valve", "argon_valve", "pour", "lid_release")
@@ -40,7 +41,7 @@ MAP = RegisterMap(
             Register(name=name, address=address, table=Table.DISCRETE, poll=Poll.FAST, ref=WIRING)
             for address, name in enumerate(INPUTS)
         ),
-        Register(name="module_id", address=210, codec=UINT16, ref="ADAM 40211 module name, §D.1"),
+        Register(name="module_id", address=210, codec=UINT16, ref=f"{ADAM}: 40211 module name"),
         Register(
             name="comm_safety_enable",
             address=214,
@@ -58,7 +59,8 @@ MAP = RegisterMap(
             unit="s",
             writable=True,
             limits=(0.0, MAX_TIMEOUT_S),  # 0: never fires
-            ref="assumed next to 40216 (NOTES.md)",
+            ref="assumption: 40217, next to 40216 (NOTES.md)",
+            documented=False,
         ),
     )
 )

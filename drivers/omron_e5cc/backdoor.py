@@ -2,7 +2,7 @@
 
 The family-neutral faults (thermocouple, relay, heater, reboot, link faults) come from
 :mod:`drivers._sim.backdoor`; only the E5CC's own A/D converter error (status bit 2,
-devices.md §A.5) is added here.
+H175 §5-2 Status) is added here.
 """
 
 from __future__ import annotations

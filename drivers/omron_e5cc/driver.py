@@ -1,12 +1,12 @@
 """Omron E5CC driver: the :class:`TemperatureController` capability over Modbus (2-byte mode).
 
-Omron's conventions (devices.md §A.5): the host sends "communications writing enable" before
-any write; it selects RAM write mode so the setpoint streamed every tick never wears the
+Omron's conventions (H175 §4-4-3 p.4-13): the host sends "communications writing enable"
+before any write; it selects RAM write mode so the setpoint streamed every tick never wears the
 EEPROM; RUN/STOP and auto/manual are operation commands written to 0x0000. The E5CC has no
-programmer and no host watchdog (§A.9): when the host goes silent it keeps controlling to its
-last setpoint, so the daemon's interlocks and the caster's own limit controller are the
-protection, and :meth:`OmronE5cc.safe_state` stores STOP in EEPROM (a power cycle comes back
-stopped) while :meth:`OmronE5cc.arm_stream` starts RUN in RAM mode only.
+programmer and no host watchdog (none in H175; NOTES.md): when the host goes silent it keeps
+controlling to its last setpoint, so the daemon's interlocks and the caster's own limit
+controller are the protection, and :meth:`OmronE5cc.safe_state` stores STOP in EEPROM (a power
+cycle comes back stopped) while :meth:`OmronE5cc.arm_stream` starts RUN in RAM mode only.
 
 The command register is write-only, so :meth:`ModbusDevice.write`'s read-back cannot verify a
 command; each command is written once without read-back (:func:`send_command`) and verified by
@@ -56,7 +56,7 @@ def decode_reading(at: float, values: Mapping[str, float]) -> ControllerReading:
         output_pct=values["mv_heat"],
         sensor_break=invalid,  # no valid measurement either way: the interlock must trip
         manual=Status.MANUAL in status,
-        remote_sp_fail=False,  # no host watchdog on the E5CC (§A.9): nothing ever falls back
+        remote_sp_fail=False,  # no host watchdog on the E5CC (NOTES.md): nothing falls back
     )
 
 

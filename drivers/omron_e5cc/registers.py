@@ -38,7 +38,7 @@ class Status(enum.IntFlag):
     AD_ERROR = 1 << 2  # A/D converter error: no valid measurement
     HS_ALARM = 1 << 3
     RSP_INPUT_ERROR = 1 << 4
-    INPUT_ERROR = 1 << 6  # sensor break or over-range (§A.10)
+    INPUT_ERROR = 1 << 6  # sensor break or over-range
     POTENTIOMETER_ERROR = 1 << 7
     CONTROL_OUTPUT_HEAT = 1 << 8
     CONTROL_OUTPUT_COOL = 1 << 9

@@ -1,12 +1,12 @@
 """A simulated Omron E5CC controlling a caster's crucible (:class:`CrucibleModel`).
 
 The instrument side is modelled on the driver's register table with Omron's behaviours
-(devices.md §A.5, §G.2): every write except the "communications writing" command is refused
+(H175 §4-4-3, §4-1-3): every write except the "communications writing" command is refused
 with exception 4 (H175 §4-1-3) until writing is enabled; setpoint writes in backup mode count
 EEPROM writes, RAM mode writes none; STOP forces the output to 0 %; an input or A/D error
 forces it to 0 % too (MV at PV error); a reboot (power cycle or software reset) comes back
 with writing disabled, backup mode, the EEPROM setpoint and the stored RUN/STOP. There is NO
-comms watchdog (§A.9): a silent host leaves it controlling to its last setpoint.
+comms watchdog (none in H175): a silent host leaves it controlling to its last setpoint.
 
 Modelled assumptions (the manual pages read do not settle them) are listed in ``NOTES.md``.
 """
