@@ -34,7 +34,11 @@ them; ``on`` defaults to true, false undoes the fault):
 - ``NAME.io``: ``open_lid``, ``press_estop``, ``remove_flask``, ``fail_pump`` (``on``);
 - ``NAME.tc``: ``open_wire`` (``channel``, ``on``); ``NAME.gauge``: ``sensor_error``,
   ``sensor_off``, ``no_sensor``, ``identification_error`` (``on``, ``channel`` = 1);
-- ``NAME.drive``: ``drive_fault`` (``code``: the drive trips and holds it until the host's reset).
+- ``NAME.drive``: ``drive_fault`` (``code``: the drive trips and holds it until the host's reset,
+  ``labctl cast-reset-drive``).
+
+An arm's balance is not modelled (nothing on a real caster measures it): it is the person's
+confirmation ``labctl cast-confirm CASTER balance_confirmed`` at the daemon.
 
 Errors are ``{"ok": false, "error": REASON}``: 404 for an unknown device or action (the reason
 lists the known ones), 400 for a bad body or argument, 413 for a body over the limit, 405 for a
@@ -62,6 +66,10 @@ MAX_BODY = 4096
 HOST = "127.0.0.1"
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+class _NotFound(LookupError):
+    """No such device or action; the message lists the known ones."""
 
 
 @web.middleware
@@ -140,10 +148,6 @@ class ControlApi:
 
 def _catalogue(device: RigDevice) -> State:
     return {name: action.describe() for name, action in sorted(device.actions.items())}
-
-
-class _NotFound(LookupError):
-    """No such device or action; the message lists the known ones."""
 
 
 class ControlApiError(LabctlError):

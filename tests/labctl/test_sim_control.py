@@ -18,6 +18,7 @@ from drivers._sim.caster_rig import CasterEndpoints, CasterRigSim
 from drivers._sim.server import Endpoint
 from drivers.clock import VirtualClock
 from drivers.eurotherm3200.sim import Eurotherm3200Sim
+from labctl import sim_control
 from labctl.cli import main
 from labctl.errors import ConfigError
 from labctl.sim_actions import Action, backdoor_actions
@@ -134,11 +135,8 @@ async def test_every_backdoor_method_is_an_action_and_queries_are_not(client, si
     _, catalogue = await call(client, "/v1/actions")
     gauge = catalogue["actions"]["vac.gauge"]
     assert "sensor_error" in gauge and "forced_status" not in gauge  # a query returns a value
-    assert gauge["sensor_error"]["args"]["channel"] == {
-        "type": "integer",
-        "required": False,
-        "default": 1,
-    }
+    channel = {"type": "integer", "required": False, "default": 1}
+    assert gauge["sensor_error"]["args"]["channel"] == channel
     assert (
         "reboot" in catalogue["actions"]["vac.io"]
         and "garble" not in catalogue["actions"]["vac.io"]
@@ -148,6 +146,8 @@ async def test_every_backdoor_method_is_an_action_and_queries_are_not(client, si
         def kink_cable(self, severity: float, *, on: bool = True) -> None:
             """A kinked cable: a new fault, listed nowhere else."""
 
+    for device in catalogue["actions"].values():  # the module's table documents each one
+        assert all(f"``{name}``" in sim_control.__doc__ for name in device), device
     actions = backdoor_actions(Newer())
     assert actions["kink_cable"].describe() == {
         "doc": "A kinked cable: a new fault, listed nowhere else.",
