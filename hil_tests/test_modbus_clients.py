@@ -174,7 +174,7 @@ async def test_eurotherm_rtu_fast_status_loopback_and_silence_on_unsupported_fun
 
 # Omron E5CC, H175 two-byte mode; the simulated K input (-200..1300 °C) has no decimals.
 E5_COMMAND = 0x0000  # operation command, FC06 only (§4-4-3)
-E5_PV, E5_STATUS, E5_INTERNAL_SP, E5_MV_HEAT = 0x2000, 0x2001, 0x2002, 0x2004  # MV in 0.1 %
+E5_PV, E5_INTERNAL_SP, E5_MV_HEAT = 0x2000, 0x2002, 0x2004  # 2001: status; MV in 0.1 %
 E5_SP = 0x2103
 WRITING_ON, RUN, STOP, RAM_MODE = 0x0001, 0x0100, 0x0101, 0x0401  # code << 8 | info (p.4-13)
 OPERATION_ERROR, VARIABLE_DATA_ERROR = 4, 3  # p.4-14
@@ -229,15 +229,15 @@ async def test_e5cc_refuses_unknown_commands_and_out_of_range_values(transport, 
 # Delta VFD-B: 2000H command word, 2001H frequency command (0.01 Hz), 2002H control bits,
 # 2100H fault code, 2101H status, 2103H output frequency (0.01 Hz), 2104H current (0.1 A)
 VFD_COMMAND, VFD_FREQ, VFD_CONTROL = 0x2000, 0x2001, 0x2002
-VFD_FAULT, VFD_STATUS, VFD_OUT_FREQ, VFD_CURRENT, VFD_RPM = 0x2100, 0x2101, 0x2103, 0x2104, 0x210C
+VFD_FAULT, VFD_OUT_FREQ, VFD_RPM = 0x2100, 0x2103, 0x210C  # each read with the next word
 RUN_FWD, VFD_STOP = 0x0012, 0x0001  # 2000H bits 1-0: 10B run, 01B stop; bits 5-4: 01B FWD
 EF_ON, RESET, BASE_BLOCK = 0x0001, 0x0002, 0x0004  # 2002H bits 0, 1, 2
 STOPPED, RUNNING = 0b00, 0b11  # 2101H bits 1-0
 
 
 async def _vfd_monitor(rig) -> tuple[int, int, int, int, int]:
-    fault, status = await rig.client.read_words(VFD_FAULT, 2)
-    out_freq, current = await rig.client.read_words(VFD_OUT_FREQ, 2)
+    fault, status = await rig.client.read_words(VFD_FAULT, 2)  # 2100H, 2101H
+    out_freq, current = await rig.client.read_words(VFD_OUT_FREQ, 2)  # 2103H, 2104H
     (rpm,) = await rig.client.read_words(VFD_RPM, 1)
     return fault, status, out_freq, current, rpm
 
