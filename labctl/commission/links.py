@@ -9,23 +9,37 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 
 from drivers._modbus.bus import ModbusBus, ModbusDevice
 from drivers._modbus.pymodbus_wire import PymodbusWire
 from drivers._modbus.transport import SerialLine as RtuLine
-from drivers._modbus.transport import TcpEndpoint
+from drivers._modbus.transport import TcpEndpoint, Wire
 from drivers._serial.line import Line, SerialLine, SerialSettings
 from drivers.clock import Clock
 from labctl.commission.families import MODBUS_TABLES
 from labctl.config import RtuBus, SiteConfig
 
 
+def pymodbus_wire(site: SiteConfig, bus: str) -> Wire:
+    """The daemon's wire for bus ``[buses.NAME]``."""
+    cfg = site.buses[bus]
+    endpoint = (
+        RtuLine(port=cfg.port, baudrate=cfg.baudrate, parity=cfg.parity, stopbits=cfg.stopbits)
+        if isinstance(cfg, RtuBus)
+        else TcpEndpoint(host=cfg.host, port=cfg.port)
+    )
+    return PymodbusWire(endpoint, timeout_s=cfg.timeout_s)
+
+
+WireFor = Callable[[SiteConfig, str], Wire]
+
+
 class OwnLinks:
     """Buses and lines opened for one commissioning (see :func:`own_links`)."""
 
-    def __init__(self, site: SiteConfig, clock: Clock) -> None:
-        self._site, self._clock = site, clock
+    def __init__(self, site: SiteConfig, clock: Clock, wire_for: WireFor = pymodbus_wire) -> None:
+        self._site, self._clock, self._wire_for = site, clock, wire_for
         self.buses: dict[str, ModbusBus] = {}
         self.lines: dict[str, SerialLine] = {}
         self._tasks: list[asyncio.Task[None]] = []
@@ -48,14 +62,8 @@ class OwnLinks:
         return device
 
     def _bus(self, name: str) -> ModbusBus:
-        cfg = self._site.buses[name]
-        endpoint = (
-            RtuLine(port=cfg.port, baudrate=cfg.baudrate, parity=cfg.parity, stopbits=cfg.stopbits)
-            if isinstance(cfg, RtuBus)
-            else TcpEndpoint(host=cfg.host, port=cfg.port)
-        )
-        wire = PymodbusWire(endpoint, timeout_s=cfg.timeout_s)
-        return ModbusBus(wire, name=name, clock=self._clock, timeout_s=cfg.timeout_s)
+        wire, timeout_s = self._wire_for(self._site, name), self._site.buses[name].timeout_s
+        return ModbusBus(wire, name=name, clock=self._clock, timeout_s=timeout_s)
 
     def line(self, line_name: str) -> Line:
         if line_name not in self.lines:
@@ -78,9 +86,11 @@ class OwnLinks:
 
 
 @contextlib.asynccontextmanager
-async def own_links(site: SiteConfig, clock: Clock) -> AsyncIterator[OwnLinks]:
-    """Open what commissioning asks for; close all of it at the end."""
-    links = OwnLinks(site, clock)
+async def own_links(
+    site: SiteConfig, clock: Clock, wire_for: WireFor = pymodbus_wire
+) -> AsyncIterator[OwnLinks]:
+    """Open what commissioning asks for (Modbus buses on ``wire_for``'s wires); close it all."""
+    links = OwnLinks(site, clock, wire_for)
     try:
         yield links
     finally:

@@ -13,7 +13,7 @@ import itertools
 from collections.abc import Iterable, Mapping, Sequence
 
 from drivers._modbus.bus import ModbusDevice
-from drivers._modbus.plan import Block, plan_reads
+from drivers._modbus.plan import Block, plan_map_reads
 from drivers._modbus.registers import Register
 from drivers.errors import DriverError
 from labctl.commission.checks import CheckList, Timings
@@ -65,7 +65,8 @@ async def narrowest_fill(device: ModbusDevice, block: Block) -> int | None:
     regs = sorted(block.registers, key=lambda r: r.address)
     gaps = {b.address - a.end for a, b in itertools.pairwise(regs)}
     for fill in sorted({g - 1 for g in gaps if g > 0} | {0}, reverse=True):
-        parts = plan_reads(regs, max_block=device.max_block, max_fill=fill)
+        names = [r.name for r in regs]
+        parts = plan_map_reads(device.regmap, names, max_block=device.max_block, max_fill=fill)
         if await _reads(device, parts) is None:
             return fill
     return None
