@@ -63,8 +63,6 @@ class BadReply(Exception):
 class ModbusClient(Protocol):
     """What the tests ask of a Modbus master (function codes of Modbus V1.1b3 §6)."""
 
-    name: str
-
     async def read_words(self, address: int, count: int, *, fc: int = 3) -> list[int]: ...
 
     async def write_word(self, address: int, value: int) -> None: ...  # FC06
@@ -93,8 +91,6 @@ class ServableSim(ModbusSim, Protocol):
 
 class MinimalModbusRtu:
     """minimalmodbus 2.1 over a pty; failures are Refused, NoReply or BadReply."""
-
-    name = "minimalmodbus (RTU)"
 
     def __init__(self, path: Path) -> None:
         port = serial.Serial(str(path), baudrate=115200, timeout=REPLY_TIMEOUT_S)
@@ -150,8 +146,6 @@ class MinimalModbusRtu:
 
 class UmodbusTcp:
     """umodbus 1.0 over a loopback socket; failures are Refused or BadReply."""
-
-    name = "umodbus (TCP)"
 
     def __init__(self, port: int) -> None:
         self._sock = socket.create_connection(("127.0.0.1", port), timeout=REPLY_TIMEOUT_S * 4)
