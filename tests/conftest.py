@@ -27,6 +27,27 @@ controller = "tc1"
 max_temp_c = 800
 """
 
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    """``--device``: the bench device ``pytest -m device`` commissions (tests/device)."""
+    group = parser.getgroup("device", "a real device on the bench (pytest -m device)")
+    group.addoption(
+        "--device",
+        default=None,
+        metavar="FAMILY:PORT[:UNIT]",
+        help="commission this device: PORT is /dev/... or HOST:TCPPORT; UNIT the Modbus unit, "
+        "ADAM address or TPG channel",
+    )
+    group.addoption("--device-baudrate", default=19200, type=int, help="serial baud rate")
+    group.addoption("--device-parity", default="N", choices=["N", "E", "O"], help="parity")
+    group.addoption(
+        "--device-lease-s",
+        default=60.0,
+        type=float,
+        help="seconds a Eurotherm's remote SP is left unrefreshed to see it fall back",
+    )
+
+
 #: ``(out, origin, tickets, subject) -> out/cert``: see :func:`_export_certificate`.
 ExportCertificate = Callable[[Path, str, int, int], Coroutine[None, None, Path]]
 
