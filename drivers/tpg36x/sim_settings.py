@@ -53,7 +53,7 @@ def parse_codes(params: list[str], count: int, allowed: range) -> list[int] | No
     """``count`` integer parameters from ``allowed``, or None when there are none (a read)."""
     if not params:
         return None
-    if len(params) != count or not all(p.strip().isdigit() for p in params):
+    if len(params) != count or not all(p.isdigit() for p in params):
         raise Refused(ErrorBit.SYNTAX)
     codes = [int(p) for p in params]
     if any(code not in allowed for code in codes):
