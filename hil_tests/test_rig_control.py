@@ -28,9 +28,11 @@ SPEED = 50.0  # simulated seconds per wall second, for the rig and the daemon al
 PROFILES = Path(__file__).resolve().parent.parent / "profiles"
 
 ALLOY = load_alloy(PROFILES / "alloys" / "gold-18k-yellow.toml")
-# The kiln cools with the heat off (~4 °C per simulated minute), so it starts in the upper half
-# of the alloy's ±40 °C flask band to stay inside it for both casts (about 15 simulated minutes).
-KILN_START_C = ALLOY.flask.medium_c + 30
+FLASK_C = ALLOY.flask.medium_c  # the kiln must hold the flask within ±40 °C of it at a start
+# With the heat off a kiln cools about 4 °C per simulated minute. kiln1 starts inside the band
+# for the first cast; kiln2 starts above it, and the second cast waits until it has cooled in.
+KILN1_C, KILN2_C = FLASK_C + 30, FLASK_C + 75
+IN_BAND_C = 30
 
 RIG = """
 speed = {speed}
@@ -41,7 +43,12 @@ control_url_file = "{tmp}/control.url"
 [sims.kiln1_tc]
 family = "eurotherm3200"
 flask = "small"
-start_temp_c = {kiln_c}
+start_temp_c = {kiln1_c}
+
+[sims.kiln2_tc]
+family = "eurotherm3200"
+flask = "small"
+start_temp_c = {kiln2_c}
 
 [casters.caster1]
 kind = "vacuum"
@@ -100,8 +107,8 @@ async def _serve_rig(tmp: Path, epoch: float) -> tuple[asyncio.subprocess.Proces
     rig = tmp / "rig.toml"
     rig.write_text(
         RIG.format(
-            speed=SPEED, epoch=epoch, tmp=tmp, kiln_c=KILN_START_C, solidus=ALLOY.solidus_c,
-            liquidus=ALLOY.liquidus_c,
+            speed=SPEED, epoch=epoch, tmp=tmp, kiln1_c=KILN1_C, kiln2_c=KILN2_C,
+            solidus=ALLOY.solidus_c, liquidus=ALLOY.liquidus_c,
         )
     )  # fmt: skip
     with (tmp / "rig.log").open("wb") as log:
@@ -130,40 +137,33 @@ def _site(tmp: Path, epoch: float, devices: dict[str, Any]) -> Path:
     site.write_text(
         rig_site(
             state=tmp / "state", profiles=PROFILES, speed=SPEED, epoch=epoch, tick_s=1.0,
-            kiln_port=port("kiln1_tc"), mode="programmer", caster=ports, name="hil-rig-control",
-            ledger_key=tmp / "ledger.key",
+            kiln_port=port("kiln1_tc"), mode="programmer", kiln2=(port("kiln2_tc"), "programmer"),
+            caster=ports, name="hil-rig-control", ledger_key=tmp / "ledger.key",
         )
     )  # fmt: skip
     return site
 
 
-async def _record_chain(tmp: Path, site: Path, n: int) -> tuple[str, str]:
-    """Sign a lot -> melt and job -> flask chain with the CLI; the (flask, melt) ids."""
+async def _start_cast(daemon: DaemonProcess, site: Path, n: int, kiln: str) -> str:
+    """Sign a lot -> melt and job -> flask chain (``n``), then start its cast with the CLI."""
     ids = {"L-2026-014": f"L-2026-{n}4", "M-0031": f"M-003{n}", "J-1001": f"J-100{n}"}
-    ids["F-0007"], ids["T-0007"] = f"F-000{n}", f"T-000{n}"
+    ids |= {"F-0007": f"F-000{n}", "T-0007": f"T-000{n}"}
     text = json.dumps(demo_records(ALLOY.name, "medium", ALLOY.metal, ALLOY.fineness_ppt))
     for old, new in ids.items():
         text = text.replace(old, new)
-    for i, record in enumerate(json.loads(text)):
-        path = tmp / f"record-{n}-{i}.json"
-        path.write_text(json.dumps(record["record"]))
-        code, out, err = await labctl("ledger", "record", record["kind"], str(path), *cfg(site))
-        assert code == 0, out + err
-    return ids["F-0007"], ids["M-0031"]
+    for record in json.loads(text):  # over the CLI's socket: the setup, not what is tested
+        reply = await daemon.command("ledger_record", **record)
+        assert reply["ok"], reply
+    code, out, err = await labctl(
+        "cast-start", "caster1", ALLOY.name, "medium", "--kiln", kiln,
+        "--flask-id", ids["F-0007"], "--melt-id", ids["M-0031"], *cfg(site),
+    )  # fmt: skip
+    assert code == 0, out + err
+    return f"cast-{json.loads(out)['cast_id']}"
 
 
 def cfg(site: Path) -> tuple[str, str]:
     return "--config", str(site)
-
-
-async def _start_cast(tmp: Path, site: Path, n: int) -> str:
-    flask, melt = await _record_chain(tmp, site, n)
-    code, out, err = await labctl(
-        "cast-start", "caster1", ALLOY.name, "medium", "--kiln", "kiln1",
-        "--flask-id", flask, "--melt-id", melt, *cfg(site),
-    )  # fmt: skip
-    assert code == 0, out + err
-    return f"cast-{json.loads(out)['cast_id']}"
 
 
 def _caster(status: dict[str, Any]) -> dict[str, Any]:
@@ -179,6 +179,11 @@ async def _to_vacuum_hold(daemon: DaemonProcess, rig: RigApi, site: Path) -> Non
     code, out, err = await labctl("cast-confirm", "caster1", "flask_placed", *cfg(site))
     assert code == 0, out + err
     await daemon.wait_for(lambda c: c["state"] == "vacuum_hold", timeout_s=20, view=_caster)
+
+
+def _kiln2_ready(status: dict[str, Any]) -> bool:
+    pv = next(k["pv_c"] for k in status["kilns"] if k["kiln"] == "kiln2")
+    return pv is not None and abs(pv - FLASK_C) < IN_BAND_C
 
 
 def _reading(caster: dict[str, Any]) -> bool:
@@ -205,7 +210,7 @@ async def test_a_rig_driven_only_from_outside_casts_signs_and_faults(tmp_path):
             await daemon.wait_for(_reading, timeout_s=20, view=_caster)
 
             # 1. A whole vacuum cast: the flask placed at the rig, confirmed with the CLI.
-            cast_id = await _start_cast(tmp_path, site, 1)
+            cast_id = await _start_cast(daemon, site, 1, "kiln1")
             await _to_vacuum_hold(daemon, rig, site)
             devices = await rig.state()
             assert ALLOY.vacuum is not None
@@ -225,7 +230,8 @@ async def test_a_rig_driven_only_from_outside_casts_signs_and_faults(tmp_path):
 
             # 2. The cast flask is taken out; a second cast is stopped by the e-stop in the hold.
             await rig.act("caster1", "remove_flask")
-            await _start_cast(tmp_path, site, 2)
+            await daemon.wait_for(_kiln2_ready, timeout_s=30)
+            await _start_cast(daemon, site, 2, "kiln2")
             await _to_vacuum_hold(daemon, rig, site)
             pressed = await rig.act("caster1", "press_estop")
             assert pressed["state"]["estop_ok"] is False
