@@ -130,8 +130,8 @@ def backdoor_flags(backdoor: object) -> dict[str, object]:
     """The fault state a backdoor holds: its link faults and its public flags, JSON-ready."""
     flags: dict[str, object] = {}
     for name in dir(backdoor):
-        value = getattr(backdoor, name)
-        if name.startswith("_") or callable(value):
+        value = None if name.startswith("_") else getattr(backdoor, name)
+        if value is None or callable(value):
             continue
         if name == "faults":  # the link's Faults dataclass
             flags.update({k: getattr(value, k) for k in value.__dataclass_fields__})
