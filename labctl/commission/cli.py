@@ -11,6 +11,7 @@ import argparse
 import asyncio
 import getpass
 import logging
+import re
 import sys
 from pathlib import Path
 
@@ -54,6 +55,15 @@ def _cmd_commission(args: argparse.Namespace) -> int:
     return asyncio.run(run_commission(Path(args.config), args.device, lease_wait_s=args.lease_s))
 
 
+def _who() -> str | None:
+    """The Unix user running the command, when it can be a ledger id (else None)."""
+    try:
+        name = getpass.getuser()
+    except (OSError, KeyError):  # no login name and no passwd entry for the uid
+        return None
+    return name if re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.:/-]{0,63}", name) else None
+
+
 def _print(check: DeviceCheck) -> None:
     print(f"  {'PASS' if check.passed else 'FAIL'}  {check.name:<10} {check.detail}", flush=True)
 
@@ -74,7 +84,8 @@ async def run_commission(config: Path, device: str, *, lease_wait_s: float) -> i
         print(f"refused: {problem}", file=sys.stderr)
         return EXIT_FAILED
     if not logging.getLogger().isEnabledFor(logging.DEBUG):  # -v shows the links' own log
-        logging.getLogger("drivers").setLevel(logging.ERROR)  # the checks say what went wrong
+        for noisy in ("drivers", "pymodbus"):  # the checks say what went wrong
+            logging.getLogger(noisy).setLevel(logging.ERROR)
     family = site.devices[dev.config_name].family
     print(f"commissioning {dev.device} ({family}, [devices.{dev.config_name}])", flush=True)
     clock = ScaledClock(site.lab.clock_speed, epoch=site.lab.clock_epoch)
@@ -85,7 +96,7 @@ async def run_commission(config: Path, device: str, *, lease_wait_s: float) -> i
                 dev.device,
                 access=links,
                 clock=clock,
-                who=getpass.getuser(),
+                who=_who(),
                 lease_wait_s=lease_wait_s,
                 on_check=_print,
             )

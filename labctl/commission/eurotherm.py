@@ -30,10 +30,10 @@ def _machine(target: ModbusTarget) -> tuple[float, float, str]:
 
 
 async def _inhibit(target: ModbusTarget) -> str:
-    tstat = TStat(int((await target.device.read(("tstat",))).values["tstat"]))
+    tstat = int((await target.device.read(("tstat",))).values["tstat"])
     if tstat in (TStat.RUN, TStat.HOLD):
         raise Refused(
-            f"{target.dev.device}: the controller's programmer is in {tstat.name} (T.STAT, "
+            f"{target.dev.device}: the controller's programmer is in {TStat(tstat).name} (T.STAT, "
             "address 23): a burnout may be running; end it at the controller or with labctl first"
         )
     await Eurotherm3200(target.device).safe_state()

@@ -64,6 +64,10 @@ async def commission_modbus(target: ModbusTarget, family: ModbusFamily, checks: 
     """Run ``family``'s checks on ``target`` in order (see the module docstring)."""
     try:
         await target.device.wait_connected(CONNECT_TIMEOUT_S)
+    except DriverError as err:
+        checks.add("inhibit", False, f"no link to the unit ({err}); nothing was tried")
+        return
+    try:
         checks.add("inhibit", True, await family.inhibit(target))
     except DriverError as err:
         checks.add("inhibit", False, f"could not drive it safe: {err}; nothing else was tried")

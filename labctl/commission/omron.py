@@ -2,9 +2,9 @@
 
 Inhibit is the driver's safe state: communications writing enabled, STOP stored in EEPROM,
 then RAM write mode and the SP low, each command verified by the status bit it changes
-(H175 §3-2). The E5CC has no host watchdog (H175; no such setting in its communications
-parameters), so the ``lease`` check says so: the site must have accepted that risk
-(``accept_crucible_without_lease``), which the config loader already demands.
+(H175 §3-2). No host watchdog is documented for the E5CC (none among H175's communications
+settings, as ``drivers.omron_e5cc`` notes), so the ``lease`` check says so: the site must have
+accepted that risk (``accept_crucible_without_lease``), which the config loader demands.
 """
 
 from __future__ import annotations

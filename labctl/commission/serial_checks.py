@@ -4,7 +4,11 @@ Both are inputs: labctl switches nothing through them, so there is nothing to in
 lease. Each command the driver sends is asked once on its own (timed for ``turnaround``);
 identity is what the unit says about itself. Framing and parsing are the drivers' protocol
 modules (Pfeiffer BG 5195 BEN pp. 67-72 for the gauge; the ADAM-4000 DCON command set for the
-module, as ``drivers.tpg36x`` and ``drivers.adam4018`` cite them).
+module, as ``drivers.tpg36x`` and ``drivers.adam4018`` cite them). Firmware: the module's
+``$AAF`` (ADAM 4000 Series User's Manual ch. 5, "Read Firmware Version", p. 5-11, which lists
+the 4018 and 4018+); the gauge's ``PNR`` ("program number", found in the TPG 300 manual
+BG 800 300 BE p. 55, NOT confirmed for the TPG 36x: a gauge that refuses it gets no firmware,
+its error word is read to clear the refusal, and no check fails for it).
 """
 
 from __future__ import annotations
