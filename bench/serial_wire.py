@@ -21,26 +21,22 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 
-from drivers._modbus.bus import ModbusBus, ModbusDevice
-from drivers._modbus.pymodbus_wire import PymodbusWire
-from drivers._modbus.transport import SerialLine as RtuLine
+from drivers._modbus.bus import ModbusDevice
 from drivers._serial.line import SerialLine, SerialSettings
-from drivers._sim.links import Faults
-from drivers._sim.paced_line import PacedPty, Pacing
-from drivers._sim.server import serve_sim
+from drivers._sim.paced_line import PacedPty
 from drivers.adam4018.driver import Adam4018
 from drivers.adam4018.sim import Adam4018Sim
 from drivers.clock import real_clock
-from drivers.eurotherm3200 import MAP, Eurotherm3200
+from drivers.eurotherm3200 import Eurotherm3200
 from drivers.eurotherm3200.sim import Eurotherm3200Sim
 from drivers.tpg36x.driver import Tpg36x
 from drivers.tpg36x.sim import Tpg36xSim
 from drivers.wire_time import TURNAROUND, CharFormat
+from hil_tests.paced_support import FILL, paced_3216, rtu_3216
 from labctl.config import LabSection
 from labctl.line_budget import MARGIN, Exchange, dcon_exchanges, modbus_exchanges, tpg_exchanges
 
 Row = Callable[[str, str, str, str], None]
-FILL = 50  # the site config's default max_fill_registers
 ASCII_BAUD = 9600
 
 
@@ -55,26 +51,12 @@ def _turnaround_s(exchanges: tuple[Exchange, ...]) -> float:
 @contextlib.asynccontextmanager
 async def _paced_3216(baud: int) -> AsyncIterator[ModbusDevice]:
     """A simulated 3216 at unit 1 on a paced RTU line, and the bus's handle for it."""
-    sim = Eurotherm3200Sim()
-    pacing = Pacing(CharFormat(baud), {1: TURNAROUND["eurotherm3200"]})
     with tempfile.TemporaryDirectory() as tmp:
-        link = Path(tmp) / "tty"
-        async with serve_sim({1: sim.bank}, faults=Faults(), pty_link=link, pacing=pacing):
-            bus = ModbusBus(
-                PymodbusWire(RtuLine(port=str(link), baudrate=baud)),
-                name="rtu",
-                clock=real_clock(),
-                timeout_s=2.0,
-            )
-            dev = bus.device(name="tc", unit=1, regmap=MAP, max_fill_registers=FILL)
-            task = asyncio.create_task(bus.run())
-            try:
-                await dev.wait_connected(10)
-                yield dev
-            finally:
-                task.cancel()
-                await asyncio.gather(task, return_exceptions=True)
-                await bus.close()
+        async with (
+            paced_3216(Path(tmp) / "tty", baud, sim=Eurotherm3200Sim()) as link,
+            rtu_3216(link, baud, wire_timeout_s=1.0) as dev,
+        ):
+            yield dev
 
 
 async def _per_call_s(call: Callable[[], Awaitable[object]], cycles: int) -> float:
