@@ -25,6 +25,8 @@ from typing import TypeVar
 from labctl.ledger.ops_records import DeviceCheck
 
 T = TypeVar("T")
+MAX_DETAIL = 500  # characters of a check's detail the ledger record holds
+MAX_SAID = 100  # characters of an identity value or firmware version the record holds
 OnCheck = Callable[[DeviceCheck], None]
 
 
@@ -38,15 +40,18 @@ class CheckList:
     firmware: str | None = None
 
     def add(self, name: str, passed: bool, detail: str, **measured: int) -> bool:
-        """Record one check; returns ``passed``."""
+        """Record one check (its detail cut to what the record holds); returns ``passed``."""
+        if len(detail) > MAX_DETAIL:
+            detail = detail[: MAX_DETAIL - 1] + "…"
         check = DeviceCheck(name=name, passed=passed, detail=detail, measured=measured)
         self.checks.append(check)
         self.on_check(check)
         return passed
 
-    def failed(self, name: str) -> bool:
-        """Whether a check of this name was recorded as failed."""
-        return any(c.name == name and not c.passed for c in self.checks)
+    def said(self) -> tuple[dict[str, str], str | None]:
+        """Identity and firmware as the record holds them (long replies cut)."""
+        identity = {key: value[:MAX_SAID] for key, value in self.identity.items()}
+        return identity, None if self.firmware is None else self.firmware[:MAX_SAID]
 
 
 @dataclass

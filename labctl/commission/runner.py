@@ -85,11 +85,12 @@ async def commission_device(
             timeout_s=site.lines[section.line].timeout_s,
         )
         await (check_tpg if section.family == "tpg36x" else check_adam)(serial, checks)
+    identity, firmware = checks.said()
     return Commissioning(
         device=dev.device,
         family=section.family,
-        identity=checks.identity,
-        firmware=checks.firmware,
+        identity=identity,
+        firmware=firmware,
         config_digest=device_digest(site, dev.device),
         checks=checks.checks,
         passed=all(c.passed for c in checks.checks),

@@ -82,3 +82,13 @@ def test_no_reply_is_no_turnaround() -> None:
     checks = CheckList()
     Timings().report(checks, timeout_s=1.0)
     assert not checks.checks[0].passed
+
+
+def test_a_long_detail_and_identity_are_cut_to_what_the_record_holds() -> None:
+    checks = CheckList()
+    checks.add("registers", False, "refused: " + "x" * 600)
+    checks.identity["TID"], checks.firmware = "P" * 150, "V" * 120
+    (registers,) = checks.checks
+    assert len(registers.detail) == 500 and registers.detail.endswith("…")
+    identity, firmware = checks.said()
+    assert identity == {"TID": "P" * 100} and firmware == "V" * 100
