@@ -9,9 +9,10 @@ another t3.5 (:mod:`drivers.wire_time`, Modbus over Serial Line V1.02 §2.5.1.1)
 Machines on one line tick independently, so in the worst case every device's transactions
 queue together in front of the shortest tick: the sum must fit ``MARGIN`` of that tick. Half,
 because the rest of the tick is needed for what the per-tick cycle does not count: writes at
-state changes (coils, drive commands, arming a controller: up to five write-and-verify pairs
-in one tick), a device slower than its nominal turnaround (a Eurotherm block may take up to
-500 ms), the USB-RS485 adapter's latency, and the host's own time between transactions.
+state changes (arming a controller: five writes, each read back; the caster's coils: a read and
+up to six writes, each read back; drive commands), a device slower than its nominal turnaround
+(a Eurotherm block may take up to 500 ms), the USB-RS485 adapter's latency, and the host's own
+time between transactions. A line that does not fit stops ``labctl run`` (``load_site``).
 """
 
 from __future__ import annotations
@@ -44,7 +45,7 @@ MAPS: dict[str, RegisterMap] = {
 STREAMED = {"eurotherm3200": "remote_sp", "omron_e5cc": "sp"}
 #: ``x,sx.xxxxEsxx`` + CR LF: a pressure line (TPG 261 manual BG 5195 BEN p. 71).
 TPG_PRESSURE_LINE = len(b"0,+1.0000E+00") + len(tpg.EOL)
-#: ``>+dddd.d`` + CR: a channel in engineering units (ADAM-4000 manual, ``#AAN``).
+#: ``>+dddd.d`` + CR: one channel in engineering units (ADAM-4000 manual p. 5-15, ``#AAN``).
 DCON_VALUE_REPLY = len(b">+0900.0") + len(dcon.CR)
 
 
