@@ -12,7 +12,10 @@ pymodbus. The server answers as the simulated unit would, not as pymodbus does b
   function) over TCP; pymodbus would otherwise answer diagnostics, device identification
   (naming itself "Pymodbus"), report-server-id and the rest for every unit;
 * function 07 (read exception status) answers the unit's own status byte
-  (:meth:`RegisterBank.exception_status`), not pymodbus's counters.
+  (:meth:`RegisterBank.exception_status`), not pymodbus's counters;
+* on RTU a frame whose function code nobody implements is dropped whole, as a unit drops
+  everything up to the next 3.5-character silence (Modbus over Serial Line V1.02 §2.5.1.1):
+  pymodbus would keep its bytes and lose the next request while resynchronising on them.
 """
 
 from __future__ import annotations
@@ -25,7 +28,7 @@ from typing import cast
 from pymodbus.constants import ExcCodes
 from pymodbus.datastore import ModbusServerContext
 from pymodbus.exceptions import NoSuchIdException
-from pymodbus.framer import FramerType
+from pymodbus.framer import FramerRTU, FramerType
 from pymodbus.pdu import ExceptionResponse, ModbusPDU
 from pymodbus.pdu.other_message import ReadExceptionStatusRequest, ReadExceptionStatusResponse
 
@@ -154,6 +157,20 @@ class _ExceptionStatusRequest(ReadExceptionStatusRequest):
         )
 
 
+class _FrameAfterSilence(FramerRTU):
+    """RTU framing as a unit sees it: a frame starts at the first byte after a silence.
+
+    A request arrives whole in one read of the pty (each master writes a frame at once), so
+    a buffer that does not start with a function code pymodbus can size is one garbled or
+    unknown frame, discarded entirely instead of searched for a later frame start.
+    """
+
+    def decode(self, data: bytes) -> tuple[int, int, int, bytes]:
+        if len(data) >= self.MIN_SIZE and self.decoder.lookupPduClass(data) is None:
+            return len(data), 0, 0, self.EMPTY
+        return super().decode(data)
+
+
 @contextlib.asynccontextmanager
 async def serve_units(
     banks: Mapping[int, RegisterBank],
@@ -190,6 +207,7 @@ async def serve_units(
             trace_pdu=screen,
             custom_pdu=[_ExceptionStatusRequest],
         )
+        server.framer = _FrameAfterSilence  # the class pymodbus builds each handler's framer from
     await server.serve_forever(background=True)
     listener: asyncio.Server | None = None
     if isinstance(server, ModbusTcpServer):

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from drivers._modbus.bus import ModbusBus
-from drivers._modbus.plan import plan_map_reads
+from drivers._modbus.plan import plan_map_reads, plan_reads
 from drivers._modbus.pymodbus_wire import PymodbusWire
 from drivers._modbus.registers import Poll, Table
 from drivers._modbus.transport import TcpEndpoint
@@ -73,6 +73,18 @@ async def test_the_driver_polls_the_strict_unit_at_a_fill_of_50(
     finally:
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
+
+
+async def test_the_old_plan_at_a_fill_of_50_gets_no_reading_from_a_strict_unit(
+    served: tuple[Eurotherm3200Sim, int],
+) -> None:
+    _, port = served
+    old = plan_reads(MAP.polled(Poll.FAST), max_block=125, max_fill=50)  # no map: any gap
+    refused = [b for b in old if len(b.registers) > 1]
+    assert [(b.address, b.count) for b in refused] == [(1, 23), (258, 19)]
+    for block in refused:
+        reply = await tcp_transact(port, 1, _read(block.address, block.count))
+        assert reply == bytes([0x83, ILLEGAL_ADDRESS])
 
 
 def test_the_plan_spans_documented_addresses_only() -> None:
@@ -141,8 +153,16 @@ async def test_unsupported_functions_get_no_reply_on_rtu(tmp_path: Path) -> None
     sim = Eurotherm3200Sim()
     link = tmp_path / "ttyKILN"
     async with sim.serving(clock=VirtualClock(), pty_link=link, unit=2):
-        for pdu in (bytes([0x2B, 0x0E, 0x01, 0x00]), bytes([0x11]), bytes([0x08, 0, 1, 0, 0])):
+        unsupported = [
+            bytes([0x2B, 0x0E, 0x01, 0x00]),  # device identification: no "Pymodbus" reply
+            bytes([0x11]),  # report server id
+            bytes([0x08, 0, 1, 0, 0]),  # diagnostics: restart communications
+            bytes([0x41, 1, 2, 3]),  # no such function: pymodbus cannot even size the frame
+        ]
+        for pdu in unsupported:
             assert await rtu_transact(str(link), 2, pdu) is None, pdu.hex()  # silent
+            reply = await rtu_transact(str(link), 2, _read(1, 1))  # and the next one answered
+            assert reply is not None and reply[:2] == bytes([3, 2]), pdu.hex()
         echo = bytes([0x08, 0, 0, 0x12, 0x34])  # diagnostics 0: return query data
         assert await rtu_transact(str(link), 2, echo) == echo
         reply = await rtu_transact(str(link), 2, _read(11, 2))
