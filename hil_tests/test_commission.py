@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import re
 import sys
 import time
@@ -16,10 +17,14 @@ from typing import Literal
 
 import pytest
 
+from drivers._modbus.bank import RegisterBank
+from drivers._modbus.registers import RegisterMap
 from drivers._sim.caster_rig import CasterRigSim
 from drivers.clock import ScaledClock
 from drivers.eurotherm3200.sim import Eurotherm3200Sim, SimOptions
 from drivers.iomodule.sim import IoModuleSim
+from drivers.omron_e5cc import MAP as E5CC_MAP
+from drivers.omron_e5cc.sim import OmronE5ccSim
 from labctl.commission.record import commissioned, commissioning_records
 from labctl.config import load_site
 from labctl.ledger import keys
@@ -44,6 +49,21 @@ class WrongDecimalPoint(Eurotherm3200Sim):
         self.bank.set("decimals", 2)
 
 
+class MovedDecimalPoint(OmronE5ccSim):
+    """An E5CC whose decimal-point monitor sits one address above H175's 0x2410."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        moved = (
+            dataclasses.replace(r, address=r.address + 1) if r.name == "decimal_point" else r
+            for r in E5CC_MAP
+        )
+        self.bank = RegisterBank(
+            RegisterMap(moved, documented=E5CC_MAP.spans), on_write=self._on_write
+        )
+        self.reboot()
+
+
 class NoWatchdog(IoModuleSim):
     """An I/O module that accepts the comm-safety settings but never acts on them."""
 
@@ -58,6 +78,7 @@ async def lab(
     kind: Literal["vacuum", "centrifugal"],
     kiln: Eurotherm3200Sim | None = None,
     io: IoModuleSim | None = None,
+    crucible: OmronE5ccSim | None = None,
 ) -> AsyncIterator[Path]:
     """A simulated kiln and caster, and the site file (with a ledger) that names them."""
     epoch = time.time()
@@ -66,6 +87,7 @@ async def lab(
     if io is not None:
         io.flask_present = False
         caster.io = io
+    caster.crucible = crucible or caster.crucible
     kiln = kiln or Eurotherm3200Sim(SimOptions(flask="small"))
     key = tmp / "log.key"
     if not key.exists():
@@ -135,6 +157,17 @@ async def test_a_wrong_decimal_point_fails_identity(tmp_path: Path) -> None:
     assert "identity" in failed_checks(out), out
     assert "dEc.P (525) = 2" in out, out
     assert "kiln1: FAILED (identity" in out, out
+
+
+async def test_a_register_off_the_manuals_address_fails_registers(tmp_path: Path) -> None:
+    crucible = MovedDecimalPoint()
+    async with lab(tmp_path, "vacuum", crucible=crucible) as site:
+        code, out = await commission(site, "caster1.crucible")
+    assert code == 1, out
+    assert failed_checks(out) == {"registers", "identity", "inhibit"}, out
+    assert not crucible.writes_enabled  # not the unit named: nothing was written to it
+    assert "decimal_point (holding 9232)" in out, out  # 0x2410, refused by the unit
+    assert "decimal-point monitor (0x2410) = unread" in out, out
 
 
 async def test_an_io_module_without_its_watchdog_fails_the_lease(tmp_path: Path) -> None:

@@ -2,12 +2,14 @@
 
 A family's checks add results to a :class:`CheckList` (printed as they come through
 ``on_check``); what the unit said about itself goes in ``identity`` and ``firmware``. Check
-names are the same for every family, so a failed check reads the same on any device:
+names are the same for every family, so a failed check reads the same on any device (in the
+order they are made):
 
-* ``inhibit``: heat, pump and drive driven to their safe state first, verified;
+* ``registers``: every register or command the driver uses, one request at a time (reads only);
 * ``identity``: the unit is the one named (identity registers or replies, decimal point, units);
 * ``ranges``: the unit's ranges hold the machine's configured limits;
-* ``registers``: every register or command the driver uses, one request at a time;
+* ``inhibit``: heat, pump and drive driven to their safe state before any other write, verified
+  (not tried on a unit that failed ``identity``);
 * ``blocks``: the reads the driver makes, as the bus plans them (narrowed where one fails);
 * ``writes``: writes to harmless registers verified by read-back;
 * ``turnaround``: request to reply, median and maximum, against the configured timeout;

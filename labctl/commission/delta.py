@@ -24,10 +24,10 @@ async def _inhibit(target: ModbusTarget) -> str:
     return "STOP (2000H) read back; comms-loss stop armed (Pr.09-02, 09-03)"
 
 
-def _identify(target: ModbusTarget, values: Mapping[str, float], checks: CheckList) -> None:
+def _identify(target: ModbusTarget, values: Mapping[str, float], checks: CheckList) -> bool:
     complete = identity_of(values, tuple(IDENTITY), checks)
     max_hz = values.get("max_freq", 0.0)
-    checks.add(
+    return checks.add(
         "identity",
         complete and max_hz > 0,
         f"identity code Pr.00-00 = {checks.identity.get('drive_id', 'unread')}, maximum "

@@ -40,20 +40,19 @@ async def _inhibit(target: ModbusTarget) -> str:
     return "program reset, loop in manual, output 0 % (T.STAT 23, mode 273, manual OP 3 read back)"
 
 
-def _identify(target: ModbusTarget, values: Mapping[str, float], checks: CheckList) -> None:
+def _identify(target: ModbusTarget, values: Mapping[str, float], checks: CheckList) -> bool:
     complete = identity_of(values, tuple(IDENTITY), checks)
     decimals = values.get("decimals")
-    ok = complete and decimals == DECIMALS
-    checks.add(
+    ok = checks.add(
         "identity",
-        ok,
+        complete and decimals == DECIMALS,
         f"identity registers {', '.join(checks.identity.values()) or 'unread'} "
         f"({', '.join(IDENTITY)}); decimal point dEc.P (525) = "
         f"{'unread' if decimals is None else f'{decimals:g}'}, labctl's table expects {DECIMALS}",
     )
     if "range_lo" not in values or "range_hi" not in values:
         checks.add("ranges", False, "range lo/hi (11/12) did not read")
-        return
+        return ok
     low, high = values["range_lo"], values["range_hi"]
     maximum, fallback, _mode = _machine(target)
     checks.add(
@@ -64,6 +63,7 @@ def _identify(target: ModbusTarget, values: Mapping[str, float], checks: CheckLi
         range_lo_dc=round(low * 10),
         range_hi_dc=round(high * 10),
     )
+    return ok
 
 
 async def _writes(target: ModbusTarget) -> str:

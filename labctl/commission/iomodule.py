@@ -30,9 +30,9 @@ async def _inhibit(target: ModbusTarget) -> str:
     return f"every coil safe (all off, vent open), read back; watchdog armed at {lease:g} s"
 
 
-def _identify(target: ModbusTarget, values: Mapping[str, float], checks: CheckList) -> None:
+def _identify(target: ModbusTarget, values: Mapping[str, float], checks: CheckList) -> bool:
     complete = identity_of(values, tuple(IDENTITY), checks)
-    checks.add(
+    return checks.add(
         "identity",
         complete,
         f"module name (40211) = {checks.identity.get('module_id', 'unread')}; "

@@ -50,12 +50,11 @@ class OwnLinks:
         if bus is None:
             bus = self.buses[cfg.bus] = self._bus(cfg.bus)
             self._tasks.append(asyncio.create_task(bus.run(), name=f"commission {cfg.bus}"))
-        regmap, identity = MODBUS_TABLES[cfg.family]
-        device = bus.device(
-            name=config_name,
+        regmap, _identity = MODBUS_TABLES[cfg.family]
+        device = bus.device(  # no identity for the bus: a wrong one would refuse every read,
+            name=config_name,  # and commissioning reads it first itself, before any write
             unit=cfg.unit,
             regmap=regmap,
-            identity=identity,
             max_block_registers=cfg.max_block_registers,
             max_fill_registers=cfg.max_fill_registers,
         )

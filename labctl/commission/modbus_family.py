@@ -1,9 +1,11 @@
 """Commissioning a Modbus device: the same order of checks for every family.
 
-Inhibit first (the driver's safe state, verified); if that fails nothing else is tried. Then
-every register alone (which also measures turnaround), identity and ranges from those values,
-the driver's reads as planned blocks, harmless writes verified by read-back, and the lease.
-The device is driven to its safe state again at the end, whatever happened.
+First every register of the table alone (reads change nothing; they also measure turnaround),
+and from those values the identity: a unit that is not the one named gets no write at all,
+not even the safe state (labctl would be guessing what its registers do). Then inhibit (the
+driver's safe state, verified; if that fails nothing else is tried), the driver's reads as
+planned blocks, harmless writes verified by read-back, the turnaround, and the lease. The
+device is driven to its safe state again at the end, whatever happened.
 """
 
 from __future__ import annotations
@@ -52,7 +54,7 @@ class ModbusFamily:
     """One family's part: how to inhibit it, what identifies it, what to write, its lease."""
 
     inhibit: Step  # drive it safe (may raise Refused); returns what was done
-    identify: Callable[[ModbusTarget, Mapping[str, float], CheckList], None]
+    identify: Callable[[ModbusTarget, Mapping[str, float], CheckList], bool]  # the unit named?
     writes: Step  # harmless writes, verified; returns what was written
     lease: Callable[[ModbusTarget, CheckList], Awaitable[None]]
     identity: tuple[str, ...]  # the registers the bus re-reads after every connect
@@ -67,13 +69,18 @@ async def commission_modbus(target: ModbusTarget, family: ModbusFamily, checks: 
     except DriverError as err:
         checks.add("inhibit", False, f"no link to the unit ({err}); nothing was tried")
         return
+    timings = Timings()
+    values = await read_each(target.device, family.write_only, checks, timings)
+    if not family.identify(target, values, checks):
+        checks.add("inhibit", False, "not tried: not the unit named (identity); nothing written")
+        return
     try:
         checks.add("inhibit", True, await family.inhibit(target))
     except DriverError as err:
         checks.add("inhibit", False, f"could not drive it safe: {err}; nothing else was tried")
         return
     try:
-        await _checks(target, family, checks)
+        await _checks(target, family, checks, timings)
     finally:
         try:
             await family.inhibit(target)
@@ -81,10 +88,9 @@ async def commission_modbus(target: ModbusTarget, family: ModbusFamily, checks: 
             checks.add("inhibit", False, f"could not drive it safe after the checks: {err}")
 
 
-async def _checks(target: ModbusTarget, family: ModbusFamily, checks: CheckList) -> None:
-    timings = Timings()
-    values = await read_each(target.device, family.write_only, checks, timings)
-    family.identify(target, values, checks)
+async def _checks(
+    target: ModbusTarget, family: ModbusFamily, checks: CheckList, timings: Timings
+) -> None:
     reads = {"poll": None, "identity": family.identity, **(family.reads or {})}
     await read_blocks(target.device, reads, checks)
     try:

@@ -27,10 +27,10 @@ async def _inhibit(target: ModbusTarget) -> str:
     )
 
 
-def _identify(target: ModbusTarget, values: Mapping[str, float], checks: CheckList) -> None:
+def _identify(target: ModbusTarget, values: Mapping[str, float], checks: CheckList) -> bool:
     complete = identity_of(values, tuple(IDENTITY), checks)
     point = values.get("decimal_point")
-    checks.add(
+    return checks.add(
         "identity",
         complete and point == DECIMALS,
         f"decimal-point monitor (0x2410) = {'unread' if point is None else f'{point:g}'}, "

@@ -41,7 +41,11 @@ class DeviceAccess(Protocol):
     """How commissioning reaches a device: the site's bus or serial line, opened by the caller."""
 
     def modbus(self, config_name: str) -> ModbusDevice:
-        """The Modbus device ``[devices.config_name]`` on its bus, which the caller runs."""
+        """The Modbus device ``[devices.config_name]`` on its bus, which the caller runs.
+
+        A device whose bus re-checks its identity refuses every request when the identity
+        registers do not read; commissioning then reports every register refused.
+        """
 
     def line(self, line_name: str) -> Line:
         """The serial line ``[lines.line_name]``."""

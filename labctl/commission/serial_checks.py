@@ -48,7 +48,7 @@ async def _tpg(target: SerialTarget, mnemonic: str, *params: int) -> bytes:
 
 
 async def check_tpg(target: SerialTarget, checks: CheckList) -> None:
-    """Identity (TID, UNI, PNR where it answers), every command alone, UNI written back."""
+    """Every command alone, identity (TID, UNI, PNR where it answers), UNI written back."""
     section = target.site.devices[target.dev.config_name]
     assert isinstance(section, Tpg36xSection)  # the config's role check guarantees it
     timings, refused = Timings(), []
@@ -63,17 +63,17 @@ async def check_tpg(target: SerialTarget, checks: CheckList) -> None:
             checks.identity[key] = replies[key].decode("ascii", "replace")
     checks.firmware = await _tpg_firmware(target)
     checks.add(
-        "identity",
-        "TID" in replies,
-        f"sensors (TID) {checks.identity.get('TID', 'unread')}; firmware (PNR) "
-        f"{checks.firmware or 'not given'}",
-    )
-    checks.add(
         "registers",
         not refused,
         f"refused: {'; '.join(refused)}"
         if refused
         else f"UNI, TID, PR{section.channel}, ERR each answered",
+    )
+    checks.add(
+        "identity",
+        "TID" in replies,
+        f"sensors (TID) {checks.identity.get('TID', 'unread')}; firmware (PNR) "
+        f"{checks.firmware or 'not given'}",
     )
     try:
         unit = await _tpg(target, "UNI", 0)

@@ -21,7 +21,7 @@ from tests.labctl.commission.support import SITE, links_to, site
 
 BUS = {"kiln1": "kiln_link", "caster1.crucible": "crucible_link", "caster1.io": "io_link"}
 BUS["caster1.drive"] = "drive_link"
-ORDER = ["inhibit", "registers", "identity", "blocks", "writes", "turnaround", "lease"]
+ORDER = ["registers", "identity", "inhibit", "blocks", "writes", "turnaround", "lease"]
 
 
 async def run(
@@ -54,7 +54,7 @@ async def test_each_family_passes_against_its_simulator(tmp_path, device, sim, e
     assert record.passed, [c for c in record.checks if not c.passed]
     assert seen == record.checks  # each check reported as it was made
     names = [c.name for c in record.checks]
-    assert names == ORDER[:3] + extra + ORDER[3:]
+    assert names == ORDER[:2] + extra + ORDER[2:]
     assert record.device == device and record.who == "tester"
     assert record.identity  # what the unit said about itself
     turnaround = check(record, "turnaround").measured
@@ -99,6 +99,17 @@ async def test_an_io_module_left_unsafe_by_its_watchdog_fails_the_lease(tmp_path
     assert not lease.passed and "coils NOT safe: vent_valve" in lease.detail
 
 
+async def test_a_unit_that_is_not_the_one_named_gets_no_write(tmp_path) -> None:
+    sim = Eurotherm3200Sim(SimOptions(flask="small"))
+    sim.bank.set("decimals", 0)
+    cfg, clock = site(tmp_path), VirtualClock()
+    async with links_to(cfg, {"kiln_link": sim}, clock) as (links, wires):
+        record = await commission_device(cfg, "kiln1", access=links, clock=clock)
+    assert [c.name for c in record.checks if not c.passed] == ["identity", "inhibit"]
+    assert "not tried" in check(record, "inhibit").detail
+    assert wires["kiln_link"].writes == []
+
+
 async def test_a_running_programmer_is_refused_before_any_write(tmp_path) -> None:
     sim = Eurotherm3200Sim(SimOptions(flask="small"))
     sim.bank.set("tstat", TStat.RUN)
@@ -109,7 +120,7 @@ async def test_a_running_programmer_is_refused_before_any_write(tmp_path) -> Non
     assert wires["kiln_link"].writes == []
 
 
-async def test_a_device_that_cannot_be_made_safe_gets_no_other_check(tmp_path) -> None:
+async def test_a_device_that_cannot_be_made_safe_gets_no_further_check(tmp_path) -> None:
     class Deaf(DeltaVfdSim):
         """Acknowledges writes to the command word but keeps running."""
 
@@ -122,8 +133,9 @@ async def test_a_device_that_cannot_be_made_safe_gets_no_other_check(tmp_path) -
             self.bank.set("command", 0x12)
 
     record, _ = await run(tmp_path, "caster1.drive", Deaf())
-    (inhibit,) = record.checks
-    assert inhibit.name == "inhibit" and not record.passed
+    assert [c.name for c in record.checks] == ["registers", "identity", "inhibit"]
+    inhibit = record.checks[-1]
+    assert not record.passed
     assert "wrote 1 to command, read back 18" in inhibit.detail
     assert "nothing else was tried" in inhibit.detail
 
