@@ -17,7 +17,7 @@ from drivers.eurotherm3200.registers import DECIMALS, SEGMENTS, SetpointSource, 
 from labctl.commission.checks import CheckList
 from labctl.commission.modbus_family import ModbusFamily, ModbusTarget, Refused, identity_of
 
-PROBE_OFFSET_C = 10.0  # the remote SP written for the lease test: fallback + this
+PROBE_OFFSET_C = 10.0  # the remote SP written for the lease test: fallback + this (or - this)
 SETTLE_S = 1.0  # clock seconds for the unit to take up the remote SP before reading it
 
 
@@ -78,9 +78,12 @@ async def _lease(target: ModbusTarget, checks: CheckList) -> None:
     device, clock = target.device, target.clock
     _maximum, fallback, mode = _machine(target)
     current = (await device.read(("target_sp",))).values["target_sp"]
-    if abs(current - fallback) > MAP["target_sp"].resolution / 2:
+    if mode == "programmer":  # labctl never writes this EEPROM SP there: it is what falls back
+        fallback = current
+    elif abs(current - fallback) > MAP["target_sp"].resolution / 2:
         await device.write("target_sp", fallback)  # EEPROM: as arm_stream does, once
-    probe = fallback + PROBE_OFFSET_C
+    _low, high = MAP["remote_sp"].limits or (0.0, 0.0)
+    probe = fallback + (PROBE_OFFSET_C if fallback + PROBE_OFFSET_C <= high else -PROBE_OFFSET_C)
     await device.write("remote_sp", probe)
     await device.write("sp_select", SetpointSource.REMOTE)
     try:

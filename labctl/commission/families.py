@@ -18,11 +18,17 @@ MODBUS_TABLES: dict[str, tuple[RegisterMap, tuple[str, ...]]] = {
 }
 
 
-def table_facts(family: str) -> list[list[object]]:
-    """What the table says about the wire, register by register (part of the config digest)."""
+def table_facts(family: str) -> dict[str, object]:
+    """What the table says about the wire, for the config digest.
+
+    Each register's address, table, codec, scale and whether the manual lists it, and the
+    other address spans the manual lists (a planned block may cross them).
+    """
     regmap, _identity = MODBUS_TABLES[family]
-    return [
+    registers = [
         [r.name, r.table.value, r.address, r.codec.kind.name, r.codec.order.value, r.decimals,
-         r.scale, r.writable]
+         r.scale, r.writable, r.documented]
         for r in sorted(regmap, key=lambda r: (r.table.value, r.address))
     ]  # fmt: skip
+    spans = [[s.table.value, s.first, s.last] for s in regmap.spans]
+    return {"registers": registers, "documented": spans}

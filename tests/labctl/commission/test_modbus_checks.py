@@ -72,10 +72,21 @@ async def test_a_eurotherm_that_never_falls_back_fails_the_lease(tmp_path) -> No
 
 async def test_in_programmer_mode_the_fallback_is_reported_not_required(tmp_path) -> None:
     stuck = Eurotherm3200Sim(SimOptions(flask="small", comms_timeout_s=1e6))
+    stuck.bank.set("target_sp", 300.0)  # the EEPROM SP a programmer-mode kiln keeps
     text = SITE.replace('mode = "stream"', 'mode = "programmer"')
     record, _ = await run(tmp_path, "kiln1", stuck, text)
     lease = check(record, "lease")
     assert lease.passed and "programmer mode" in lease.detail and "NOT set" in lease.detail
+    assert "remote SP 310 °C taken" in lease.detail  # probed above the SP it would fall back to
+    assert stuck.eeprom_writes == 0  # programmer mode: its target SP is left as it is
+
+
+async def test_in_stream_mode_the_fallback_sp_is_armed_once(tmp_path) -> None:
+    sim = Eurotherm3200Sim(SimOptions(flask="small"))
+    sim.bank.set("target_sp", 300.0)
+    record, _ = await run(tmp_path, "kiln1", sim)
+    assert check(record, "lease").passed
+    assert sim.eeprom_writes == 1 and sim.bank.get("target_sp") == 0.0  # the site's fallback
 
 
 async def test_the_lease_waits_the_configured_lease_in_clock_time(tmp_path) -> None:
