@@ -93,21 +93,17 @@ def resolve(site: SiteConfig, name: str) -> SiteDevice:
 def _machine_facts(site: SiteConfig, dev: SiteDevice) -> dict[str, Any]:
     """The machine settings a device's checks use (its ranges, fallback and lease)."""
     kiln: KilnSection | None = site.kilns.get(dev.machine)
-    if dev.role == KILN_CONTROLLER and kiln is not None:
-        return {
-            "mode": kiln.mode,
-            "max_temp_c": kiln.max_temp_c,
-            "fallback_sp_c": kiln.fallback_sp_c,
-        }
     caster: CasterSection | None = site.casters.get(dev.machine)
-    if caster is None:
-        return {}
+    machine: KilnSection | CasterSection | None = kiln or caster
     settings = {
+        "controller": ("mode", "max_temp_c", "fallback_sp_c"),
+        "flask_tc": ("max_temp_c",),
         "crucible": ("crucible_max_c", "accept_crucible_without_lease"),
+        "crucible_tc": ("crucible_max_c",),
         "io": ("io_lease_s",),
         "drive": ("drive_lease_s",),
     }.get(dev.role, ())
-    return {key: getattr(caster, key) for key in settings}
+    return {key: getattr(machine, key) for key in settings}
 
 
 def device_facts(site: SiteConfig, device: str) -> dict[str, Any]:

@@ -22,7 +22,8 @@ from drivers.errors import DeviceRejected
 from labctl.commission.links import OwnLinks, own_links
 from labctl.config import SiteConfig, load_site
 
-#: A kiln streamed to a Eurotherm, and a centrifugal caster (E5CC, I/O module, Delta drive).
+#: A kiln streamed to a Eurotherm, and a centrifugal caster (E5CC, I/O module, Delta drive,
+#: and an ADAM-4018 on a serial line, which these tests never open).
 SITE = """
 [lab]
 name = "t"
@@ -54,6 +55,11 @@ bus = "io_link"
 [devices.vfd1]
 family = "delta_vfd"
 bus = "drive_link"
+[lines.tc_line]
+port = "/dev/ttyUSB9"
+[devices.tc9]
+family = "adam4018"
+line = "tc_line"
 [kilns.kiln1]
 controller = "tc1"
 max_temp_c = 800
@@ -63,6 +69,7 @@ kind = "centrifugal"
 crucible = "crucible1"
 io = "io1"
 drive = "vfd1"
+crucible_tc = "tc9"
 crucible_max_c = 1250
 accept_crucible_without_lease = true
 io_lease_s = 20

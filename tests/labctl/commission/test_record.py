@@ -25,7 +25,7 @@ from labctl.ledger.service import LedgerService
 from tests.labctl.commission.support import SITE, site
 
 AT = dt.datetime(2026, 12, 7, 18, 0, tzinfo=dt.UTC)
-ALL = ["kiln1", "caster1.crucible", "caster1.io", "caster1.drive"]
+ALL = ["kiln1", "caster1.crucible", "caster1.io", "caster1.crucible_tc", "caster1.drive"]
 
 
 def record(cfg_text: str, tmp: Path, device: str, *, passed: bool = True) -> Commissioning:
@@ -63,6 +63,11 @@ def test_a_device_no_machine_uses_is_named_as_such(tmp_path) -> None:
         (("port = 5022", "port = 5099"), {"caster1.io"}),  # the I/O module's bus
         (("io_lease_s = 20", "io_lease_s = 30"), {"caster1.io"}),
         (("drive_lease_s = 5", "drive_lease_s = 6"), {"caster1.drive"}),
+        (
+            ("crucible_max_c = 1250", "crucible_max_c = 1200"),
+            {"caster1.crucible", "caster1.crucible_tc"},
+        ),
+        (("/dev/ttyUSB9", "/dev/ttyUSB8"), {"caster1.crucible_tc"}),
         (('mode = "stream"', 'mode = "programmer"'), {"kiln1"}),
         (("max_temp_c = 800", "max_temp_c = 700"), {"kiln1"}),
         (('[lab]\nname = "t"', '[lab]\nname = "u"\ntick_s = 3'), set()),  # not the devices'
@@ -83,7 +88,7 @@ def test_commissioned_needs_a_passing_record_for_the_current_config(tmp_path) ->
     stale = record(SITE.replace("port = 5020", "port = 5099"), tmp_path, "kiln1")
     state = commissioned([passing, failing, stale], cfg)
     assert state == {"kiln1": False, "caster1.crucible": False, "caster1.io": True,
-                     "caster1.drive": False}  # fmt: skip
+                     "caster1.crucible_tc": False, "caster1.drive": False}  # fmt: skip
 
 
 def test_a_record_says_passed_only_when_every_check_passed(tmp_path) -> None:
