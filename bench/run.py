@@ -132,6 +132,7 @@ name = "bench"
 state_dir = "{state}"
 profiles_dir = "{profiles}"
 tick_s = 1.0
+allow_uncommissioned = ["k"]  # a simulated controller holds no commissioning record
 [buses.b]
 kind = "tcp"
 host = "127.0.0.1"

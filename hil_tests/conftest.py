@@ -70,6 +70,7 @@ tick_s = {tick}
 clock_speed = {speed}
 clock_epoch = {epoch}
 profiles_dir = "{profiles}"
+allow_uncommissioned = {allow}  # a simulated controller holds no commissioning record
 
 [buses.link]
 {bus}
@@ -195,6 +196,7 @@ async def make_rig(tmp_path: Path) -> AsyncIterator[Callable[..., Awaitable[Rig]
                     bus=bus,
                     mode=mode,
                     max_gap_min=max_gap_min,
+                    allow='["kiln1"]' if mode == "stream" else "[]",
                 )
                 + extra
             )

@@ -148,6 +148,18 @@ class AlarmBoard:
             cast = _id(state.get("last_cast_id") if ended else state.get("cast_id"))
         return self.raise_alarm(machine, text, cast_id=cast)
 
+    def condition(self, source: str, present: bool, text: str) -> None:
+        """A standing condition of ``source`` (a machine not commissioned).
+
+        Raised once when it appears, active until it goes; acknowledging it never clears it.
+        A new ``text`` (fewer devices left) replaces the alarm: the old one is cleared, the new
+        one raised.
+        """
+        if present and self._seen.get(source) not in (None, text):
+            self._seen[source] = None
+            self.clear(source)
+        self._condition(source, present, text, text)
+
     def _condition(
         self, source: str, present: bool, key: object, text: str, **owner: int | None
     ) -> None:

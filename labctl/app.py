@@ -27,6 +27,9 @@ from labctl.cast.build import DeviceParts, build_casters
 from labctl.cast.commands import register_caster_commands
 from labctl.cast.runner import CasterRunner
 from labctl.commands import CommandRegistry
+from labctl.commission.daemon_commands import register_commissioning_query
+from labctl.commission.gate import CommissioningGate
+from labctl.commission.record import Commissioning, commissioning_records
 from labctl.config import SiteConfig, load_site
 from labctl.control_socket import ControlSocket
 from labctl.errors import LabctlError
@@ -81,6 +84,7 @@ class Lab:
     touchscreen: Touchscreen | None = None
     alarms: list[str] = field(default_factory=list)
     board: AlarmBoard = field(init=False)
+    gate: CommissioningGate | None = None
 
     def __post_init__(self) -> None:
         self.board = AlarmBoard(self.clock.wall)
@@ -146,8 +150,12 @@ def _settings(site: SiteConfig, name: str) -> RunSettings:
     )
 
 
-async def build_lab(site: SiteConfig, clock: Clock) -> Lab:
-    """Open the run store and wire buses, drivers and runners (nothing runs yet)."""
+async def build_lab(site: SiteConfig, clock: Clock, *, site_file: Path | None = None) -> Lab:
+    """Open the run store and wire buses, drivers and runners (nothing runs yet).
+
+    Streamed machines must be commissioned (:mod:`labctl.commission.gate`): otherwise
+    ``NotCommissioned`` names them, with ``site_file`` in the command it suggests.
+    """
     site.state_dir.mkdir(parents=True, exist_ok=True, mode=0o750)
     lab = Lab(site=site, clock=clock, store=await RunStore.open(site.state_dir / "runs.sqlite"))
     for name, bus_cfg in site.buses.items():
@@ -178,6 +186,7 @@ async def build_lab(site: SiteConfig, clock: Clock) -> Lab:
     register_kiln_commands(lab.registry, lab.runners, site.profiles_dir, lab.store)
     lab.casters = build_casters(site, lab.modbus_device, clock, lab.store, lab.publish_caster)
     lab.recorder = await open_recorder(site, lab.alarm, lab.store)
+    await _check_commissioning(lab, site_file)
     if lab.recorder is not None:
         lab.listeners.append(lab.recorder.history.add)
         lab.listeners.append(lab.recorder.trips.add)
@@ -197,6 +206,25 @@ async def build_lab(site: SiteConfig, clock: Clock) -> Lab:
     lab.caster_listeners.append(lab.telemetry.caster)
     _build_alarms_and_touchscreen(lab)
     return lab
+
+
+async def _check_commissioning(lab: Lab, site_file: Path | None) -> None:
+    """The commissioning gate (records from the ledger); a refusal closes what was opened."""
+    machines: dict[str, MachineLoop] = {**lab.runners, **lab.casters}
+    lab.gate = CommissioningGate(lab.site, machines, lab.board, site_file)
+    recorder = lab.recorder
+
+    async def records() -> list[Commissioning]:
+        return [] if recorder is None else await commissioning_records(recorder.service)
+
+    try:
+        lab.gate.check(await records())
+    except BaseException:
+        if recorder is not None:
+            await recorder.service.close()
+        await lab.store.close()
+        raise
+    register_commissioning_query(lab.registry, lab.site, lab.gate, records, site_file)
 
 
 def _build_alarms_and_touchscreen(lab: Lab) -> None:
@@ -352,7 +380,7 @@ async def run_daemon_from_config(path: Path) -> int:
     clock = ScaledClock(site.lab.clock_speed, epoch=site.lab.clock_epoch)
     sys.setswitchinterval(GIL_SWITCH_S)
     try:
-        lab = await build_lab(site, clock)
+        lab = await build_lab(site, clock, site_file=path)
     except LabctlError as err:
         log.error("not starting: %s", err)
         return 2

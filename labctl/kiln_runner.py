@@ -489,6 +489,7 @@ class KilnRunner(MachineLoop):
             outcome=self._last_outcome,
             outcome_run_id=self._last_run_id,
             safe=not self._unsafe,
+            uncommissioned=self.uncommissioned,
         )
         self._publish(self.snapshot)
 

@@ -23,6 +23,7 @@ tick_s = {tick}
 clock_speed = {speed}
 clock_epoch = {epoch}
 profiles_dir = "{profiles}"
+allow_uncommissioned = {allowed}
 """
 
 _KILN = """
@@ -175,16 +176,23 @@ def rig_site(
     caster_tick_s: float | None = None,
     name: str = "simulated lab",
     ledger_key: Path | None = None,
+    allow_uncommissioned: bool = True,
 ) -> str:
     """The site file text: a kiln ``kiln1``, plus ``kiln2`` and ``caster1`` when given.
 
     ``flask_tc`` is the pty of ``kiln1``'s flask-core ADAM-4018 (address 1, channel 0);
     ``kiln2`` is the second kiln's (port, mode); ``caster_tick_s`` sets the caster's tick.
+    ``allow_uncommissioned``: simulated devices hold no commissioning record, so by default
+    every streamed machine is named in ``[lab] allow_uncommissioned`` (and runs under its
+    standing "not commissioned" alarm); False leaves the list empty.
     """
+    kilns = {"kiln1": mode} | ({} if kiln2 is None else {"kiln2": kiln2[1]})
+    allowed = [k for k, m in kilns.items() if m == "stream"] + (["caster1"] if caster else [])
     flask = "" if flask_tc is None else 'flask_tc = "kiln1_core"\n'
     text = _LAB.format(
-        name=name, state=state, tick=tick_s, speed=speed, epoch=epoch, profiles=profiles
-    ) + _KILN.format(kiln="kiln1", port=kiln_port, mode=mode, flask=flask)
+        name=name, state=state, tick=tick_s, speed=speed, epoch=epoch, profiles=profiles,
+        allowed=json.dumps(allowed if allow_uncommissioned else []),
+    ) + _KILN.format(kiln="kiln1", port=kiln_port, mode=mode, flask=flask)  # fmt: skip
     if flask_tc is not None:
         text += _FLASK_TC.format(kiln="kiln1", path=flask_tc)
     if kiln2 is not None:

@@ -30,6 +30,12 @@ class KilnSnapshot:
     outcome: str | None = None  # how the kiln's last run ended
     outcome_run_id: int | None = None  # the run that ``outcome`` belongs to
     safe: bool = True  # False while heat-off could not be confirmed on the device
+    uncommissioned: tuple[str, ...] = ()  # devices with no passing commissioning record
+
+    @property
+    def commissioned(self) -> bool:
+        """Every device of the kiln holds a passing commissioning record for this config."""
+        return not self.uncommissioned
 
     def as_dict(self) -> dict[str, object]:
-        return dataclasses.asdict(self)
+        return dataclasses.asdict(self) | {"commissioned": self.commissioned}

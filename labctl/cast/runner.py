@@ -395,4 +395,6 @@ class CasterRunner(MachineLoop):
             "outcome": self.last_outcome,
             "last_cast_id": self.last_cast_id,
             "safe": self._recovered and not self._unsafe,
+            "commissioned": not self.uncommissioned,
+            "uncommissioned": list(self.uncommissioned),
         }

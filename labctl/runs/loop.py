@@ -54,6 +54,9 @@ class MachineLoop(abc.ABC):
         self.crashes = 0
         self.last_crash: str | None = None
         self.lateness_s: deque[float] = deque(maxlen=4096)  # tick start lateness, clock s
+        #: This machine's devices with no passing commissioning record for the current config
+        #: (``labctl.commission.gate`` sets it); the status and the screens show it.
+        self.uncommissioned: tuple[str, ...] = ()
         #: Called with (machine, reason) after a crash was handled: the lab raises an alarm.
         self.on_crash: Callable[[str, str], None] = lambda _machine, _reason: None
 

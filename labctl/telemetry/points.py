@@ -4,9 +4,10 @@ Measurements and tags are designed for low cardinality (README, "Telemetry"):
 
 - ``kiln``   tags ``lab, machine, device``; fields ``pv_c, setpoint_c, working_sp_c,
   flask_core_c`` (a flask thermocouple, when fitted), ``output_pct, holdback`` (1 while the
-  program clock waits), ``state`` (string), ``run_id``.
+  program clock waits), ``state`` (string), ``run_id``, ``commissioned`` (0 while a device
+  of the kiln holds no passing commissioning record for the current config).
 - ``caster`` tags ``lab, machine``; fields ``crucible_c, crucible_tc_c, chamber_mbar, rpm,
-  lid_closed, flask_present`` (0/1), ``state`` (string), ``cast_id``.
+  lid_closed, flask_present, commissioned`` (0/1), ``state`` (string), ``cast_id``.
 - ``event``  tags ``lab, machine, kind`` (run_started, run_ended, kiln_state, cast_state,
   cast_ended, confirmation, alarm, fault); fields ``text``, ``who``, ``outcome``, ``run_id``
   (kiln events), ``cast_id`` (caster events); an ``alarm`` also has ``source`` (``kiln1.link``)

@@ -70,6 +70,7 @@ class PointMaker:
                 "holdback": int(s.holdback_s > 0),
                 "state": s.state,
                 "run_id": s.run_id,
+                "commissioned": int(s.commissioned),
             },
             wall_s=s.wall,
         )
@@ -115,6 +116,7 @@ class PointMaker:
                 "flask_present": _flag(status.get("flask_present")),
                 "state": str(status.get("state")),
                 "cast_id": _number(status.get("cast_id")),
+                "commissioned": _flag(status.get("commissioned")),
             },
             wall_s=wall_s,
         )

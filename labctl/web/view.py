@@ -114,7 +114,7 @@ class LabView:
             for k in (
                 "kiln", "wall", "state", "link", "run_id", "profile", "segment", "segment_index",
                 "setpoint_c", "pv_c", "flask_core_c", "output_pct", "eta_s", "holdback_s",
-                "outcome", "safe",
+                "outcome", "safe", "commissioned", "uncommissioned",
             )
         }  # fmt: skip
         job = self._jobs.get(snap.run_id, {}) if snap.run_id is not None else {}

@@ -65,8 +65,9 @@ TABLE: dict[str, tuple[Role, dict[str, object]]] = {
     "alarm_ack": (TECH, {"id": 1}),
     "ledger_record": (TECH, {"kind": "job-ticket", "record": {}}),
     "ledger_export": (TECH, {"cast_id": "cast-1"}),
-    # the ledger's signing keys: a supervisor
+    # the ledger's signing keys, the devices' commissioning records: a supervisor
     "ledger_rotate": (SUP, {}),
+    "commissioning": (SUP, {}),
 }
 STATE_CHANGING = sorted(name for name, (needed, _) in TABLE.items() if needed > OBS)
 CELLS = [

@@ -1,5 +1,5 @@
 // labctl touchscreen: session, live state, routing (#/, #/kiln/<n>, #/start/<n>, #/caster/<n>,
-// #/cast/<n>, #/alarms, #/history, #/signin).
+// #/cast/<n>, #/alarms, #/history, #/commissioning, #/signin).
 import * as api from './api.js';
 import { CONTACT, h, setText, show } from './dom.js';
 import { watchIdle } from './idle.js';
@@ -7,6 +7,7 @@ import { Live, labctl } from './live.js';
 import { alarmsScreen } from './screens/alarms.js';
 import { castScreen } from './screens/cast.js';
 import { casterScreen } from './screens/caster.js';
+import { commissioningScreen } from './screens/commissioning.js';
 import { historyScreen } from './screens/history.js';
 import { kilnScreen } from './screens/kiln.js';
 import { overviewScreen } from './screens/overview.js';
@@ -24,6 +25,7 @@ const SCREENS = {
   cast: (name) => castScreen(ctx, name),
   alarms: () => alarmsScreen(ctx),
   history: () => historyScreen(ctx),
+  commissioning: () => commissioningScreen(ctx),
 };
 
 let session = { user: null, csrf: null, lab: '', temperature_unit: 'C', idle_signout_s: 0, view_without_signin: false };
@@ -57,6 +59,8 @@ function stateArrived() {
 const ctx = {
   state: () => labctl.state,
   canOperate: () => Boolean(session.user),
+  /** The signed-in person's role ("technician", "supervisor"), or null. */
+  role: () => session.user?.role ?? null,
   /** Whether the daemon is heard from (commands are disabled while it is not). */
   inContact: () => live.contact,
   /** Wall seconds of the last message from the daemon (null: none on this connection). */

@@ -16,8 +16,9 @@ export function topbar(actions) {
     overview: h('a', { class: 'nav-link', href: '#/', testid: 'nav-overview', text: 'Overview' }),
     alarms: h('a', { class: 'nav-link nav-alarms', href: '#/alarms', testid: 'nav-alarms' }, 'Alarms ', count),
     history: h('a', { class: 'nav-link', href: '#/history', testid: 'nav-history', text: 'History' }),
+    commissioning: h('a', { class: 'nav-link', href: '#/commissioning', testid: 'nav-commissioning', text: 'Commissioning' }),
   };
-  const nav = h('nav', { class: 'nav' }, links.overview, links.alarms, links.history);
+  const nav = h('nav', { class: 'nav' }, links.overview, links.alarms, links.history, links.commissioning);
   const userName = h('span', { class: 'user-name' });
   const userRole = h('span', { class: 'user-role' });
   const user = h('span', { class: 'user', testid: 'topbar-user' }, userName, userRole);
@@ -48,6 +49,7 @@ export function topbar(actions) {
         else link.removeAttribute('aria-current');
       }
       show(nav, navVisible);
+      show(links.commissioning, session.user?.role === 'supervisor');
       show(user, Boolean(session.user));
       setText(userName, session.user?.name ?? '');
       setText(userRole, session.user?.role ?? '');

@@ -45,7 +45,10 @@ from labctl.cast.devices import CasterDevices
 from labctl.cast.params import CasterKind, CasterLimits
 from labctl.cast.runner import CasterRunner
 from labctl.commands import COMMAND_DEADLINE_S, Caller, CommandRefused, CommandRegistry, Role
-from labctl.config import InterlockSection
+from labctl.commission.daemon_commands import register_commissioning_query
+from labctl.commission.gate import CommissioningGate
+from labctl.commission.record import Commissioning, commissioning_records
+from labctl.config import InterlockSection, SiteConfig
 from labctl.kiln_commands import register_kiln_commands
 from labctl.kiln_runner import KilnRunner
 from labctl.kiln_settings import RunSettings
@@ -106,6 +109,7 @@ REGISTER_FUNCTIONS: tuple[Callable[..., None], ...] = (
     register_status,
     register_alarm_commands,
     register_start_options,
+    register_commissioning_query,
 )
 USERS = {role: role.name.lower() for role in Role}  # the caller's name is its role's name
 
@@ -451,7 +455,40 @@ PAYLOADS: dict[str, Callable[[Lab], Mapping[str, object]]] = {
     "ledger_record": lambda lab: {"kind": "job-ticket", "record": JOB},
     "ledger_export": lambda lab: {"cast_id": "cast-999"},
     "ledger_rotate": lambda lab: {},
+    "commissioning": lambda lab: {},
 }
+
+
+def matrix_site(kiln_mode: str, caster_kind: CasterKind) -> SiteConfig:
+    """The site config of the lab below (what commissioning reads of its devices)."""
+    vacuum = caster_kind is CasterKind.VACUUM
+    return SiteConfig.model_validate(
+        {
+            "lab": {
+                "name": "matrix",
+                "allow_uncommissioned": [KILN, CASTER] if kiln_mode == "stream" else [CASTER],
+            },
+            "buses": {"rs485": {"kind": "rtu", "port": "/dev/ttyUSB0"}},
+            "lines": {"gauge_line": {"port": "/dev/ttyUSB1"}},
+            "devices": {
+                "kiln_tc": {"family": "eurotherm3200", "bus": "rs485", "unit": 1},
+                "crucible": {"family": "eurotherm3200", "bus": "rs485", "unit": 2},
+                "io": {"family": "iomodule", "bus": "rs485", "unit": 3},
+                "drive": {"family": "delta_vfd", "bus": "rs485", "unit": 4},
+                "gauge": {"family": "tpg36x", "line": "gauge_line"},
+            },
+            "kilns": {KILN: {"controller": "kiln_tc", "mode": kiln_mode, "max_temp_c": 760}},
+            "casters": {
+                CASTER: {
+                    "kind": caster_kind.value,
+                    "crucible": "crucible",
+                    "io": "io",
+                    **({"gauge": "gauge"} if vacuum else {"drive": "drive"}),
+                    "crucible_max_c": 1450,
+                }
+            },
+        }
+    )
 
 
 # ------------------------------------------------------------------------------ the lab
@@ -623,7 +660,13 @@ class Lab:
         register_status(registry, runners, casters, self.store, dict, self.board.texts)
         register_alarm_commands(registry, self.board)
         register_start_options(registry, profiles, self.recorder)
+        site = matrix_site(self.kiln_mode, self.caster_kind)
+        gate = CommissioningGate(site, {KILN: self.kiln, CASTER: self.caster}, self.board)
+        register_commissioning_query(registry, site, gate, self._commissioning_records)
         self.registry = registry
+
+    async def _commissioning_records(self) -> list[Commissioning]:
+        return await commissioning_records(self.recorder.service)
 
     def _publish_kiln(self, snap: KilnSnapshot) -> None:
         self.telemetry.append(snap)

@@ -185,6 +185,7 @@ LAB_COMMANDS = (
     "ledger_record",
     "ledger_export",
     "ledger_rotate",
+    "commissioning",
 )
 _OBSERVED = ("status", "alarms", "start_options", "ledger_status", "ledger_consistency")
 #: The role each command needs (checked against the registry): lower roles are refused.
@@ -192,7 +193,7 @@ ROLES: dict[str, Role] = {
     name: Role.OBSERVER
     if name in _OBSERVED
     else Role.SUPERVISOR
-    if name == "ledger_rotate"
+    if name in ("ledger_rotate", "commissioning")
     else Role.TECHNICIAN
     for name in (*KILN_COMMANDS, *CASTER_COMMANDS, *LAB_COMMANDS)
 }
@@ -502,6 +503,7 @@ def _lab_rows(state: str) -> list[Row]:
             refused("no rotation: a rotation needs the old and the new key"),
             here,
         ),
+        _same(state, "commissioning", done("'device': 'k1', 'machine': 'k1'"), here),
     ]
 
 

@@ -25,6 +25,19 @@ export function showAlarms(el, state, name) {
   return unacked;
 }
 
+/** A machine's "Not commissioned" badge (hidden until `showCommissioned` says otherwise). */
+export function commissionBadge(name) {
+  return h('span', { class: 'badge badge-uncommissioned', testid: `not-commissioned-${name}`, text: 'Not commissioned', hidden: true });
+}
+
+/** Show the badge while a device of machine `m` holds no passing record for this config. */
+export function showCommissioned(badge, m) {
+  const devices = m?.uncommissioned ?? [];
+  show(badge, m?.commissioned === false);
+  const title = devices.length ? `No passing commissioning record for this config: ${devices.join(', ')}` : '';
+  if (badge.title !== title) badge.title = title;
+}
+
 /** A screen for a machine that does not exist (any more). */
 export function missingScreen(kind, name) {
   const el = h(

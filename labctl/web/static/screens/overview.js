@@ -2,7 +2,7 @@
 import { h, setText, show, touched } from '../dom.js';
 import { labctl } from '../live.js';
 import { duration, hmm, kilnStateLabel, stepLabel, temp, tempNumber, unitLabel } from '../units.js';
-import { setBadge, setOutcome, showAlarms } from './common.js';
+import { commissionBadge, setBadge, setOutcome, showAlarms, showCommissioned } from './common.js';
 
 function kilnCard(ctx, name) {
   const state = h('span', { class: 'badge', dataset: { field: 'state' } });
@@ -14,10 +14,11 @@ function kilnCard(ctx, name) {
   const outcome = h('span', { class: 'outcome', dataset: { field: 'outcome' } });
   const alarm = h('p', { class: 'card-alarm' });
   const holdback = h('p', { class: 'holdback', dataset: { field: 'holding_back' } });
+  const uncommissioned = commissionBadge(name);
   const el = h(
     'a',
     { class: 'card', href: `#/kiln/${encodeURIComponent(name)}`, testid: `kiln-card-${name}` },
-    h('div', { class: 'card-head' }, h('h2', { text: name }), state),
+    h('div', { class: 'card-head' }, h('h2', { text: name }), uncommissioned, state),
     h('div', { class: 'card-big' }, pv, h('span', { class: 'unit', text: unitLabel() })),
     h('div', { class: 'card-row' }, sp, eta),
     bar,
@@ -47,6 +48,7 @@ function kilnCard(ctx, name) {
       setOutcome(outcome, k.outcome);
       setText(holdback, k.holding_back ? `Holdback: waiting for the kiln, ${duration(k.holdback_s)}` : '');
       show(holdback, Boolean(k.holding_back));
+      showCommissioned(uncommissioned, k);
       el.classList.toggle('alarmed', showAlarms(alarm, S, name) || k.link === 'lost');
     },
   };
@@ -60,10 +62,11 @@ function casterCard(ctx, name) {
   const outcome = h('span', { class: 'outcome', dataset: { field: 'outcome' } });
   const kind = h('span', { class: 'kind' });
   const alarm = h('p', { class: 'card-alarm' });
+  const uncommissioned = commissionBadge(name);
   const el = h(
     'a',
     { class: 'card', href: `#/caster/${encodeURIComponent(name)}`, testid: `caster-card-${name}` },
-    h('div', { class: 'card-head' }, h('h2', { text: name }), state),
+    h('div', { class: 'card-head' }, h('h2', { text: name }), uncommissioned, state),
     waiting,
     h('div', { class: 'card-big' }, crucible, h('span', { class: 'unit', text: unitLabel() })),
     h('div', { class: 'card-row' }, kind, second),
@@ -81,6 +84,7 @@ function casterCard(ctx, name) {
       setText(waiting, c.waiting_for ? `Needs you: ${c.waiting_text ?? stepLabel(c.waiting_for)}` : '');
       show(waiting, Boolean(c.waiting_for));
       setOutcome(outcome, c.outcome, 'Last cast: ');
+      showCommissioned(uncommissioned, c);
       el.classList.toggle('alarmed', showAlarms(alarm, S, name));
       el.classList.toggle('waiting', Boolean(c.waiting_for));
     },
