@@ -12,8 +12,9 @@ read as 0. A write is refused the same way where no register starts, unless the 
 manual says the unit discards such words inside a multi-word write (``discard_unconfigured``).
 
 The Modbus server asks the bank which function codes the unit implements
-(:attr:`RegisterBank.function_codes`); a bank whose unit answers function 07 (read exception
-status) overrides :meth:`RegisterBank.exception_status`.
+(:attr:`RegisterBank.function_codes`) and whether it ignores the others on RTU; a bank whose
+unit answers function 07 (read exception status) overrides
+:meth:`RegisterBank.exception_status`.
 """
 
 from __future__ import annotations
@@ -48,6 +49,10 @@ class BankError(Exception):
 
 class RegisterBank:
     """Raw 16-bit words (HOLDING, INPUT) and 0/1 bits (COIL, DISCRETE) by address."""
+
+    # On RTU a function code the unit does not implement gets exception 01 (Modbus Application
+    # Protocol V1.1b3 §7); a family whose manual says the unit stays silent sets this.
+    silent_on_unsupported = False
 
     def __init__(
         self,

@@ -7,10 +7,11 @@ pymodbus. The server answers as the simulated unit would, not as pymodbus does b
   the Modbus specification requires (Modbus Application Protocol V1.1b3 §6.5, §6.6): pymodbus
   3.16 reads the register back after the write, so a unit whose register reads back something
   else (the E5CC's write-only operation-command register) would answer with that instead;
-* a function code the unit does not implement (:attr:`RegisterBank.function_codes`) gets no
-  reply on RTU, as Eurotherm's and Omron's instruments stay silent, and exception 01 (illegal
-  function) over TCP; pymodbus would otherwise answer diagnostics, device identification
-  (naming itself "Pymodbus"), report-server-id and the rest for every unit;
+* a function code the unit does not implement (:attr:`RegisterBank.function_codes`) gets
+  exception 01 (illegal function), or no reply at all on RTU from a unit whose manual says so
+  (:attr:`RegisterBank.silent_on_unsupported`: Eurotherm's); pymodbus would otherwise answer
+  diagnostics, device identification (naming itself "Pymodbus"), report-server-id and the
+  rest for every unit;
 * function 07 (read exception status) answers the unit's own status byte
   (:meth:`RegisterBank.exception_status`), not pymodbus's counters;
 * on RTU a frame whose function code nobody implements is dropped whole, as a unit drops
@@ -120,12 +121,13 @@ class _BankContext(ModbusServerContext):
     def screen(self, sending: bool, pdu: ModbusPDU) -> ModbusPDU | None:
         """The ``trace_pdu`` hook: a request the unit does not implement is not run.
 
-        On RTU it gets no reply (None: the handler drops it); over TCP, exception 01.
+        It gets exception 01, or on RTU no reply (None: the handler drops it) from a unit that
+        stays silent.
         """
         bank = self._banks.get(pdu.dev_id)
         if sending or bank is None or _implements(bank, pdu):
             return pdu
-        return None if self._rtu else _IllegalFunction(pdu)
+        return None if self._rtu and bank.silent_on_unsupported else _IllegalFunction(pdu)
 
 
 def _implements(bank: RegisterBank, pdu: ModbusPDU) -> bool:

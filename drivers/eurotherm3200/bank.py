@@ -41,6 +41,8 @@ def float_address(parameter: int) -> int:
 class EurothermBank(RegisterBank):
     """The 3216 table served the Eurotherm way: float region, FC07, lenient FC16 blocks."""
 
+    silent_on_unsupported = True  # HA026230: no reply to an unsupported function code
+
     def __init__(self, *, on_write: WriteHook | None = None) -> None:
         super().__init__(MAP, on_write=on_write, discard_unconfigured=True)
 

@@ -7,6 +7,7 @@ import asyncio
 import struct
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 
@@ -22,7 +23,7 @@ from drivers.omron_e5cc import IDENTITY, MAP, OmronE5cc
 from drivers.omron_e5cc.driver import decode_reading
 from drivers.omron_e5cc.registers import Command, CommandCode, Status, command_word
 from drivers.omron_e5cc.sim import OmronE5ccSim, SimOptions
-from tests.drivers.modbus_frames import tcp_transact
+from tests.drivers.modbus_frames import rtu_transact, tcp_transact
 
 # ------------------------------------------------------------------ golden vectors
 
@@ -396,3 +397,15 @@ async def test_e5cc_answers_only_its_function_codes_and_reads_listed_words() -> 
         reply = await tcp_transact(port, 1, struct.pack(">BHH", 3, 0x2000, 6))  # p.5-2 block
         assert reply is not None and reply[:2] == bytes([3, 12])
         assert await tcp_transact(port, 1, struct.pack(">BHH", 3, 0x2006, 1)) == bytes([0x83, 2])
+
+
+async def test_e5cc_on_rtu_answers_an_unsupported_function_with_exception_01(
+    tmp_path: Path,
+) -> None:
+    sim = OmronE5ccSim()
+    link = tmp_path / "ttyCASTER"
+    async with sim.serving(clock=VirtualClock(), pty_link=link, unit=3):
+        device_id = bytes([0x2B, 0x0E, 0x01, 0x00])  # H175 §4-1-3: error code 1, function code
+        assert await rtu_transact(str(link), 3, device_id) == bytes([0xAB, 1])
+        reply = await rtu_transact(str(link), 3, struct.pack(">BHH", 3, 0x2000, 1))
+        assert reply is not None and reply[:2] == bytes([3, 2])
