@@ -23,6 +23,7 @@ from labctl.caster_config import (
 from labctl.errors import ConfigError
 from labctl.interlocks import InterlockLimits
 from labctl.ledger_config import LedgerSection
+from labctl.line_budget import check_line_budget
 from labctl.telemetry_config import InfluxSection, MqttSection, TelemetrySection, UserSection
 from labctl.ui_config import UiSection
 
@@ -325,7 +326,7 @@ def load_site(path: Path) -> SiteConfig:
         first = err.errors()[0]
         field = ".".join(str(p) for p in first["loc"] if p not in _TAGS)
         raise ConfigError(path, field or "(top level)", first["msg"]) from err
-    problem = _cross_check(site)
+    problem = _cross_check(site) or check_line_budget(site)
     if problem is not None:
         raise ConfigError(path, *problem)
     return site
