@@ -97,8 +97,9 @@ async def test_the_daemon_refuses_a_line_the_budget_does_not_fit(
     daemon = DaemonProcess(tmp_path, _site(tmp_path, link, kilns=3, mode="stream"))
     await daemon.start()
     assert daemon.proc is not None
-    assert await daemon.proc.wait() == 2
+    code = await daemon.proc.wait()
     log = daemon.log()
+    assert code == 2, log
     assert "not starting" in log and "buses.rs485" in log, log
     assert "wire time per tick at 9600 baud" in log and "Raise the baud rate" in log, log
 
