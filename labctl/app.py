@@ -27,9 +27,9 @@ from labctl.cast.build import DeviceParts, build_casters
 from labctl.cast.commands import register_caster_commands
 from labctl.cast.runner import CasterRunner
 from labctl.commands import CommandRegistry
-from labctl.commission.daemon_commands import register_commissioning_query
-from labctl.commission.gate import CommissioningGate
-from labctl.commission.record import Commissioning, commissioning_records
+from labctl.commission.daemon_commands import register_commissioning_commands
+from labctl.commission.daemon_run import LabLinks
+from labctl.commission.daemon_side import DaemonCommissioning
 from labctl.config import SiteConfig, load_site
 from labctl.control_socket import ControlSocket
 from labctl.errors import LabctlError
@@ -74,6 +74,7 @@ class Lab:
     clock: Clock
     store: RunStore
     buses: dict[str, ModbusBus] = field(default_factory=dict)
+    devices: dict[str, ModbusDevice] = field(default_factory=dict)  # Modbus devices by name
     runners: dict[str, KilnRunner] = field(default_factory=dict)
     registry: CommandRegistry = field(default_factory=CommandRegistry)
     casters: dict[str, CasterRunner] = field(default_factory=dict)
@@ -84,7 +85,7 @@ class Lab:
     touchscreen: Touchscreen | None = None
     alarms: list[str] = field(default_factory=list)
     board: AlarmBoard = field(init=False)
-    gate: CommissioningGate | None = None
+    commissioning: DaemonCommissioning | None = None
 
     def __post_init__(self) -> None:
         self.board = AlarmBoard(self.clock.wall)
@@ -108,10 +109,12 @@ class Lab:
                 log.exception("caster status listener failed")
 
     def modbus_device(self, name: str) -> ModbusDevice:
-        """The driver-side handle of Modbus device ``name`` on its bus."""
+        """The driver-side handle of Modbus device ``name`` on its bus (one per device)."""
+        if name in self.devices:  # its machine's, also for commissioning it
+            return self.devices[name]
         cfg = self.site.modbus_device(name)
         regmap, identity = MODBUS_FAMILIES[cfg.family]
-        return self.buses[cfg.bus].device(
+        self.devices[name] = self.buses[cfg.bus].device(
             name=name,
             unit=cfg.unit,
             regmap=regmap,
@@ -119,6 +122,7 @@ class Lab:
             max_block_registers=cfg.max_block_registers,
             max_fill_registers=cfg.max_fill_registers,
         )
+        return self.devices[name]
 
     def kiln_snapshot(self, name: str) -> KilnSnapshot | None:
         runner = self.runners.get(name)
@@ -171,7 +175,7 @@ async def build_lab(site: SiteConfig, clock: Clock, *, site_file: Path | None = 
             )
         wire = PymodbusWire(endpoint, timeout_s=bus_cfg.timeout_s)
         lab.buses[name] = ModbusBus(wire, name=name, clock=clock, timeout_s=bus_cfg.timeout_s)
-    parts = DeviceParts(site, lab.modbus_device, clock)  # the kilns' flask thermocouples' lines
+    parts = DeviceParts(site, lab.modbus_device, clock)  # the lab's serial lines
     for name, kiln in site.kilns.items():
         device = lab.modbus_device(kiln.controller)
         lab.runners[name] = KilnRunner(
@@ -184,9 +188,11 @@ async def build_lab(site: SiteConfig, clock: Clock, *, site_file: Path | None = 
             flask_tc=None if kiln.flask_tc is None else parts.thermocouple(kiln.flask_tc),
         )
     register_kiln_commands(lab.registry, lab.runners, site.profiles_dir, lab.store)
-    lab.casters = build_casters(site, lab.modbus_device, clock, lab.store, lab.publish_caster)
+    lab.casters = build_casters(
+        site, lab.modbus_device, clock, lab.store, lab.publish_caster, parts=parts
+    )
     lab.recorder = await open_recorder(site, lab.alarm, lab.store)
-    await _check_commissioning(lab, site_file)
+    await _check_commissioning(lab, parts, site_file)
     if lab.recorder is not None:
         lab.listeners.append(lab.recorder.history.add)
         lab.listeners.append(lab.recorder.trips.add)
@@ -208,23 +214,22 @@ async def build_lab(site: SiteConfig, clock: Clock, *, site_file: Path | None = 
     return lab
 
 
-async def _check_commissioning(lab: Lab, site_file: Path | None) -> None:
+async def _check_commissioning(lab: Lab, parts: DeviceParts, site_file: Path | None) -> None:
     """The commissioning gate (records from the ledger); a refusal closes what was opened."""
     machines: dict[str, MachineLoop] = {**lab.runners, **lab.casters}
-    lab.gate = CommissioningGate(lab.site, machines, lab.board, site_file)
-    recorder = lab.recorder
-
-    async def records() -> list[Commissioning]:
-        return [] if recorder is None else await commissioning_records(recorder.service)
-
+    ledger = None if lab.recorder is None else lab.recorder.service
+    links = LabLinks(lab.modbus_device, parts.line)
+    lab.commissioning = DaemonCommissioning(
+        lab.site, machines, lab.board, ledger, links, lab.clock, site_file
+    )
     try:
-        lab.gate.check(await records())
+        await lab.commissioning.check()
     except BaseException:
-        if recorder is not None:
-            await recorder.service.close()
+        if ledger is not None:
+            await ledger.close()
         await lab.store.close()
         raise
-    register_commissioning_query(lab.registry, lab.site, lab.gate, records, site_file)
+    register_commissioning_commands(lab.registry, lab.commissioning)
 
 
 def _build_alarms_and_touchscreen(lab: Lab) -> None:
@@ -326,6 +331,8 @@ async def _stop(
     Then the buses are stopped and every service closed (each bounded).
     """
     log.info("labctl stopping: driving every machine to its safe state")
+    if lab.commissioning is not None:  # a commissioning job holds a machine's devices
+        await lab.commissioning.commissioner.close()
     await asyncio.gather(*(m.stop_safe() for m in machines))
     for task in buses:
         task.cancel()

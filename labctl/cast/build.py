@@ -40,6 +40,10 @@ class DeviceParts:
             for name, cfg in site.lines.items()
         }
 
+    def line(self, name: str) -> SerialLine:
+        """The serial line ``[lines.name]``, shared by every driver on it."""
+        return self._lines[name]
+
     def crucible(self, name: str) -> TemperatureController:
         device = self._modbus(name)
         family = self._site.devices[name].family
@@ -84,9 +88,13 @@ def build_casters(
     clock: Clock,
     store: RunStore,
     publish: Callable[[dict[str, object], float], None] | None = None,
+    parts: DeviceParts | None = None,
 ) -> dict[str, CasterRunner]:
-    """One runner per ``[casters.NAME]``; serial lines open on first use."""
-    parts = DeviceParts(site, modbus, clock)
+    """One runner per ``[casters.NAME]``; serial lines open on first use.
+
+    ``parts``: the lab's, so its serial lines are the ones the lab's other users share.
+    """
+    parts = DeviceParts(site, modbus, clock) if parts is None else parts
     runners: dict[str, CasterRunner] = {}
     for name, cfg in site.casters.items():
         runners[name] = CasterRunner(

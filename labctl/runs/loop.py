@@ -16,9 +16,10 @@ from __future__ import annotations
 
 import abc
 import asyncio
+import contextlib
 import logging
 from collections import deque
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 
 from drivers.clock import Clock
 from labctl.commands import Action, CommandQueue, InternalError
@@ -57,6 +58,7 @@ class MachineLoop(abc.ABC):
         #: This machine's devices with no passing commissioning record for the current config
         #: (``labctl.commission.gate`` sets it); the status and the screens show it.
         self.uncommissioned: tuple[str, ...] = ()
+        self._paused: str | None = None  # why the loop leaves its devices alone (see paused)
         #: Called with (machine, reason) after a crash was handled: the lab raises an alarm.
         self.on_crash: Callable[[str, str], None] = lambda _machine, _reason: None
 
@@ -67,6 +69,25 @@ class MachineLoop(abc.ABC):
     def busy_reason(self) -> str | None:
         """Why the loop may not take a command now (shown when a command expires)."""
         return None
+
+    @contextlib.asynccontextmanager
+    async def paused(self, why: str) -> AsyncIterator[None]:
+        """Leave the machine's devices to someone else (commissioning) for the ``with`` block.
+
+        Entered between two ticks (the loop takes it as a command); until the block ends the
+        loop touches no device, refuses every command with ``why`` and keeps counting ticks,
+        so the watchdog sees it alive. CommandRefused if the loop does not take it in time.
+        """
+
+        async def pause() -> dict[str, object]:
+            self._paused = why
+            return {}
+
+        await self.submit(pause)
+        try:
+            yield
+        finally:
+            self._paused = None
 
     def _busy(self) -> str | None:
         if self._restarting:
@@ -128,6 +149,10 @@ class MachineLoop(abc.ABC):
             next_tick = max(next_tick + self._tick_s, self._clock.now())  # overrun: no burst
             await self._clock.sleep_until(next_tick)
             self.lateness_s.append(self._clock.now() - next_tick)
+            if self._paused is not None:
+                self._commands.refuse_all(self._paused)
+                self.ticks += 1
+                continue
             try:
                 await self._store_late()
                 await self._commands.run_pending()

@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 
 from labctl.cast.commands import register_caster_commands
 from labctl.commands import Caller, CommandRegistry, Handler, Payload, Role
-from labctl.commission.daemon_commands import register_commissioning_query
+from labctl.commission.daemon_commands import register_commissioning_commands
 from labctl.kiln_commands import register_kiln_commands
 from labctl.ledger.commands import register_ledger_commands
 from labctl.status_command import register_status
@@ -28,7 +28,7 @@ REGISTER_FUNCTIONS: tuple[Callable[..., None], ...] = (  # each gets Unused for 
     register_kiln_commands,
     register_caster_commands,
     register_ledger_commands,
-    register_commissioning_query,
+    register_commissioning_commands,
 )
 
 SCALE = max(1, int(os.environ.get("LABCTL_FUZZ_SCALE", "1")))

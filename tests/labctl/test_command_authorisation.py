@@ -68,6 +68,7 @@ TABLE: dict[str, tuple[Role, dict[str, object]]] = {
     # the ledger's signing keys, the devices' commissioning records: a supervisor
     "ledger_rotate": (SUP, {}),
     "commissioning": (SUP, {}),
+    "commission": (SUP, {"device": "kiln1"}),
 }
 STATE_CHANGING = sorted(name for name, (needed, _) in TABLE.items() if needed > OBS)
 CELLS = [

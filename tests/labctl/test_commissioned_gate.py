@@ -7,6 +7,7 @@ not commissioned, naming the machine, the device and the command to run.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
@@ -20,7 +21,8 @@ from drivers._sim.server import Endpoint
 from drivers.clock import ScaledClock
 from labctl.alarm_board import AlarmBoard
 from labctl.app import Lab, build_lab, run_daemon_from_config
-from labctl.commands import Caller, Role
+from labctl.cast.params import CasterKind
+from labctl.commands import Caller, CommandRefused, Role
 from labctl.commission.gate import NotCommissioned
 from labctl.commission.record import Commissioning, DeviceCheck, device_digest
 from labctl.config import SiteConfig, load_site
@@ -30,6 +32,7 @@ from labctl.ledger.service import LedgerService
 from labctl.rig_site import rig_site
 from labctl.snapshot import KilnSnapshot
 from labctl.telemetry.snapshots import PointMaker
+from tests.labctl.machines.fakes import PAYLOADS, lab_of
 
 ORIGIN = "gate.labctl.invalid/ledger/v1"
 SUPER = Caller("sue", Role.SUPERVISOR)
@@ -304,3 +307,40 @@ def test_a_standing_condition_with_a_new_text_replaces_its_alarm() -> None:
     ]
     board.condition("k1.commissioning", False, "")
     assert not any(a["active"] for a in board.as_json())
+
+
+# ------------------------------------------------------------------------ commissioning
+
+
+async def test_commissioning_from_the_daemon_needs_an_idle_machine_and_a_device(
+    tmp_path: Path, built: list[Lab]
+) -> None:
+    lab = await _build(Site(tmp_path, allow=("k1",)).write())
+    built.append(lab)
+    with pytest.raises(CommandRefused, match="no device 'k9' in this site"):
+        await lab.registry.dispatch("commission", {"device": "k9"}, SUPER)
+    runner = lab.runners["k1"]
+    runner.snapshot = dataclasses.replace(runner.snapshot, run_id=5)  # a run in progress
+    with pytest.raises(CommandRefused, match="k1 runs run 5: commission it when it is idle"):
+        await lab.registry.dispatch("commission", {"device": "tc1"}, SUPER)  # its [devices] name
+    with pytest.raises(CommandRefused, match="needs a supervisor"):
+        await lab.registry.dispatch("commission", {"device": "k1"}, Caller("ann", Role.TECHNICIAN))
+
+
+async def test_a_paused_loop_leaves_its_devices_alone_and_refuses_commands(tmp_path: Path) -> None:
+    """What a commissioning job holds the machine in: ticks counted, nothing read, commands
+    refused with the reason; afterwards the loop reads and takes commands again."""
+    async with lab_of(tmp_path, caster_kind=CasterKind.VACUUM) as lab:
+        await lab.ticks(2)
+        pause = lab.kiln.paused("k1 is being commissioned by sue")
+        await lab.drive(pause.__aenter__())
+        read_at, ticks = lab.kiln.snapshot.at, lab.kiln.ticks
+        await lab.ticks(3)
+        assert lab.kiln.ticks >= ticks + 3  # alive, as the watchdog counts
+        assert lab.kiln.snapshot.at == read_at  # no tick ran: nothing read, nothing published
+        refused = await lab.command("start", PAYLOADS["start"](lab), Role.TECHNICIAN)
+        assert (refused.done, refused.text) == (False, "k1: k1 is being commissioned by sue")
+        await pause.__aexit__(None, None, None)
+        await lab.ticks(2)
+        assert lab.kiln.snapshot.at > read_at
+        assert (await lab.command("start", PAYLOADS["start"](lab), Role.TECHNICIAN)).done

@@ -45,9 +45,9 @@ from labctl.cast.devices import CasterDevices
 from labctl.cast.params import CasterKind, CasterLimits
 from labctl.cast.runner import CasterRunner
 from labctl.commands import COMMAND_DEADLINE_S, Caller, CommandRefused, CommandRegistry, Role
-from labctl.commission.daemon_commands import register_commissioning_query
-from labctl.commission.gate import CommissioningGate
-from labctl.commission.record import Commissioning, commissioning_records
+from labctl.commission.daemon_commands import register_commissioning_commands
+from labctl.commission.daemon_run import LabLinks
+from labctl.commission.daemon_side import DaemonCommissioning
 from labctl.config import InterlockSection, SiteConfig
 from labctl.kiln_commands import register_kiln_commands
 from labctl.kiln_runner import KilnRunner
@@ -109,7 +109,7 @@ REGISTER_FUNCTIONS: tuple[Callable[..., None], ...] = (
     register_status,
     register_alarm_commands,
     register_start_options,
-    register_commissioning_query,
+    register_commissioning_commands,
 )
 USERS = {role: role.name.lower() for role in Role}  # the caller's name is its role's name
 
@@ -456,7 +456,15 @@ PAYLOADS: dict[str, Callable[[Lab], Mapping[str, object]]] = {
     "ledger_export": lambda lab: {"cast_id": "cast-999"},
     "ledger_rotate": lambda lab: {},
     "commissioning": lambda lab: {},
+    "commission": lambda lab: {"device": "k9"},  # no such device: refused in every state
 }
+
+
+def _no_device(name: str) -> Any:
+    raise AssertionError(f"the matrix commissions no device ({name})")
+
+
+_NO_LINKS = LabLinks(_no_device, _no_device)
 
 
 def matrix_site(kiln_mode: str, caster_kind: CasterKind) -> SiteConfig:
@@ -660,13 +668,17 @@ class Lab:
         register_status(registry, runners, casters, self.store, dict, self.board.texts)
         register_alarm_commands(registry, self.board)
         register_start_options(registry, profiles, self.recorder)
-        site = matrix_site(self.kiln_mode, self.caster_kind)
-        gate = CommissioningGate(site, {KILN: self.kiln, CASTER: self.caster}, self.board)
-        register_commissioning_query(registry, site, gate, self._commissioning_records)
+        site, machines = matrix_site(self.kiln_mode, self.caster_kind), {KILN: self.kiln}
+        commissioning = DaemonCommissioning(
+            site,
+            machines | {CASTER: self.caster},
+            self.board,
+            self.recorder.service,
+            _NO_LINKS,
+            self.clock,
+        )
+        register_commissioning_commands(registry, commissioning)
         self.registry = registry
-
-    async def _commissioning_records(self) -> list[Commissioning]:
-        return await commissioning_records(self.recorder.service)
 
     def _publish_kiln(self, snap: KilnSnapshot) -> None:
         self.telemetry.append(snap)

@@ -186,6 +186,7 @@ LAB_COMMANDS = (
     "ledger_export",
     "ledger_rotate",
     "commissioning",
+    "commission",
 )
 _OBSERVED = ("status", "alarms", "start_options", "ledger_status", "ledger_consistency")
 #: The role each command needs (checked against the registry): lower roles are refused.
@@ -193,7 +194,7 @@ ROLES: dict[str, Role] = {
     name: Role.OBSERVER
     if name in _OBSERVED
     else Role.SUPERVISOR
-    if name in ("ledger_rotate", "commissioning")
+    if name in ("ledger_rotate", "commissioning", "commission")
     else Role.TECHNICIAN
     for name in (*KILN_COMMANDS, *CASTER_COMMANDS, *LAB_COMMANDS)
 }
@@ -504,6 +505,7 @@ def _lab_rows(state: str) -> list[Row]:
             here,
         ),
         _same(state, "commissioning", done("'device': 'k1', 'machine': 'k1'"), here),
+        _same(state, "commission", refused("no device 'k9' in this site"), here),
     ]
 
 

@@ -11,12 +11,13 @@ from __future__ import annotations
 import re
 from pathlib import Path
 from types import SimpleNamespace
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING, Any, cast
 
+from drivers.clock import VirtualClock
 from labctl.alarm_board import AlarmBoard
-from labctl.commission.daemon_commands import register_commissioning_query
-from labctl.commission.gate import CommissioningGate
-from labctl.commission.record import Commissioning
+from labctl.commission.daemon_commands import register_commissioning_commands
+from labctl.commission.daemon_run import LabLinks
+from labctl.commission.daemon_side import DaemonCommissioning
 from labctl.config import SiteConfig
 from labctl.runs.loop import MachineLoop
 
@@ -34,15 +35,19 @@ SITE = SiteConfig.model_validate(
 )
 
 
-async def _no_records() -> list[Commissioning]:
-    return []
+def _no_device(name: str) -> Any:
+    raise AssertionError(f"nothing is commissioned here ({name})")
 
 
 def _register(lab: Lab) -> None:
+    """The daemon's commissioning commands over SITE, with no ledger (so no records)."""
     loop = SimpleNamespace(uncommissioned=())  # what the gate sets on a machine's loop
     machines = cast(dict[str, MachineLoop], {"kiln1": loop})
-    gate = CommissioningGate(SITE, machines, AlarmBoard(lambda: 0.0))
-    register_commissioning_query(lab.registry, SITE, gate, _no_records)
+    links = LabLinks(_no_device, _no_device)
+    daemon = DaemonCommissioning(
+        SITE, machines, AlarmBoard(lambda: 0.0), None, links, VirtualClock()
+    )
+    register_commissioning_commands(lab.registry, daemon)
 
 
 async def test_the_live_state_says_which_devices_are_not_commissioned(
@@ -72,6 +77,9 @@ async def test_only_a_supervisor_reads_the_devices_and_their_records(
     assert (row["device"], row["config_name"], row["family"]) == ("kiln1", "tc1", "eurotherm3200")
     assert (row["commissioned"], row["streamed"], row["last"]) == (False, True, None)
     assert row["command"] == "labctl commission --config SITE kiln1"
+    assert row["job"] is None
+    resp = await served.command("commission", {"device": "kiln1"}, boss)
+    assert "no [ledger]" in await served.refusal(resp, 409)  # nothing to sign it into
 
 
 def test_the_screen_is_routed_and_linked_for_supervisors() -> None:
