@@ -122,7 +122,7 @@ def _caster_line(c: dict[str, object]) -> str:
         parts.append(f"last cast: {c['outcome']}")
     if not c.get("safe", True):
         parts.append("SAFE STATE NOT CONFIRMED")
-    return " | ".join(parts)
+    return " | ".join(parts + _commissioning(c))
 
 
 def _status_line(k: dict[str, object]) -> str:
@@ -141,7 +141,15 @@ def _status_line(k: dict[str, object]) -> str:
         parts.append(f"last run: {k['outcome']}")
     if not k.get("safe", True):
         parts.append("HEAT-OFF NOT CONFIRMED")
-    return " | ".join(parts)
+    return " | ".join(parts + _commissioning(k))
+
+
+def _commissioning(machine: dict[str, object]) -> list[str]:
+    """``NOT COMMISSIONED: devices`` while a device holds no passing record for this config."""
+    devices = machine.get("uncommissioned")
+    if machine.get("commissioned") is not False or not isinstance(devices, list | tuple):
+        return []
+    return [f"NOT COMMISSIONED: {', '.join(str(d) for d in devices)}"]
 
 
 def build_parser() -> argparse.ArgumentParser:

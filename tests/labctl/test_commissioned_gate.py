@@ -19,6 +19,7 @@ import pytest
 from drivers._sim.caster_rig import CasterEndpoints
 from drivers._sim.server import Endpoint
 from drivers.clock import ScaledClock
+from labctl import cli
 from labctl.alarm_board import AlarmBoard
 from labctl.app import Lab, build_lab, run_daemon_from_config
 from labctl.cast.params import CasterKind
@@ -344,3 +345,12 @@ async def test_a_paused_loop_leaves_its_devices_alone_and_refuses_commands(tmp_p
         await lab.ticks(2)
         assert lab.kiln.snapshot.at > read_at
         assert (await lab.command("start", PAYLOADS["start"](lab), Role.TECHNICIAN)).done
+
+
+def test_labctl_status_says_not_commissioned() -> None:
+    snap = KilnSnapshot(kiln="k1", at=0, wall=1.0, link="ok", state="idle", uncommissioned=("k1",))
+    assert cli._status_line(snap.as_dict()).endswith(" | NOT COMMISSIONED: k1")
+    caster = {"caster": "c1", "kind": "vacuum", "state": "idle", "commissioned": True}
+    assert "COMMISSIONED" not in cli._caster_line(caster | {"uncommissioned": []})
+    gone = caster | {"commissioned": False, "uncommissioned": ["c1.io", "c1.gauge"]}
+    assert cli._caster_line(gone).endswith(" | NOT COMMISSIONED: c1.io, c1.gauge")
