@@ -1,15 +1,16 @@
 """A simulated Delta VFD-B spinning a centrifugal casting arm.
 
-The drive ramps its output frequency towards the command at max_freq / accel_time (Hz/s) up
-and max_freq / decel_time down (01-00, 01-09, 01-10), drives :class:`~drivers._sim.arm.ArmModel`
+The drive ramps its output frequency towards the command at max_freq / accel_time (Hz/s) up and
+max_freq / decel_time down (01-00, 01-09, 01-10), drives :class:`~drivers._sim.arm.ArmModel`
 with it, and reports output frequency, current, speed, status and fault code on the 21xxH
-registers. With 09-03 set, a host that sends no request for that long gets the 09-02
-treatment (warn and keep running, ramp to stop, or coast) and the CE10 code. The control bits
-in 2002H act as the address list says: bit 0 (EF on) trips the drive, bit 1 (reset) clears a
-held trip or warning, bit 2 (B.B on) blocks the output while set. A trip (backdoor
-``drive_fault`` or EF) turns the output off at once: the arm coasts. A RUN command is ignored
-while tripped; a reset clears the code and leaves the drive stopped. The command word 2000H
-carries run/stop and direction only: its bits 6-12 (accel/decel set, multi-step speed and
+registers; 2102H reads back the frequency command (the address list's "frequency command (F)"
+monitor, in the 2001H scaling). With 09-03 set, a host that sends no request for that long gets
+the 09-02 treatment (warn and keep running, ramp to stop, or coast) and the CE10 code. The
+control bits in 2002H act as the address list says: bit 0 (EF on) trips the drive, bit 1
+(reset) clears a held trip or warning, bit 2 (B.B on) blocks the output while set. A trip
+(backdoor ``drive_fault`` or EF) turns the output off at once: the arm coasts. A RUN command is
+ignored while tripped; a reset clears the code and leaves the drive stopped. The command word
+2000H carries run/stop and direction only: its bits 6-12 (accel/decel set, multi-step speed and
 their enable) are accepted and have no effect here, its reserved bits are ignored.
 Assumptions are listed in ``NOTES.md``.
 """
@@ -21,6 +22,7 @@ import math
 from dataclasses import dataclass, field
 
 from drivers._modbus.bank import ILLEGAL_VALUE, BankError
+from drivers._modbus.registers import Table
 from drivers._sim.arm import ArmModel, ArmParams
 from drivers._sim.server import HostWatchedBank, ServedModbusSim
 from drivers.delta_vfd.backdoor import Backdoor
@@ -43,6 +45,8 @@ DRIVE_ID = 0x0B  # what the simulated drive answers at 00-00
 SUBSTEP_S = 0.05
 NO_LOAD_CURRENT = 0.35  # magnetising current, fraction of rated
 MIN_RAMP_S = 0.1  # the shortest ramp the drive makes (01-09/01-10 = 0 means this)
+# VFD-B address list pp.5-101/5-102 (C2000 Plus app. A p.A-10): 2102H frequency command (F)
+FREQ_CMD_MONITOR = 0x2102
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -58,12 +62,23 @@ class VfdSimOptions:
     arm: ArmParams = field(default_factory=ArmParams)
 
 
+class _DriveBank(HostWatchedBank):
+    """The drive's registers; 2102H monitors the frequency command written at 2001H."""
+
+    def read(self, table: Table, address: int, count: int) -> list[int]:
+        words = super().read(table, address, count)
+        if table is Table.HOLDING and address <= FREQ_CMD_MONITOR < address + count:
+            freq_cmd = self.regmap["freq_cmd"]
+            words[FREQ_CMD_MONITOR - address] = freq_cmd.encode(self.get("freq_cmd"))[0]
+        return words
+
+
 class DeltaVfdSim(ServedModbusSim):
     """The drive and its arm; ``backdoor`` injects faults."""
 
     def __init__(self, options: VfdSimOptions | None = None) -> None:
         self.options = o = options or VfdSimOptions()
-        self.bank = HostWatchedBank(MAP, on_write=self._on_write, on_request=self._on_request)
+        self.bank = _DriveBank(MAP, on_write=self._on_write, on_request=self._on_request)
         self.arm = ArmModel(o.arm)
         self.backdoor = Backdoor(self)
         for name, value in {

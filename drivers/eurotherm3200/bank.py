@@ -10,6 +10,9 @@ reference the 3200 handbook (HA028651) builds on; applying them to a 3216 is an 
   b6 loop break, b7 heater fail (HA026230), which are the low byte of the 3200's StAt word
   (address 75; HA028651 Issue 7 §15.5 p.82: b4 auto/manual, b5 sensor break, b6 loop break,
   b7 CT low load);
+* address 76 reads the bitwise inverse of StAt (75): HA028651 Issue 7 §15.5 p.82 lists it as
+  "an inverted (bitwise) version of the preceding" parameter, read-only like StAt (a write is
+  refused, or its word discarded inside an FC16 block, as at any address holding no register);
 * an FC16 block over unconfigured words inside it writes the rest and silently discards those;
 * the IEEE float region: parameter ``p`` at ``2 * p + 0x8000``, two registers per value, most
   significant word first, read with 03/04 and written with 16 only, from an even address;
@@ -30,6 +33,7 @@ from drivers.eurotherm3200.registers import MAP
 FLOAT_BASE = 0x8000
 INTEGER_PAD = 0x8000
 FUNCTION_CODES = frozenset({3, 4, 6, 7, 8, 16})
+INVERTED_STATUS = 76  # HA028651 Issue 7 §15.5 p.82: StAt (75), bitwise inverted
 _MS_PER_UNIT = {"min": 60_000.0}  # time parameters the table holds
 
 
@@ -60,10 +64,22 @@ class EurothermBank(RegisterBank):
         if table is Table.HOLDING and address >= FLOAT_BASE:
             words: list[int] = []
             for parameter in self._parameters(address, count):
-                reg = self._register(parameter)
-                words += _float_words(reg, self.get(reg.name)) if reg else [0, 0]
+                words += self._float_region_words(parameter)
             return words
-        return super().read(table, address, count)
+        words = super().read(table, address, count)
+        if table is Table.HOLDING and address <= INVERTED_STATUS < address + count:
+            words[INVERTED_STATUS - address] = self._inverted_status()
+        return words
+
+    def _inverted_status(self) -> int:
+        return ~int(self.get("status")) & 0xFFFF
+
+    def _float_region_words(self, parameter: int) -> list[int]:
+        """One parameter's two words in the IEEE region (an integer: first word, then pad)."""
+        if parameter == INVERTED_STATUS:
+            return [self._inverted_status(), INTEGER_PAD]
+        reg = self._register(parameter)
+        return _float_words(reg, self.get(reg.name)) if reg else [0, 0]
 
     def write(self, table: Table, address: int, values: Sequence[int]) -> None:
         if table is not Table.HOLDING or address < FLOAT_BASE:

@@ -16,11 +16,12 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
-from drivers._modbus.bank import BankError, RegisterBank
+from drivers._modbus.bank import BankError
 from drivers._sim.crucible import CrucibleModel
 from drivers._sim.pid import Pid
 from drivers._sim.server import ServedModbusSim
 from drivers.omron_e5cc.backdoor import Backdoor
+from drivers.omron_e5cc.bank import E5ccBank
 from drivers.omron_e5cc.registers import (
     DECIMALS,
     MAP,
@@ -56,7 +57,7 @@ class OmronE5ccSim(ServedModbusSim):
 
     def __init__(self, options: SimOptions | None = None) -> None:
         self.options = o = options or SimOptions()
-        self.bank = RegisterBank(MAP, on_write=self._on_write)
+        self.bank = E5ccBank(MAP, on_write=self._on_write)
         self.crucible = CrucibleModel(
             charge_g=o.charge_g,
             specific_heat_j_per_g_k=o.specific_heat_j_per_g_k,

@@ -212,6 +212,13 @@ def test_refusals_jog_reverse_and_above_max_frequency() -> None:
         _write(sim, "output_freq", 1.0)
 
 
+def test_2102h_monitors_the_frequency_command_in_the_read_block() -> None:
+    sim = DeltaVfdSim()
+    _write(sim, "freq_cmd", 25.0)  # 2001H, 0.01 Hz
+    block = sim.bank.read(Table.HOLDING, 0x2100, 4)  # 2100H..2103H, the address list's monitor
+    assert block[2] == 2500 and sim.output_hz == 0.0  # the command, not the output (stopped)
+
+
 def test_reboot_coasts_and_clears_commands_but_keeps_parameters() -> None:
     sim = _running_sim(VfdSimOptions(comm_timeout_s=3.0))
     t = _run_for(sim, 0.0, 10.0)

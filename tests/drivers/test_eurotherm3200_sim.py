@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from drivers._modbus.bank import BankError
+from drivers._modbus.bank import ILLEGAL_ADDRESS, BankError
 from drivers._modbus.registers import Table
+from drivers.eurotherm3200.bank import INTEGER_PAD, float_address
 from drivers.eurotherm3200.driver import decode_reading
-from drivers.eurotherm3200.registers import MAP, LoopMode, SetpointSource, TStat
+from drivers.eurotherm3200.registers import MAP, LoopMode, SetpointSource, Status, TStat
 from drivers.eurotherm3200.sim import Eurotherm3200Sim, SimOptions
 
 
@@ -94,3 +95,15 @@ def test_reboot_returns_to_power_on_state() -> None:
     sim.backdoor.reboot()
     assert sim.bank.get("loop_mode") == LoopMode.MANUAL
     assert sim.bank.get("sp_select") == SetpointSource.LOCAL
+
+
+def test_address_76_reads_the_bitwise_inverse_of_stat_and_is_read_only() -> None:
+    sim = _streaming_sim()
+    _write(sim, "loop_mode", LoopMode.MANUAL)
+    sim.step_to(10.0)
+    stat, inverted = sim.bank.read(Table.HOLDING, 75, 2)  # HA028651 §15.5 p.82
+    assert stat & Status.MANUAL and inverted == ~stat & 0xFFFF
+    assert sim.bank.read(Table.HOLDING, float_address(76), 2) == [inverted, INTEGER_PAD]
+    with pytest.raises(BankError) as refused:
+        sim.bank.write(Table.HOLDING, 76, [0])
+    assert refused.value.code == ILLEGAL_ADDRESS

@@ -409,3 +409,10 @@ async def test_e5cc_on_rtu_answers_an_unsupported_function_with_exception_01(
         assert await rtu_transact(str(link), 3, device_id) == bytes([0xAB, 1])
         reply = await rtu_transact(str(link), 3, struct.pack(">BHH", 3, 0x2000, 1))
         assert reply is not None and reply[:2] == bytes([3, 2])
+
+
+async def test_e5cc_answers_the_echoback_test_with_its_test_data() -> None:
+    sim = OmronE5ccSim()
+    async with sim.serving(clock=VirtualClock(), tcp_port=0) as endpoint:
+        echoback = struct.pack(">BHH", 8, 0x0000, 0x1234)  # H175 §4-4-4 p.4-15's example
+        assert await tcp_transact(endpoint.port or 0, 1, echoback) == echoback
