@@ -58,7 +58,7 @@ def _identify(target: ModbusTarget, values: Mapping[str, float], checks: CheckLi
     checks.add(
         "ranges",
         low <= fallback and maximum <= high,
-        f"the unit's range is {low:g}..{high:g} °C (11/12); the machine needs the fallback SP "
+        f"the unit's range is {low:g} °C to {high:g} °C (11/12); the machine needs the fallback SP "
         f"{fallback:g} °C and its maximum {maximum:g} °C inside it",
         range_lo_dc=round(low * 10),
         range_hi_dc=round(high * 10),
@@ -100,7 +100,7 @@ async def _lease(target: ModbusTarget, checks: CheckList) -> None:
     fell = fell and abs(after["working_sp"] - fallback) <= step
     seen = (
         f"remote SP {probe:g} °C {'taken' if took else 'NOT taken'} (working SP "
-        f"{before['working_sp']:g}); after {target.lease_wait_s:g} s without a write: StAt b14 "
+        f"{before['working_sp']:g} °C); after {target.lease_wait_s:g} s without a write: StAt b14 "
         f"{'set' if fell else 'NOT set or'} working SP {after['working_sp']:g} °C "
         f"(fallback {fallback:g} °C)"
     )

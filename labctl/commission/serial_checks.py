@@ -154,7 +154,7 @@ async def check_adam(target: SerialTarget, checks: CheckList) -> None:
         checks.add(
             "ranges",
             maximum <= tc[2],
-            f"type {tc[0]} reads {tc[1]:g}..{tc[2]:g} °C; the machine goes to {maximum:g} °C",
+            f"type {tc[0]} reads {tc[1]:g} °C to {tc[2]:g} °C; the machine goes to {maximum:g} °C",
             range_hi_dc=round(tc[2] * 10),
         )
     timings.report(checks, target.timeout_s)

@@ -91,6 +91,40 @@ WITH_DIFFERENCES: dict[str, tuple[str, str]] = {
 
 #: Texts whose every number of degrees is a temperature: template -> (°C example, °F example).
 ABSOLUTE_ONLY: dict[str, tuple[str, str]] = {
+    # labctl commission: what each check found on the unit
+    "remote SP (26) = {} °C and manual OP (3) = 0 % read back": (
+        "remote SP (26) = 0 °C and manual OP (3) = 0 % read back",
+        "remote SP (26) = 32 °F and manual OP (3) = 0 % read back",
+    ),
+    "remote SP {} °C {} (working SP {} °C); after {} s without a write: StAt b14 "
+    "{} working SP {} °C (fallback {} °C)": (
+        "remote SP 25 °C taken (working SP 25 °C); after 60 s without a write: "
+        "StAt b14 set working SP 0 °C (fallback 0 °C)",
+        "remote SP 77 °F taken (working SP 77 °F); after 60 s without a write: "
+        "StAt b14 set working SP 32 °F (fallback 32 °F)",
+    ),
+    "the unit's range is {} °C to {} °C (11/12); the machine needs the fallback "
+    "SP {} °C and its maximum {} °C inside it": (
+        "the unit's range is 0 °C to 1200 °C (11/12); the machine needs the "
+        "fallback SP 0 °C and its maximum 1000 °C inside it",
+        "the unit's range is 32 °F to 2192 °F (11/12); the machine needs the "
+        "fallback SP 32 °F and its maximum 1832 °F inside it",
+    ),
+    "writing enabled, STOP stored (status bit 24 read back), RAM mode (bit 20), "
+    "SP {} °C read back": (
+        "writing enabled, STOP stored (status bit 24 read back), RAM mode (bit "
+        "20), SP 0 °C read back",
+        "writing enabled, STOP stored (status bit 24 read back), RAM mode (bit "
+        "20), SP 32 °F read back",
+    ),
+    "SP (0x2103) = {} °C in RAM mode read back; operation commands by status": (
+        "SP (0x2103) = 0 °C in RAM mode read back; operation commands by status",
+        "SP (0x2103) = 32 °F in RAM mode read back; operation commands by status",
+    ),
+    "type {} reads {} °C to {} °C; the machine goes to {} °C": (
+        "type K reads -270 °C to 1372 °C; the machine goes to 1300 °C",
+        "type K reads -454 °F to 2502 °F; the machine goes to 2372 °F",
+    ),
     # the formatters: a number with its unit, which the sentence around it classifies
     "{} °C": ("790.5 °C", "1454.9 °F"),  # interlocks.format_c, cli (PV, SP), cast/sequence
     "{}°C": (" 612.3°C", " 1134.1°F"),  # demo.py
