@@ -9,6 +9,7 @@ import logging
 import sys
 from pathlib import Path
 
+from labctl.commission.cli import add_commission_command
 from labctl.control_socket import send_command
 from labctl.ledger.cli import add_ledger_commands
 from labctl.sim_client import add_control_command
@@ -217,6 +218,7 @@ def build_parser() -> argparse.ArgumentParser:
         cmd.set_defaults(func=_cmd_kiln_command, wire_name=name.replace("-", "_"))
     _add_cast_commands(sub)
     add_ledger_commands(sub, _cmd_send)
+    add_commission_command(sub)
     add_ui_commands(sub)
     return parser
 
