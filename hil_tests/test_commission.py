@@ -22,7 +22,8 @@ from drivers._modbus.registers import RegisterMap
 from drivers._sim.caster_rig import CasterRigSim
 from drivers.clock import ScaledClock
 from drivers.eurotherm3200.sim import Eurotherm3200Sim, SimOptions
-from drivers.iomodule.sim import IoModuleSim
+from drivers.iomodule.dcon import CommSafety
+from drivers.iomodule.sim import IoModuleOptions, IoModuleSim
 from drivers.omron_e5cc import MAP as E5CC_MAP
 from drivers.omron_e5cc.sim import OmronE5ccSim
 from labctl.commission.record import commissioned, commissioning_records
@@ -64,12 +65,9 @@ class MovedDecimalPoint(OmronE5ccSim):
         self.reboot()
 
 
-class NoWatchdog(IoModuleSim):
-    """An I/O module that accepts the comm-safety settings but never acts on them."""
-
-    def step_to(self, now: float) -> None:
-        self._last_request = now  # as if the host had just spoken: the watchdog never fires
-        super().step_to(now)
+#: An I/O module whose comm safety was set up (DCON $AAX0) with 600 s, not the rig's 60 s
+#: io_lease_s: within the lease and its margin its watchdog never fires.
+LONG_TIMEOUT = IoModuleOptions(comm_safety=CommSafety(600.0))
 
 
 @contextlib.asynccontextmanager
@@ -171,15 +169,27 @@ async def test_a_register_off_the_manuals_address_fails_registers(tmp_path: Path
 
 
 async def test_an_io_module_without_its_watchdog_fails_the_lease(tmp_path: Path) -> None:
-    async with lab(tmp_path, "vacuum", io=NoWatchdog()) as site:
+    async with lab(tmp_path, "vacuum", io=IoModuleSim(LONG_TIMEOUT)) as site:
         code, out = await commission(site, "caster1.io")
         assert failed_checks(out) == {"lease"}, out
         assert code == 1
+        assert "did NOT trip within 66 s" in out and "io_lease_s 60 s" in out, out
         verify, report = await labctl("ledger", "verify", "--config", str(site))
     assert verify == 0, report
     (record,) = await _records(site)
     assert not record.passed
     assert not commissioned([record], load_site(site))["caster1.io"]
+
+
+async def test_an_io_module_without_comm_safety_fails_identity(tmp_path: Path) -> None:
+    io = IoModuleSim(IoModuleOptions(comm_safety_enabled=False))
+    io.bank.set("vent_valve", False)  # left closed: a write of the safe state would open it
+    async with lab(tmp_path, "vacuum", io=io) as site:
+        code, out = await commission(site, "caster1.io")
+    assert code == 1, out
+    assert failed_checks(out) == {"identity", "inhibit"}, out
+    assert "comm safety not enabled (40215 = 0): the lease is not armed" in out, out
+    assert not io.coils.vent_valve  # nothing was written, not even the safe state
 
 
 async def _records(site: Path) -> list[Commissioning]:

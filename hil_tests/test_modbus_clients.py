@@ -296,6 +296,11 @@ async def test_io_module_inputs_coils_and_comm_safety(transport, tmp_path):
         assert await c.read_words(MODULE_NAME, 1) == [sim.bank.get("module_id")]
         enable, flag = await c.read_words(COMM_SAFETY_ENABLE, 2)
         assert (enable, flag) == (sim.bank.get("comm_safety_enable"), sim.watchdog_tripped)
+        for write in (c.write_word(COMM_SAFETY_ENABLE, 0), c.write_words(COMM_SAFETY_ENABLE, [0])):
+            with pytest.raises(Refused) as refused:  # p.G-11: attribute R; exception 02 assumed
+                await write
+            assert refused.value.code == 2
+        assert sim.bank.get("comm_safety_enable") == 1
         await c.write_bit(0, True)  # FC05 pump on; both clients check the echo
         assert sim.coils.pump
         assert (await c.read_bits(0, 5, fc=2))[3] == 1  # the pump contactor's aux contact

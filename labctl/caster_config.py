@@ -67,7 +67,9 @@ class CasterSection(_Strict):
     crucible_max_c: float = Field(gt=0, le=2000)
     tick_s: float = Field(default=1.0, gt=0, le=10)  # casts need faster control than kilns
     accept_crucible_without_lease: bool = False
-    io_lease_s: float = Field(default=20.0, gt=0, le=300)  # I/O module comms watchdog
+    # The I/O module's comm-safety timeout. labctl does not write it (the module's manual sets
+    # it over DCON, $AAX0): set it on the module; `labctl commission` checks that it trips.
+    io_lease_s: float = Field(default=20.0, gt=0, le=300)
     drive_lease_s: float = Field(default=5.0, gt=0, le=60)  # ramp to stop when silent (09-03 max)
     pour_band_c: float = Field(default=10.0, gt=0, le=100)
     stabilise_s: float = Field(default=30.0, ge=0, le=600)

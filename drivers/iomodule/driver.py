@@ -5,7 +5,9 @@ cannot share a request). ``ModbusDevice.write`` writes one register (one coil, F
 it back, so ``set_outputs`` writes the coils one at a time, verified each: the coils that go to
 their safe value first (pour, argon, chamber valve, pump, lid release, vent), then the ones
 that leave it (vent closed before the pump and chamber valve open, the pour trigger last).
-Every request renews the module's comms-safety lease, armed on connect.
+Every request renews the module's comm-safety lease. labctl does not arm it: the manual gives
+Modbus only read access to it (:mod:`drivers.iomodule.dcon`), so ``connect`` reads Comm Safety
+Enable (40215) and refuses a module that does not have it on, naming what to configure.
 """
 
 from __future__ import annotations
@@ -17,7 +19,8 @@ from collections.abc import Mapping
 from drivers._modbus.bus import ModbusDevice
 from drivers.capabilities import CasterInputs, CasterOutputs
 from drivers.errors import ConfigurationError
-from drivers.iomodule.registers import COILS, MAX_TIMEOUT_S, SAFE
+from drivers.iomodule.dcon import MAX_TIMEOUT_S, how_to_configure
+from drivers.iomodule.registers import COILS, SAFE
 
 log = logging.getLogger(__name__)
 
@@ -52,8 +55,16 @@ def write_order(outputs: CasterOutputs) -> list[tuple[str, bool]]:
     return safe + unsafe
 
 
+class CommSafetyOff(ConfigurationError):
+    """The module's comm safety is not enabled: no lease protects the caster's outputs."""
+
+
 class IoModule:
-    """One coil / discrete-input module on a Modbus bus, wired to a caster."""
+    """One coil / discrete-input module on a Modbus bus, wired to a caster.
+
+    ``lease_s`` is the comm-safety timeout the site expects the module to hold (named in the
+    remedy when it holds none); the module's own setting is what acts.
+    """
 
     def __init__(
         self, device: ModbusDevice, *, lease_s: float, connect_timeout_s: float = 5.0
@@ -71,12 +82,21 @@ class IoModule:
         return self._device.name
 
     async def connect(self) -> None:
-        """Wait for the link (the bus checks the module's identity), then arm the watchdog."""
+        """Wait for the link (the bus checks the module's identity), then check comm safety.
+
+        Raises :class:`CommSafetyOff` unless Comm Safety Enable (40215) reads 1; nothing is
+        written.
+        """
         await self._device.wait_connected(self._connect_timeout_s)
-        await self._device.write("comm_safety_timeout", self._lease_s)
-        await self._device.write("comm_safety_enable", 1)
-        flag = (await self._device.read(("comm_safety_flag",))).values["comm_safety_flag"]
-        if flag:
+        values = (await self._device.read(("comm_safety_enable", "comm_safety_flag"))).values
+        if values["comm_safety_enable"] != 1:
+            raise CommSafetyOff(
+                f"{self.name}: comm safety not enabled on the module (40215 = "
+                f"{values['comm_safety_enable']:g}): the I/O lease is not armed, so a dead host "
+                f"would leave the pump and valves as they are; "
+                + how_to_configure(self._lease_s, self._device.unit)
+            )
+        if values["comm_safety_flag"]:
             log.warning("%s: comms watchdog had tripped; coils are in their safe state", self.name)
 
     async def read(self) -> CasterInputs:
@@ -92,4 +112,4 @@ class IoModule:
         await self.set_outputs(CasterOutputs())
 
 
-__all__ = ["IoModule", "decode_inputs", "outputs_from", "write_order"]
+__all__ = ["CommSafetyOff", "IoModule", "decode_inputs", "outputs_from", "write_order"]

@@ -3,8 +3,10 @@
 No casting machine publishes a protocol, so the caster is integrated at the I/O level: a
 generic Modbus DIO module whose channels are wired by the site convention below. Its module
 name and comms watchdog follow Advantech's *ADAM-4000 Data Acquisition Modules User's Manual*
-Ed. 10.7, Appendix G "I/O Modbus mapping table" (40211 module name, 40215 watchdog / comm
-safety, 40216 safety flag); the timeout in the next register is an assumption (NOTES.md).
+Ed. 10.7, Appendix G "I/O Modbus mapping table" (40211 module name, 40215 Comm Safety Enable,
+40216 Comm Safety Flag), which marks all three read-only (attribute R, e.g. p.G-11): the comm
+safety's timeout and safe value are module settings made over DCON (:mod:`drivers.iomodule.dcon`),
+not Modbus registers, and labctl never writes 40215 or 40216.
 """
 
 from __future__ import annotations
@@ -18,8 +20,6 @@ ADAM = "ADAM-4000 User's Manual Ed. 10.7 App. G (I/O Modbus mapping table)"
 # Coil order is the wiring order; CasterOutputs field names are the register names.
 COILS = ("pump", "chamber_valve", "vent_valve", "argon_valve", "pour", "lid_release")
 INPUTS = ("lid_closed", "flask_present", "estop_ok", "pump_running", "arm_stopped")
-
-MAX_TIMEOUT_S = 600.0
 
 # Safe coil values (all off, vent open), matching CasterOutputs' defaults.
 SAFE = {name: name == "vent_valve" for name in COILS}
@@ -43,24 +43,16 @@ MAP = RegisterMap(
         ),
         Register(name="module_id", address=210, codec=UINT16, ref=f"{ADAM}: 40211 module name"),
         Register(
-            name="comm_safety_enable",
+            name="comm_safety_enable",  # 1 = enabled; read-only
             address=214,
             codec=UINT16,
-            writable=True,
-            limits=(0, 1),
-            ref=f"{ADAM}: 40215",
+            ref=f"{ADAM}: 40215 Comm Safety Enable, attribute R (p.G-11)",
         ),
-        Register(name="comm_safety_flag", address=215, codec=UINT16, ref=f"{ADAM}: 40216"),
         Register(
-            name="comm_safety_timeout",
-            address=216,
+            name="comm_safety_flag",  # 1 = the safety value was applied; read-only
+            address=215,
             codec=UINT16,
-            decimals=1,
-            unit="s",
-            writable=True,
-            limits=(0.0, MAX_TIMEOUT_S),  # 0: never fires
-            ref="assumption: 40217, next to 40216 (NOTES.md)",
-            documented=False,
+            ref=f"{ADAM}: 40216 Comm Safety Flag, attribute R (p.G-11)",
         ),
     )
 )

@@ -17,13 +17,15 @@ from drivers._modbus.registers import Table
 from drivers._modbus.transport import TcpEndpoint
 from drivers.capabilities import CasterOutputs
 from drivers.clock import VirtualClock
-from drivers.errors import DeviceRejected, DeviceTimeout
+from drivers.errors import ConfigurationError, DeviceRejected, DeviceTimeout
 from drivers.iomodule import IDENTITY, MAP, IoModule
-from drivers.iomodule.driver import write_order
+from drivers.iomodule.dcon import SAFE_VALUE, CommSafety, how_to_configure
+from drivers.iomodule.driver import CommSafetyOff, write_order
 from drivers.iomodule.registers import COILS, SAFE
-from drivers.iomodule.sim import IoModuleSim
+from drivers.iomodule.sim import IoModuleOptions, IoModuleSim
 
 LEASE_S = 20.0
+CONFIGURED = IoModuleOptions(comm_safety=CommSafety(LEASE_S))  # $AAX0 set to the site's lease
 EVACUATE = CasterOutputs(pump=True, chamber_valve=True, vent_valve=False)
 
 
@@ -67,7 +69,7 @@ class Rig:
 
 @pytest.fixture
 async def rig() -> AsyncIterator[Rig]:
-    sim = IoModuleSim()
+    sim = IoModuleSim(CONFIGURED)
     sim.step_to(0.0)
     wire = BankWire(sim.bank)
     bus = ModbusBus(wire, name="io-line", clock=VirtualClock(), timeout_s=0.5)
@@ -92,8 +94,19 @@ def test_table_follows_the_wiring_convention_and_adam_comm_safety() -> None:
     assert all(MAP[n].table is Table.DISCRETE for n in inputs)
     assert MAP["comm_safety_enable"].address == 40215 - 40001  # ADAM 4xxxx, 1-based
     assert MAP["comm_safety_flag"].address == 40216 - 40001
-    assert not MAP["comm_safety_flag"].writable
-    assert MAP["comm_safety_timeout"].encode(20.0) == (200,)
+    holding = [reg for reg in MAP if reg.table is Table.HOLDING]
+    assert not any(reg.writable for reg in holding)  # App. G: 40211, 40215, 40216 are R
+    assert [reg.address for reg in holding] == [210, 214, 215]  # no assumed timeout register
+
+
+def test_the_dcon_command_carries_the_lease_and_the_safe_value() -> None:
+    assert 1 << MAP["vent_valve"].address == SAFE_VALUE  # vent open, everything else off
+    assert CommSafety(20.0).command(1) == "$01X000C804"  # 200 x 100 ms in hex, DD = 04
+    assert CommSafety(0.5, safe_value=0).command(0x1F) == "$1FX0000500"
+    with pytest.raises(ConfigurationError):
+        CommSafety(7000.0)  # beyond TTTT = FFFF
+    with pytest.raises(ConfigurationError):
+        CommSafety(1.0, safe_value=1 << len(COILS))  # a channel nothing is wired to
 
 
 def test_every_caster_output_has_a_coil_and_safe_values_are_the_defaults() -> None:
@@ -124,18 +137,34 @@ def test_write_order_goes_to_safe_first_and_pours_last() -> None:
 # ------------------------------------------------------ driver against the sim
 
 
-async def test_connect_arms_the_watchdog_with_the_lease() -> None:
-    sim = IoModuleSim()
-    bus = ModbusBus(BankWire(sim.bank), name="io-line", clock=VirtualClock(), timeout_s=0.5)
+async def _connect(sim: IoModuleSim, lease_s: float) -> BankWire:
+    """Connect a driver to ``sim`` over a :class:`BankWire`; the wire, with what it carried."""
+    wire = BankWire(sim.bank)
+    bus = ModbusBus(wire, name="io-line", clock=VirtualClock(), timeout_s=0.5)
     device = bus.device(name="io1", unit=1, regmap=MAP, identity=IDENTITY)
     task = asyncio.create_task(bus.run())
     try:
-        await IoModule(device, lease_s=7.5).connect()
+        await IoModule(device, lease_s=lease_s).connect()
     finally:
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
-    assert sim.bank.get("comm_safety_enable") == 1
-    assert sim.bank.get("comm_safety_timeout") == 7.5
+    return wire
+
+
+async def test_connect_reads_comm_safety_and_writes_nothing() -> None:
+    wire = await _connect(IoModuleSim(), 7.5)
+    assert [op for op, *_ in wire.calls] == ["read", "read"]  # the identity, then 40215-40216
+    assert wire.calls[-1] == ("read", Table.HOLDING, 214, (2,))
+
+
+async def test_a_module_without_comm_safety_is_refused_at_connect() -> None:
+    sim = IoModuleSim(IoModuleOptions(comm_safety_enabled=False))
+    with pytest.raises(CommSafetyOff) as refused:
+        await _connect(sim, 20.0)
+    message = str(refused.value)
+    assert message.startswith("io1: comm safety not enabled on the module (40215 = 0)")
+    assert "lease is not armed" in message and "`labctl commission`" in message
+    assert how_to_configure(20.0, 1) in message and "$01X000C804" in message
 
 
 async def test_read_is_two_transactions_inputs_and_coils(rig: Rig) -> None:
@@ -204,15 +233,40 @@ async def test_reboot_powers_up_safe_and_keeps_the_watchdog_armed(rig: Rig) -> N
     assert sim.watchdog_tripped
 
 
+@pytest.mark.parametrize("address", [210, 214, 215, 216])  # 40211, 40215, 40216, 40217
+def test_the_module_refuses_holding_writes_with_exception_02(address: int) -> None:
+    sim = IoModuleSim()
+    for values in ([1], [1, 1]):  # FC06, FC16
+        with pytest.raises(BankError) as caught:
+            sim.bank.write(Table.HOLDING, address, values)
+        assert caught.value.code == 2
+    assert sim.bank.get("comm_safety_enable") == 1 and sim.bank.get("module_id") == 0x4055
+
+
 def test_the_module_refuses_what_a_module_would() -> None:
     sim = IoModuleSim()
-    with pytest.raises(BankError) as caught:
-        sim.bank.write(Table.HOLDING, MAP["comm_safety_flag"].address, [0])
-    assert caught.value.code == 3
-    with pytest.raises(BankError):
-        sim.bank.write(Table.HOLDING, MAP["comm_safety_timeout"].address, [6001])  # > 600 s
     with pytest.raises(BankError):
         sim.bank.write(Table.DISCRETE, MAP["lid_closed"].address, [0])
+    with pytest.raises(BankError):
+        sim.bank.write(Table.COIL, len(COILS), [1])
+
+
+async def test_the_module_applies_its_own_timeout_and_safety_value() -> None:
+    options = IoModuleOptions(comm_safety=CommSafety(3.0, safe_value=0b000110))
+    sim = IoModuleSim(options)
+    sim.step_to(0.0)
+    sim.step_to(2.9)
+    assert sim.watchdog_trips == 0
+    sim.step_to(3.1)
+    assert sim.watchdog_trips == 1  # its 3 s, not the driver's lease (the driver sets none)
+    assert sim.coils == CasterOutputs(chamber_valve=True, vent_valve=True)
+
+
+def test_a_module_with_comm_safety_off_never_trips() -> None:
+    sim = IoModuleSim(IoModuleOptions(comm_safety_enabled=False))
+    sim.step_to(0.0)
+    sim.step_to(1e6)
+    assert not sim.watchdog_tripped and sim.bank.get("comm_safety_enable") == 0
 
 
 # ------------------------------------------------------------ real loopback
@@ -220,7 +274,7 @@ def test_the_module_refuses_what_a_module_would() -> None:
 
 async def test_driver_over_modbus_tcp_and_a_silent_module() -> None:
     clock = VirtualClock()
-    sim = IoModuleSim()
+    sim = IoModuleSim(CONFIGURED)
     async with sim.serving(clock=clock, tcp_port=0) as endpoint:
         assert endpoint.port is not None
         wire = PymodbusWire(TcpEndpoint(host="127.0.0.1", port=endpoint.port), timeout_s=0.3)

@@ -11,8 +11,9 @@ from drivers.clock import VirtualClock
 from drivers.delta_vfd.sim import DeltaVfdSim
 from drivers.eurotherm3200.registers import TStat
 from drivers.eurotherm3200.sim import Eurotherm3200Sim, SimOptions
+from drivers.iomodule.dcon import CommSafety
 from drivers.iomodule.registers import SAFE
-from drivers.iomodule.sim import IoModuleSim
+from drivers.iomodule.sim import IoModuleOptions, IoModuleSim
 from drivers.omron_e5cc.sim import OmronE5ccSim
 from labctl.commission.modbus_family import Refused
 from labctl.commission.runner import commission_device
@@ -22,6 +23,7 @@ from tests.labctl.commission.support import SITE, links_to, site
 BUS = {"kiln1": "kiln_link", "caster1.crucible": "crucible_link", "caster1.io": "io_link"}
 BUS["caster1.drive"] = "drive_link"
 ORDER = ["registers", "identity", "inhibit", "blocks", "writes", "turnaround", "lease"]
+IO_SET_UP = IoModuleOptions(comm_safety=CommSafety(20.0))  # $AAX0 with the site's io_lease_s
 
 
 async def run(
@@ -45,7 +47,7 @@ def check(record: Commissioning, name: str) -> DeviceCheck:
     [
         ("kiln1", lambda: Eurotherm3200Sim(SimOptions(flask="small")), ["ranges"]),
         ("caster1.crucible", OmronE5ccSim, []),
-        ("caster1.io", IoModuleSim, []),
+        ("caster1.io", lambda: IoModuleSim(IO_SET_UP), []),
         ("caster1.drive", DeltaVfdSim, []),
     ],
 )
@@ -90,8 +92,9 @@ async def test_in_stream_mode_the_fallback_sp_is_armed_once(tmp_path) -> None:
 
 
 async def test_the_lease_waits_the_configured_lease_in_clock_time(tmp_path) -> None:
-    record, _ = await run(tmp_path, "caster1.io", IoModuleSim())
+    record, _ = await run(tmp_path, "caster1.io", IoModuleSim(IO_SET_UP))
     lease = check(record, "lease")
+    assert lease.passed
     assert lease.measured["lease_ms"] == 20_000  # io_lease_s of the site
     assert lease.measured["silent_ms"] == 22_000  # the lease and 10 % more
 
@@ -105,9 +108,10 @@ async def test_an_io_module_left_unsafe_by_its_watchdog_fails_the_lease(tmp_path
             if self.watchdog_tripped:
                 self.bank.set("vent_valve", not SAFE["vent_valve"])
 
-    record, _ = await run(tmp_path, "caster1.io", HalfWatchdog())
+    record, _ = await run(tmp_path, "caster1.io", HalfWatchdog(IO_SET_UP))
     lease = check(record, "lease")
     assert not lease.passed and "coils NOT safe: vent_valve" in lease.detail
+    assert "flag (40216) set" in lease.detail
 
 
 async def test_a_unit_that_is_not_the_one_named_gets_no_write(tmp_path) -> None:
