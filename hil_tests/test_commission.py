@@ -17,7 +17,6 @@ from typing import Literal
 
 import pytest
 
-from drivers._modbus.bank import RegisterBank
 from drivers._modbus.registers import RegisterMap
 from drivers._sim.caster_rig import CasterRigSim
 from drivers.clock import ScaledClock
@@ -25,6 +24,7 @@ from drivers.eurotherm3200.sim import Eurotherm3200Sim, SimOptions
 from drivers.iomodule.dcon import CommSafety
 from drivers.iomodule.sim import IoModuleOptions, IoModuleSim
 from drivers.omron_e5cc import MAP as E5CC_MAP
+from drivers.omron_e5cc.bank import E5ccBank
 from drivers.omron_e5cc.sim import OmronE5ccSim
 from labctl.commission.record import commissioned, commissioning_records
 from labctl.config import load_site
@@ -59,7 +59,7 @@ class MovedDecimalPoint(OmronE5ccSim):
             dataclasses.replace(r, address=r.address + 1) if r.name == "decimal_point" else r
             for r in E5CC_MAP
         )
-        self.bank = RegisterBank(
+        self.bank = E5ccBank(
             RegisterMap(moved, documented=E5CC_MAP.spans), on_write=self._on_write
         )
         self.reboot()
