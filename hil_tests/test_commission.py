@@ -59,9 +59,7 @@ class MovedDecimalPoint(OmronE5ccSim):
             dataclasses.replace(r, address=r.address + 1) if r.name == "decimal_point" else r
             for r in E5CC_MAP
         )
-        self.bank = E5ccBank(
-            RegisterMap(moved, documented=E5CC_MAP.spans), on_write=self._on_write
-        )
+        self.bank = E5ccBank(RegisterMap(moved, documented=E5CC_MAP.spans), on_write=self._on_write)
         self.reboot()
 
 
