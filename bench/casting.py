@@ -17,11 +17,11 @@ from pathlib import Path
 from drivers._sim.caster_rig import CasterRigSim
 from drivers.clock import ScaledClock
 from drivers.eurotherm3200.sim import Eurotherm3200Sim, SimOptions
-from labctl.app import Lab, build_lab, run_lab
-from labctl.commands import Caller, Role
-from labctl.config import SiteConfig, load_site
+from labctl.commands.registry import Caller, Role
+from labctl.config.site import SiteConfig, load_site
+from labctl.daemon.app import Lab, build_lab, run_lab
 from labctl.profiles.alloys import load_alloy
-from labctl.rig_site import rig_site
+from labctl.sim.site import rig_site
 
 Row = Callable[[str, str, str, str], None]
 BAUD = 9600

@@ -2,7 +2,7 @@
 burnout and a cast run, next to the same commands on the idle lab in the same run.
 
 The real daemon (``labctl run``, a subprocess) drives a simulated kiln and vacuum caster
-(hil_tests/storm_support.py: real mosquitto, InfluxDB 1.x, the touchscreen on loopback) at
+(hil_tests/support/storm.py: real mosquitto, InfluxDB 1.x, the touchscreen on loopback) at
 clock speed 5 with a 1 s simulated tick (0.2 s of wall time; a kiln command waits for the next
 tick boundary, so about half a tick is the floor of a hold). Per transport, one command at a
 time: ``status`` (answered by the registry, no machine queue) and a ``hold`` + ``resume`` pair
@@ -27,13 +27,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
-from hil_tests.storm_clients import (
-    Answer,
-    HttpClient,
-    MqttUser,
-    cli_call,
-)
-from hil_tests.storm_support import (
+from hil_tests.support.storm import (
     ALLOY,
     PIECE_CLASS,
     StormLab,
@@ -41,6 +35,12 @@ from hil_tests.storm_support import (
     flask_id,
     melt_id,
     storm_lab,
+)
+from hil_tests.support.storm_clients import (
+    Answer,
+    HttpClient,
+    MqttUser,
+    cli_call,
 )
 
 Row = Callable[[str, str, str, str], None]

@@ -35,7 +35,7 @@ from labctl.ledger.keys import Signer
 from labctl.ledger.records import CastRecord
 from labctl.ledger.service import LedgerService
 from labctl.ledger.store import Ledger
-from labctl.sqlite_tx import transaction
+from labctl.runs.sqlite import transaction
 
 Row = Callable[[str, str, str, str], None]
 ORIGIN = "castlab.example.com/ledger/bench"

@@ -3,7 +3,8 @@
 .venv/bin/python -m bench.run            # all, about 4 minutes
 .venv/bin/python -m bench.run --quick    # shorter windows and sizes, about 2 minutes
 
-(j) and (k) start their own influxd and victoria-metrics (hil_tests/services.py) on free ports.
+(j) and (k) start their own influxd and victoria-metrics (hil_tests/support/services.py) on
+free ports.
 (n) and (o) start their own mosquitto (and (n) an influxd): bench/command_latency.py, tick_flood.py.
 """
 
@@ -42,7 +43,7 @@ from drivers._sim.server import serve_sim
 from drivers.clock import ScaledClock, real_clock
 from drivers.eurotherm3200 import IDENTITY, MAP
 from drivers.eurotherm3200.sim import Eurotherm3200Sim
-from labctl.demo import run_demo
+from labctl.sim.demo.run import run_demo
 
 ROOT = Path(__file__).resolve().parent.parent
 ROWS: list[tuple[str, str, str, str]] = []
@@ -202,8 +203,8 @@ async def bench_daemon(window_s: float) -> None:
 
 async def bench_jitter(window_s: float, period_s: float = 0.1) -> None:
     """(e) control tick lateness in the real daemon loop vs a bare asyncio timer loop."""
-    from labctl.app import build_lab, run_lab
-    from labctl.config import load_site
+    from labctl.config.site import load_site
+    from labctl.daemon.app import build_lab, run_lab
 
     sim = Eurotherm3200Sim()
     clock = ScaledClock(1.0)

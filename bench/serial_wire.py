@@ -2,7 +2,7 @@
 
 (c) one Eurotherm 3216 polled over Modbus RTU through :mod:`drivers._sim.paced_line` (bytes at
 the baud rate, t3.5 silences, the 3216's turnaround), next to the wire-time ceiling the line
-budget computes for the same plan (:mod:`labctl.line_budget`); and how many stream-mode kilns
+budget computes for the same plan (:mod:`labctl.config.line_budget`); and how many stream-mode kilns
 one RS-485 line carries at the default tick, from the measured kiln cycle (poll + setpoint
 write and read-back). (f) TPG 36x and ADAM-4018 round trips on a paced 9600 8N1 ASCII line.
 
@@ -32,9 +32,15 @@ from drivers.eurotherm3200.sim import Eurotherm3200Sim
 from drivers.tpg36x.driver import Tpg36x
 from drivers.tpg36x.sim import Tpg36xSim
 from drivers.wire_time import TURNAROUND, CharFormat
-from hil_tests.paced_support import FILL, paced_3216, rtu_3216
-from labctl.config import LabSection
-from labctl.line_budget import MARGIN, Exchange, dcon_exchanges, modbus_exchanges, tpg_exchanges
+from hil_tests.support.paced import FILL, paced_3216, rtu_3216
+from labctl.config.line_budget import (
+    MARGIN,
+    Exchange,
+    dcon_exchanges,
+    modbus_exchanges,
+    tpg_exchanges,
+)
+from labctl.config.site import LabSection
 
 Row = Callable[[str, str, str, str], None]
 ASCII_BAUD = 9600

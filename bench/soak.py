@@ -36,8 +36,8 @@ from bench.soak_report import (
     verdict,
     write_out,
 )
-from hil_tests.daemon import DaemonProcess
-from hil_tests.services import influxql
+from hil_tests.support.daemon import DaemonProcess
+from hil_tests.support.services import influxql
 
 SPEED = 150.0  # simulated seconds per wall second: 48 h in 19.2 min
 POLL_WALL_S = 0.25  # how often the benchmark reads status and drives the kilns

@@ -21,10 +21,10 @@ from drivers._sim.caster_rig import CasterEndpoints, CasterRigSim
 from drivers.clock import ScaledClock
 from drivers.eurotherm3200.sim import Eurotherm3200Sim, SimOptions
 from hil_tests.conftest import TEST_PROFILE
-from hil_tests.daemon import DaemonProcess
-from hil_tests.mqtt_service import Broker, example_acl, mosquitto
-from hil_tests.services import Server, influxdb1
-from labctl.rig_site import rig_site
+from hil_tests.support.daemon import DaemonProcess
+from hil_tests.support.mqtt_service import Broker, example_acl, mosquitto
+from hil_tests.support.services import Server, influxdb1
+from labctl.sim.site import rig_site
 
 #: Site defaults (simulated seconds), divided by the poll factor.
 TICK_S = 2.0  # lab.tick_s

@@ -25,12 +25,12 @@ from pathlib import Path
 from drivers._sim.caster_rig import CasterRigSim
 from drivers.clock import ScaledClock
 from drivers.eurotherm3200.sim import Eurotherm3200Sim, SimOptions
-from hil_tests.caster_support import PROFILES
-from hil_tests.mqtt_service import mosquitto
-from hil_tests.storm_support import acl, password
-from labctl.app import build_lab, run_lab
-from labctl.config import load_site
-from labctl.rig_site import rig_site
+from hil_tests.support.caster import PROFILES
+from hil_tests.support.mqtt_service import mosquitto
+from hil_tests.support.storm import acl, password
+from labctl.config.site import load_site
+from labctl.daemon.app import build_lab, run_lab
+from labctl.sim.site import rig_site
 
 Row = Callable[[str, str, str, str], None]
 TICK_S = 0.1

@@ -22,12 +22,12 @@ from playwright.async_api import async_playwright
 
 from drivers.clock import ScaledClock
 from drivers.eurotherm3200.sim import Eurotherm3200Sim
-from hil_tests.services import free_port
-from hil_tests.ui_support import CHROMIUM, FLAGS
-from labctl.app import build_lab, run_lab
-from labctl.config import load_site
-from labctl.rig_site import rig_site, ui_site
-from labctl.snapshot import KilnSnapshot
+from hil_tests.support.services import free_port
+from hil_tests.support.ui import CHROMIUM, FLAGS
+from labctl.config.site import load_site
+from labctl.daemon.app import build_lab, run_lab
+from labctl.kiln.snapshot import KilnSnapshot
+from labctl.sim.site import rig_site, ui_site
 
 Row = Callable[[str, str, str, str], None]
 PROFILES = Path(__file__).resolve().parent.parent / "profiles"

@@ -1,6 +1,6 @@
 """Time on a serial wire: character times, RTU silences, frame sizes and device turnarounds.
 
-The arithmetic shared by the line budget the daemon checks at start (``labctl.line_budget``)
+The arithmetic shared by the line budget the daemon checks at start (``labctl.config.line_budget``)
 and the paced simulator line (:mod:`drivers._sim.paced_line`), so what labctl plans for and
 what the test wire imposes are the same numbers.
 

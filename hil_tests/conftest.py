@@ -19,7 +19,7 @@ import pytest
 
 from drivers.clock import ScaledClock
 from drivers.eurotherm3200.sim import Eurotherm3200Sim, SimOptions
-from hil_tests.daemon import DaemonProcess
+from hil_tests.support.daemon import DaemonProcess
 
 SPEED = 1000.0  # simulated seconds per wall second
 TICK_S = 5.0  # control period, simulated seconds

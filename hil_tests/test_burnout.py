@@ -19,7 +19,7 @@ from drivers.clock import ScaledClock
 from drivers.eurotherm3200.registers import Status
 from drivers.eurotherm3200.sim import Eurotherm3200Sim, SimOptions
 from hil_tests.conftest import SPEED, TEST_PROFILE, TICK_S, Rig
-from labctl.rig_site import rig_site
+from labctl.sim.site import rig_site
 
 pytestmark = [pytest.mark.hil, pytest.mark.timeout(120)]
 

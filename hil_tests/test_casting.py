@@ -7,7 +7,7 @@ import dataclasses
 import pytest
 
 from drivers.capabilities import CasterOutputs
-from hil_tests.caster_support import PROFILES, caster_rig
+from hil_tests.support.caster import PROFILES, caster_rig
 from labctl.profiles.alloys import load_alloy
 
 pytestmark = [pytest.mark.hil, pytest.mark.timeout(180)]

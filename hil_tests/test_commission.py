@@ -27,11 +27,11 @@ from drivers.omron_e5cc import MAP as E5CC_MAP
 from drivers.omron_e5cc.bank import E5ccBank
 from drivers.omron_e5cc.sim import OmronE5ccSim
 from labctl.commission.record import commissioned, commissioning_records
-from labctl.config import load_site
+from labctl.config.site import load_site
 from labctl.ledger import keys
 from labctl.ledger.ops_records import Commissioning
 from labctl.ledger.service import LedgerService
-from labctl.rig_site import LEDGER_ORIGIN, rig_site
+from labctl.sim.site import LEDGER_ORIGIN, rig_site
 
 pytestmark = [pytest.mark.hil, pytest.mark.timeout(120)]
 

@@ -13,9 +13,9 @@ from typing import Any
 
 import pytest
 
-from hil_tests.caster_support import CasterRig, caster_rig
+from hil_tests.support.caster import CasterRig, caster_rig
 from labctl.ledger import keys
-from labctl.rig_site import LEDGER_ORIGIN
+from labctl.sim.site import LEDGER_ORIGIN
 
 pytestmark = [pytest.mark.hil]
 

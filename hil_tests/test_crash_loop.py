@@ -21,8 +21,8 @@ import pytest
 
 from drivers._sim.caster_rig import CasterRigSim
 from drivers.capabilities import CasterOutputs
-from hil_tests.chains import cast_ids, chain_records
-from hil_tests.crash_support import (
+from hil_tests.support.chains import cast_ids, chain_records
+from hil_tests.support.crash import (
     ALLOY,
     BURN_SPEED,
     FLASK_C,

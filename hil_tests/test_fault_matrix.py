@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import pytest
 
-from hil_tests import fault_matrix_checks as checks
-from hil_tests import fault_matrix_labs as labs
-from hil_tests.fault_matrix_support import MATRIX, Cells
+from hil_tests.support import fault_matrix_checks as checks
+from hil_tests.support import fault_matrix_labs as labs
+from hil_tests.support.fault_matrix import MATRIX, Cells
 
 pytestmark = [pytest.mark.hil, pytest.mark.slow, pytest.mark.timeout(240)]
 

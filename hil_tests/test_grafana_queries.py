@@ -23,9 +23,9 @@ import pytest
 import pytest_asyncio
 from influxdb_client.client.write.point import Point
 
-from hil_tests.services import influxdb1
-from labctl.alarm_board import Alarm
-from labctl.snapshot import KilnSnapshot
+from hil_tests.support.services import influxdb1
+from labctl.alarms import Alarm
+from labctl.kiln.snapshot import KilnSnapshot
 from labctl.telemetry.points import FieldValue, TelemetryPoint
 from labctl.telemetry.snapshots import PointMaker
 

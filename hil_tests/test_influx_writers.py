@@ -13,7 +13,13 @@ from pathlib import Path
 
 import pytest
 
-from hil_tests.services import influxdb1, influxql_rows, victoria_metrics, vm_export, vm_samples
+from hil_tests.support.services import (
+    influxdb1,
+    influxql_rows,
+    victoria_metrics,
+    vm_export,
+    vm_samples,
+)
 from labctl.telemetry.drain import Drainer, DrainState
 from labctl.telemetry.influx import InfluxV1Writer, InfluxV2Writer, PointWriter
 from labctl.telemetry.points import TelemetryPoint

@@ -7,12 +7,12 @@ import sys
 
 import pytest
 
-from hil_tests.caster_support import PROFILES, caster_rig
-from labctl.demo_records import demo_records
+from hil_tests.support.caster import PROFILES, caster_rig
 from labctl.ledger import keys
 from labctl.ledger.certificate import ENVELOPE, CertificateError, verify_certificate
 from labctl.profiles.alloys import load_alloy
-from labctl.rig_site import LEDGER_ORIGIN
+from labctl.sim.demo.records import demo_records
+from labctl.sim.site import LEDGER_ORIGIN
 
 pytestmark = [pytest.mark.hil, pytest.mark.timeout(180)]
 

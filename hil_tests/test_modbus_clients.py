@@ -33,7 +33,7 @@ from drivers.eurotherm3200.sim import Eurotherm3200Sim, SimOptions
 from drivers.iomodule.sim import IoModuleSim
 from drivers.omron_e5cc.sim import OmronE5ccSim
 from drivers.omron_e5cc.sim import SimOptions as CrucibleOptions
-from hil_tests.modbus_client_support import (
+from hil_tests.support.modbus_clients import (
     MinimalModbusRtu,
     NoReply,
     Refused,

@@ -15,7 +15,7 @@ import pytest
 from drivers.delta_vfd.sim import DeltaVfdSim
 from drivers.eurotherm3200.sim import Eurotherm3200Sim, SimOptions
 from drivers.omron_e5cc.sim import OmronE5ccSim
-from hil_tests.modbus_client_support import MinimalModbusRtu, Refused, Transport, served
+from hil_tests.support.modbus_clients import MinimalModbusRtu, Refused, Transport, served
 
 pytestmark = [pytest.mark.hil, pytest.mark.timeout(30)]
 E5_PV = 0x2000  # process value, two-byte mode (H175 §5-1 p.5-2)

@@ -20,7 +20,7 @@ from drivers.delta_vfd.sim import DeltaVfdSim
 from drivers.eurotherm3200.sim import Eurotherm3200Sim, SimOptions
 from drivers.iomodule.sim import IoModuleSim
 from drivers.omron_e5cc.sim import OmronE5ccSim
-from hil_tests.modbus_client_support import UNIT, Refused, served, signed
+from hil_tests.support.modbus_clients import UNIT, Refused, served, signed
 
 pytestmark = [pytest.mark.hil, pytest.mark.timeout(30)]
 

@@ -14,8 +14,8 @@ from typing import Any
 import aiomqtt
 import pytest
 
-from hil_tests.mqtt_service import Broker, example_acl, mosquitto
-from labctl.commands import Caller, CommandRegistry, Payload, Role
+from hil_tests.support.mqtt_service import Broker, example_acl, mosquitto
+from labctl.commands.registry import Caller, CommandRegistry, Payload, Role
 from labctl.telemetry.mqtt import MqttBridge, MqttSettings
 
 pytestmark = [pytest.mark.hil, pytest.mark.timeout(60)]

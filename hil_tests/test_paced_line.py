@@ -19,9 +19,9 @@ from drivers.clock import real_clock
 from drivers.errors import DeviceTimeout, FramingError
 from drivers.eurotherm3200.sim import Eurotherm3200Sim
 from drivers.wire_time import CharFormat
-from hil_tests.daemon import DaemonProcess
-from hil_tests.paced_support import paced_3216, rtu_3216
-from labctl.line_budget import modbus_exchanges
+from hil_tests.support.daemon import DaemonProcess
+from hil_tests.support.paced import paced_3216, rtu_3216
+from labctl.config.line_budget import modbus_exchanges
 
 pytestmark = [pytest.mark.hil, pytest.mark.timeout(90)]
 

@@ -16,11 +16,11 @@ from typing import Any, Literal
 import aiohttp
 import pytest
 
-from hil_tests.daemon import DaemonProcess
-from labctl.demo_records import demo_records
+from hil_tests.support.daemon import DaemonProcess
 from labctl.profiles.alloys import load_alloy
-from labctl.rig_site import LEDGER_ORIGIN as ORIGIN
-from labctl.rig_site import rig_site
+from labctl.sim.demo.records import demo_records
+from labctl.sim.site import LEDGER_ORIGIN as ORIGIN
+from labctl.sim.site import rig_site
 
 pytestmark = [pytest.mark.hil, pytest.mark.timeout(120)]
 

@@ -1,5 +1,5 @@
 """The serial simulators, served on ptys as ``labctl sim`` serves a caster rig, read by clients
-written from the manuals' framing (hil_tests/serial_manual_clients.py), not by our drivers.
+written from the manuals' framing (hil_tests/support/serial_clients.py), not by our drivers.
 
 pylablib's Pfeiffer driver is not a second client here: its packages pull in scipy and
 pandas (pylablib-lightweight) or PyQt5 and numba (pylablib), too heavy for a test dependency.
@@ -18,7 +18,7 @@ import pytest
 from drivers._sim.caster_rig import CasterEndpoints, CasterRigSim
 from drivers.adam4018.sim import Adam4018Sim
 from drivers.clock import ScaledClock
-from hil_tests.serial_manual_clients import DconManualClient, RawPort, TpgManualClient
+from hil_tests.support.serial_clients import DconManualClient, RawPort, TpgManualClient
 
 pytestmark = [pytest.mark.hil, pytest.mark.timeout(60)]
 

@@ -24,15 +24,7 @@ from typing import Any
 
 import pytest
 
-from hil_tests.storm_clients import (
-    Answer,
-    HttpClient,
-    Ledger,
-    MqttUser,
-    cli_call,
-    summary,
-)
-from hil_tests.storm_support import (
+from hil_tests.support.storm import (
     MQTT_TECHS,
     Faults,
     Generator,
@@ -41,7 +33,15 @@ from hil_tests.storm_support import (
     influx_kiln_points,
     storm_lab,
 )
-from labctl.commands import COMMAND_DEADLINE_S
+from hil_tests.support.storm_clients import (
+    Answer,
+    HttpClient,
+    Ledger,
+    MqttUser,
+    cli_call,
+    summary,
+)
+from labctl.commands.registry import COMMAND_DEADLINE_S
 
 log = logging.getLogger(__name__)
 LONG = os.environ.get("LABCTL_LONG_TESTS") == "1"

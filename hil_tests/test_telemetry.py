@@ -10,8 +10,8 @@ from typing import Any
 import aiomqtt
 import pytest
 
-from hil_tests.mqtt_service import example_acl, mosquitto
-from hil_tests.services import influxdb1, influxql
+from hil_tests.support.mqtt_service import example_acl, mosquitto
+from hil_tests.support.services import influxdb1, influxql
 
 pytestmark = [pytest.mark.hil, pytest.mark.timeout(180)]
 

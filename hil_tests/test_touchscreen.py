@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from playwright.async_api import Page, expect
 
-from hil_tests.ui_support import (
+from hil_tests.support.ui import (
     ALLOY,
     FLASK_ID,
     PIECE_CLASS,

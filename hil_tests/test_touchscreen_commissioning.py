@@ -9,7 +9,7 @@ from __future__ import annotations
 import pytest
 from playwright.async_api import expect
 
-from hil_tests.ui_support import chromium, open_screen, screenshots, sign_in, ui_lab
+from hil_tests.support.ui import chromium, open_screen, screenshots, sign_in, ui_lab
 
 pytestmark = [pytest.mark.hil, pytest.mark.slow]
 WAIT_MS = 30_000

@@ -10,9 +10,9 @@ import sys
 from pathlib import Path
 
 from labctl.commission.cli import add_commission_command
-from labctl.control_socket import send_command
+from labctl.daemon.control_socket import send_command
 from labctl.ledger.cli import add_ledger_commands
-from labctl.sim_client import add_control_command
+from labctl.sim.client import add_control_command
 from labctl.units import Unit, localize
 from labctl.web.cli import add_ui_commands
 
@@ -28,13 +28,13 @@ def _setup_logging(verbose: bool) -> None:
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
-    from labctl.app import run_daemon_from_config
+    from labctl.daemon.app import run_daemon_from_config
 
     return asyncio.run(run_daemon_from_config(Path(args.config)))
 
 
 def _cmd_sim(args: argparse.Namespace) -> int:
-    from labctl.sim_command import run_rig
+    from labctl.sim.command import run_rig
 
     if args.config is None:
         print("labctl sim: give --config RIG.toml (or: labctl sim control ...)", file=sys.stderr)
@@ -43,7 +43,7 @@ def _cmd_sim(args: argparse.Namespace) -> int:
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
-    from labctl.demo import run_demo
+    from labctl.sim.demo.run import run_demo
 
     return asyncio.run(
         run_demo(
@@ -73,7 +73,7 @@ def _cmd_profiles_check(args: argparse.Namespace) -> int:
 
 def _socket_and_unit(args: argparse.Namespace) -> tuple[Path, Unit]:
     """The daemon's control socket, and the lab's unit (``[ui] temperature_unit``)."""
-    from labctl.config import load_site
+    from labctl.config.site import load_site
 
     site = load_site(Path(args.config))
     return site.state_dir / "labctl.sock", site.ui.temperature_unit if site.ui else "C"

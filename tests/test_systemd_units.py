@@ -17,8 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from labctl.config import LabSection
-from labctl.ui_config import UiSection
+from labctl.config.site import LabSection
+from labctl.config.ui import UiSection
 
 ROOT = Path(__file__).resolve().parent.parent
 UNITS = sorted((ROOT / "systemd").glob("*.service"))

@@ -17,9 +17,9 @@ from drivers.omron_e5cc import OmronE5cc
 from drivers.tpg36x import Tpg36x
 from labctl.cast.devices import CasterDevices
 from labctl.cast.runner import CasterRunner
-from labctl.caster_config import NO_LEASE_FAMILIES, Adam4018Section, CasterSection, Tpg36xSection
-from labctl.config import SiteConfig
-from labctl.runstore import RunStore
+from labctl.config.caster import NO_LEASE_FAMILIES, Adam4018Section, CasterSection, Tpg36xSection
+from labctl.config.site import SiteConfig
+from labctl.runs.store import RunStore
 
 log = logging.getLogger(__name__)
 

@@ -21,12 +21,12 @@ from pydantic import Field
 from labctl.cast.params import CastRefused, cast_params
 from labctl.cast.runner import CasterRunner
 from labctl.cast.summary import CastOrigin
-from labctl.commands import NAME, Caller, CommandRefused, CommandRegistry, Payload, Role
+from labctl.commands.registry import NAME, Caller, CommandRefused, CommandRegistry, Payload, Role
 from labctl.errors import ProfileError
+from labctl.kiln.snapshot import KilnSnapshot
 from labctl.ledger.idempotency import IdempotencyKey, Keys, MemoryKeys, once, repeated
 from labctl.ledger.records import Id
 from labctl.profiles.alloys import Alloy, load_alloy
-from labctl.snapshot import KilnSnapshot
 
 
 class CastLedger(Keys, Protocol):

@@ -38,11 +38,11 @@ from labctl.cast.summary import (
     params_json,
     state_json,
 )
-from labctl.commands import CommandRefused
+from labctl.commands.registry import CommandRefused
 from labctl.errors import LabctlError
-from labctl.run_state import Outcome, OutcomeKind
 from labctl.runs.loop import MachineLoop
-from labctl.runstore import RunStore, RunStoreError, StoredRun
+from labctl.runs.state import Outcome, OutcomeKind
+from labctl.runs.store import RunStore, RunStoreError, StoredRun
 
 log = logging.getLogger(__name__)
 

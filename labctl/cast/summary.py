@@ -11,8 +11,8 @@ import json
 from dataclasses import dataclass, field
 
 from labctl.cast.params import CasterKind, CasterLimits, CastParams
-from labctl.run_state import Outcome
-from labctl.runstore import StoredRun
+from labctl.runs.state import Outcome
+from labctl.runs.store import StoredRun
 
 #: One tick of a cast: (wall s, crucible °C, independent TC °C, chamber mbar, arm rpm).
 Sample = tuple[float, float | None, float | None, float | None, float | None]

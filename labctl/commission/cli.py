@@ -21,7 +21,7 @@ from labctl.commission.modbus_family import Refused
 from labctl.commission.preflight import refusal
 from labctl.commission.record import resolve
 from labctl.commission.runner import DEFAULT_LEASE_WAIT_S, commission_device, sign
-from labctl.config import load_site
+from labctl.config.site import load_site
 from labctl.errors import LabctlError
 from labctl.ledger.ops_records import DeviceCheck
 

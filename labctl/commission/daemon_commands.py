@@ -15,12 +15,12 @@ from pathlib import Path
 
 from pydantic import Field
 
-from labctl.commands import Caller, CommandRegistry, Payload, Role
+from labctl.commands.registry import Caller, CommandRegistry, Payload, Role
 from labctl.commission.daemon_run import Job
 from labctl.commission.daemon_side import DaemonCommissioning
 from labctl.commission.gate import command_hint, streamed
 from labctl.commission.record import Commissioning, device_digest, resolve, site_devices
-from labctl.config import SiteConfig
+from labctl.config.site import SiteConfig
 
 
 def _last(record: Commissioning | None, digest: str) -> dict[str, object] | None:

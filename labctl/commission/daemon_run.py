@@ -29,12 +29,12 @@ from drivers._serial.line import Line
 from drivers.clock import Clock
 from drivers.errors import DriverError
 from labctl.cast.runner import CasterRunner
-from labctl.commands import CommandRefused
+from labctl.commands.registry import CommandRefused
 from labctl.commission.record import SiteDevice, UnknownDevice, resolve
 from labctl.commission.runner import DeviceAccess, commission_device
-from labctl.config import SiteConfig
+from labctl.config.site import SiteConfig
 from labctl.errors import LabctlError
-from labctl.kiln_runner import KilnRunner
+from labctl.kiln.runner import KilnRunner
 from labctl.ledger.ops_records import DeviceCheck
 from labctl.ledger.service import LedgerService
 from labctl.runs.loop import MachineLoop, describe

@@ -13,12 +13,12 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from drivers.clock import Clock
-from labctl.alarm_board import AlarmBoard
+from labctl.alarms import AlarmBoard
 from labctl.commission.daemon_run import Commissioner
 from labctl.commission.gate import CommissioningGate
 from labctl.commission.record import Commissioning, commissioning_records
 from labctl.commission.runner import DeviceAccess
-from labctl.config import SiteConfig
+from labctl.config.site import SiteConfig
 from labctl.ledger.service import LedgerService
 from labctl.runs.loop import MachineLoop
 

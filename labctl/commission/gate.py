@@ -22,11 +22,11 @@ import logging
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
-from labctl.alarm_board import AlarmBoard
+from labctl.alarms import AlarmBoard
 from labctl.commission.record import Commissioning, commissioned, resolve, site_devices
-from labctl.config import SiteConfig
+from labctl.config.site import SiteConfig
 from labctl.errors import ConfigError
-from labctl.kiln_runner import KilnRunner
+from labctl.kiln.runner import KilnRunner
 from labctl.runs.loop import MachineLoop
 
 log = logging.getLogger(__name__)

@@ -18,7 +18,7 @@ from drivers._modbus.transport import TcpEndpoint, Wire
 from drivers._serial.line import Line, SerialLine, SerialSettings
 from drivers.clock import Clock
 from labctl.commission.families import MODBUS_TABLES
-from labctl.config import RtuBus, SiteConfig
+from labctl.config.site import RtuBus, SiteConfig
 
 
 def pymodbus_wire(site: SiteConfig, bus: str) -> Wire:

@@ -16,11 +16,11 @@ from dataclasses import dataclass
 from drivers._modbus.bus import ModbusDevice
 from drivers.clock import Clock
 from drivers.errors import DriverError
-from labctl.caster_config import CasterSection
 from labctl.commission.checks import CheckList, Timings
 from labctl.commission.modbus_reads import read_blocks, read_each
 from labctl.commission.record import SiteDevice
-from labctl.config import SiteConfig
+from labctl.config.caster import CasterSection
+from labctl.config.site import SiteConfig
 from labctl.errors import LabctlError
 
 CONNECT_TIMEOUT_S = 10.0  # wall seconds for the bus to connect and read the identity

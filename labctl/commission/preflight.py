@@ -14,9 +14,9 @@ state is checked by its family: a Eurotherm whose programmer runs is refused the
 from __future__ import annotations
 
 from labctl.commission.record import SiteDevice
-from labctl.config import SiteConfig
-from labctl.control_socket import send_command
-from labctl.runstore import RunStore
+from labctl.config.site import SiteConfig
+from labctl.daemon.control_socket import send_command
+from labctl.runs.store import RunStore
 
 
 async def refusal(site: SiteConfig, dev: SiteDevice) -> str | None:

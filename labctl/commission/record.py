@@ -21,9 +21,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from labctl.caster_config import CasterSection
 from labctl.commission.families import table_facts
-from labctl.config import DeviceSection, KilnSection, SiteConfig
+from labctl.config.caster import CasterSection
+from labctl.config.site import DeviceSection, KilnSection, SiteConfig
 from labctl.errors import LabctlError
 from labctl.ledger.jcs import canonical
 from labctl.ledger.ops_records import Commissioning, DeviceCheck

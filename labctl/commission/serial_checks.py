@@ -20,10 +20,10 @@ from drivers._serial.line import Line
 from drivers.adam4018 import protocol as dcon
 from drivers.errors import DeviceRejected, DriverError
 from drivers.tpg36x import protocol as tpg
-from labctl.caster_config import Adam4018Section, Tpg36xSection
 from labctl.commission.checks import CheckList, Timings
 from labctl.commission.record import SiteDevice
-from labctl.config import SiteConfig
+from labctl.config.caster import Adam4018Section, Tpg36xSection
+from labctl.config.site import SiteConfig
 
 MBAR = b"0"  # UNI code for mbar (BG 5195 BEN)
 

@@ -23,12 +23,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from itertools import pairwise
 
-from labctl.runstore import MAX_SAMPLES_PER_RUN, RunStore, RunStoreError, Sample
-from labctl.snapshot import KilnSnapshot
+from labctl.kiln.snapshot import KilnSnapshot
+from labctl.runs.store import MAX_SAMPLES_PER_RUN, RunStore, RunStoreError, Sample
 
 log = logging.getLogger(__name__)
 
-JOB_EVENT = "job"  # labctl.kiln_commands.JOB_EVENT: the flask a burnout was started for
+JOB_EVENT = "job"  # labctl.kiln.commands.JOB_EVENT: the flask a burnout was started for
 SAMPLE_EVERY_S = 10.0
 PERSIST_EVERY_S = 60.0  # the kilns' run persist cadence (RunSettings.persist_every_s)
 GAP_AFTER_S = 60.0  # no sample for longer than this is a gap

@@ -67,7 +67,7 @@ class TlogProof:
             raise CertificateError(f"{PROOF}: the index line is missing or malformed")
         try:
             path = tuple(base64.b64decode(line, validate=True) for line in body[1:])
-        except binascii.Error as err:
+        except (binascii.Error, ValueError) as err:  # ValueError: a non-ASCII character
             raise CertificateError(f"{PROOF}: an inclusion path line is not base64") from err
         return cls(int(body[0][6:]), path, checkpoint)
 

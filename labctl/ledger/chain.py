@@ -19,13 +19,13 @@ from collections.abc import Mapping
 from typing import Any
 
 from labctl.cast.summary import CastOrigin
-from labctl.commands import CommandRefused
+from labctl.commands.registry import CommandRefused
 from labctl.ledger.metal import Melt
 from labctl.ledger.records import JobTicket, TreeFlask
 from labctl.ledger.service import LedgerService, predicate_of
 from labctl.profiles.alloys import Alloy
-from labctl.run_state import OutcomeKind
-from labctl.runstore import RunStore
+from labctl.runs.state import OutcomeKind
+from labctl.runs.store import RunStore
 
 
 def spent(outcome_complete: bool, confirmations: object) -> bool:

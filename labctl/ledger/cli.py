@@ -11,7 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from labctl.control_socket import send_command
+from labctl.daemon.control_socket import send_command
 from labctl.errors import LabctlError
 
 Send = Callable[[argparse.Namespace, str, dict[str, object]], int]
@@ -91,7 +91,7 @@ def _verify_certificate(args: argparse.Namespace) -> int:
 
 
 def _audit(args: argparse.Namespace) -> int:
-    from labctl.config import load_site
+    from labctl.config.site import load_site
     from labctl.ledger import keys, note
     from labctl.ledger.audit import audit
 
@@ -140,7 +140,7 @@ def _import_jobs(args: argparse.Namespace, send: Send) -> int:
 
 
 def _consistency(args: argparse.Namespace) -> int:
-    from labctl.config import load_site
+    from labctl.config.site import load_site
     from labctl.ledger import merkle, note
 
     site = load_site(Path(args.config))

@@ -9,7 +9,7 @@ from typing import Any, Literal
 
 from pydantic import Field, ValidationError
 
-from labctl.commands import Caller, CommandRefused, CommandRegistry, Payload, Role
+from labctl.commands.registry import Caller, CommandRefused, CommandRegistry, Payload, Role
 from labctl.ledger.idempotency import IdempotencyKey, once, repeated
 from labctl.ledger.metal import Melt, QaBalance
 from labctl.ledger.ops_records import Correction

@@ -19,8 +19,8 @@ from pathlib import Path
 from typing import Any
 
 from labctl.cast.summary import CastOrigin, CastSummary
-from labctl.commands import CommandRefused
-from labctl.config import SiteConfig
+from labctl.commands.registry import CommandRefused
+from labctl.config.site import SiteConfig
 from labctl.ledger import chain
 from labctl.ledger.burnout import Burnout, KilnHistory
 from labctl.ledger.certificate_pdf import CertificatePage, Plot, render
@@ -38,8 +38,8 @@ from labctl.ledger.store import LedgerError
 from labctl.ledger.store_index import Once
 from labctl.ledger.trips import TripRecorder
 from labctl.profiles.alloys import Alloy
-from labctl.run_state import OutcomeKind
-from labctl.runstore import RunStore
+from labctl.runs.state import OutcomeKind
+from labctl.runs.store import RunStore
 
 log = logging.getLogger(__name__)
 _OUTCOMES = {

@@ -27,7 +27,7 @@ from labctl.errors import LabctlError
 from labctl.ledger import merkle, store_index, store_sql
 from labctl.ledger.jcs import LedgerFormatError
 from labctl.ledger.keys import Signer
-from labctl.sqlite_tx import transaction
+from labctl.runs.sqlite import transaction
 
 T = TypeVar("T")
 Build = Callable[[int, bytes], bytes]

@@ -14,11 +14,11 @@ import logging
 from collections.abc import Callable
 from datetime import UTC, datetime
 
+from labctl.kiln.snapshot import KilnSnapshot
 from labctl.ledger.jcs import LedgerFormatError
 from labctl.ledger.ops_records import SafetyTrip
 from labctl.ledger.service import LedgerService
 from labctl.ledger.store import LedgerError
-from labctl.snapshot import KilnSnapshot
 
 log = logging.getLogger(__name__)
 FAULTED = "faulted: "

@@ -11,6 +11,7 @@ from typing import Any, Literal
 from pydantic import ValidationError
 
 from labctl.errors import ProfileError
+from labctl.kiln.program.segments import Cool, FinalHold, Hold, Ramp, Schedule, Segment, Step
 from labctl.profiles.alloys import check_alloy_references, load_alloy
 from labctl.profiles.models import (
     BurnoutProfile,
@@ -21,7 +22,6 @@ from labctl.profiles.models import (
     SegmentModel,
     StepModel,
 )
-from labctl.program.segments import Cool, FinalHold, Hold, Ramp, Schedule, Segment, Step
 
 
 def _segment(model: SegmentModel, casting_temp_c: float) -> Segment:

@@ -22,8 +22,8 @@ from collections import deque
 from collections.abc import AsyncIterator, Callable
 
 from drivers.clock import Clock
-from labctl.commands import Action, CommandQueue, InternalError
-from labctl.runstore import RunStoreError
+from labctl.commands.registry import Action, CommandQueue, InternalError
+from labctl.runs.store import RunStoreError
 
 log = logging.getLogger(__name__)
 

@@ -9,17 +9,17 @@ from typing import TYPE_CHECKING
 from drivers._modbus.bus import ModbusBus
 from drivers.clock import Clock
 from labctl.cast.runner import CasterRunner
-from labctl.commands import CommandRegistry
-from labctl.config import SiteConfig
+from labctl.commands.registry import CommandRegistry
+from labctl.config.site import SiteConfig
+from labctl.config.telemetry import read_secret
 from labctl.errors import ConfigError
-from labctl.kiln_runner import KilnRunner
+from labctl.kiln.runner import KilnRunner
 from labctl.telemetry.mqtt import MqttBridge
 from labctl.telemetry.mqtt_topics import MqttSettings, MqttTls
 from labctl.telemetry.points import FieldValue
 from labctl.telemetry.service import LoopHealth, Telemetry, lateness_ms
 from labctl.telemetry.snapshots import PointMaker
 from labctl.telemetry.spool import Spool
-from labctl.telemetry_config import read_secret
 
 if TYPE_CHECKING:  # influxdb-client is imported only when the site writes to InfluxDB
     from labctl.telemetry.drain import Drainer

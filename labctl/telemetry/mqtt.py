@@ -19,7 +19,7 @@ topic                  direction  QoS     payload
                                           ``{"id", "ok": false, "error": "reason"}``
 =====================  =========  ======  ==================================================
 
-Commands go through the same :class:`~labctl.commands.CommandRegistry` as the CLI, with the
+Commands go through the same :class:`~labctl.commands.registry.CommandRegistry` as the CLI, with the
 same roles and state checks. The caller is the ``<user>`` topic level: the broker's ACL lets
 each person's client publish only to its own ``cmd/<user>`` (see
 ``systemd/mosquitto-labctl.acl.example``), so the level is as trustworthy as the broker login.
@@ -61,7 +61,7 @@ import logging
 import time
 from collections.abc import Callable, Mapping
 
-from labctl.commands import CommandRegistry, Role
+from labctl.commands.registry import CommandRegistry, Role
 from labctl.telemetry.mqtt_commands import NO_REPLY, CommandGate
 from labctl.telemetry.mqtt_inbox import Inbox, Pending
 from labctl.telemetry.mqtt_link import HeartbeatLost, MqttLink, SubscriptionRefused

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, StrictStr, ValidationError
 
-from labctl.bounded_json import InputRefused, loads_bounded
+from labctl.commands.bounded_json import InputRefused, loads_bounded
 from labctl.units import Unit, localize
 
 _SEGMENT = re.compile(r"[A-Za-z0-9_.-]{1,64}\Z")  # \Z: "$" would allow a trailing newline
@@ -164,7 +164,7 @@ def parse_command(payload: bytes, max_bytes: int) -> CommandRequest | Refusal:
     """The request in ``payload``, or a :class:`Refusal` saying what is wrong with it.
 
     Never raises: size and nesting depth are bounded before parsing
-    (:func:`~labctl.bounded_json.loads_bounded`), and every error becomes a refusal.
+    (:func:`~labctl.commands.bounded_json.loads_bounded`), and every error becomes a refusal.
     """
     if len(payload) > max_bytes:
         return Refusal(None, f"payload is {len(payload)} bytes; the limit is {max_bytes}")

@@ -18,11 +18,11 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from drivers.clock import Clock
-from labctl.alarm_board import Alarm
+from labctl.alarms import Alarm
 
 if TYPE_CHECKING:  # the drain brings influxdb-client: imported only when a site writes to it
     from labctl.telemetry.drain import Drainer
-from labctl.snapshot import KilnSnapshot
+from labctl.kiln.snapshot import KilnSnapshot
 from labctl.telemetry.mqtt import MqttBridge
 from labctl.telemetry.points import FieldValue, TelemetryPoint
 from labctl.telemetry.snapshots import Event, PointMaker

@@ -13,14 +13,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from labctl.snapshot import KilnSnapshot
+from labctl.kiln.snapshot import KilnSnapshot
 from labctl.telemetry.points import FieldValue, Priority, TelemetryPoint
 
 Event = dict[str, FieldValue]
 
 
 class RaisedAlarm(Protocol):
-    """What a point needs of an alarm (:class:`labctl.alarm_board.Alarm`: that module does I/O)."""
+    """What a point needs of an alarm (:class:`labctl.alarms.Alarm`: that module does I/O)."""
 
     @property
     def id(self) -> int: ...

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
-from labctl.sqlite_tx import transaction
+from labctl.runs.sqlite import transaction
 from labctl.telemetry.points import Priority, TelemetryPoint
 
 SCHEMA_VERSION: Final = 1

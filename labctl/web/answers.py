@@ -17,8 +17,8 @@ from typing import Any
 
 from aiohttp import web
 
-from labctl.bounded_json import InputRefused, loads_bounded
-from labctl.commands import CommandRefused
+from labctl.commands.bounded_json import InputRefused, loads_bounded
+from labctl.commands.registry import CommandRefused
 
 log = logging.getLogger(__name__)
 

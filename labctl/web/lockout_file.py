@@ -14,7 +14,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from labctl.bounded_json import InputRefused, loads_bounded
+from labctl.commands.bounded_json import InputRefused, loads_bounded
 
 VERSION = 1
 MAX_FILE_BYTES = 4 * 1024 * 1024  # far above MAX_RECORDS records

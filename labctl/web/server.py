@@ -17,8 +17,8 @@ from urllib.parse import urlsplit
 
 from aiohttp import web
 
-from labctl.commands import CommandRefused, CommandRegistry
-from labctl.ui_config import UiSection
+from labctl.commands.registry import CommandRefused, CommandRegistry
+from labctl.config.ui import UiSection
 from labctl.units import localize, localize_tree
 from labctl.web.answers import (
     BodyRefused,

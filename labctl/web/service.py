@@ -10,14 +10,14 @@ from pathlib import Path
 
 from aiohttp import web
 
-from labctl.alarm_board import AlarmBoard
+from labctl.alarms import AlarmBoard
 from labctl.cast.runner import CasterRunner
-from labctl.commands import CommandRegistry
-from labctl.kiln_runner import KilnRunner
-from labctl.runstore import RunStore
-from labctl.snapshot import KilnSnapshot
-from labctl.telemetry_config import UserSection
-from labctl.ui_config import UiSection
+from labctl.commands.registry import CommandRegistry
+from labctl.config.telemetry import UserSection
+from labctl.config.ui import UiSection
+from labctl.kiln.runner import KilnRunner
+from labctl.kiln.snapshot import KilnSnapshot
+from labctl.runs.store import RunStore
 from labctl.web.live import LivePush
 from labctl.web.lockout import Lockout
 from labctl.web.server import TouchscreenServer

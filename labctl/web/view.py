@@ -11,17 +11,17 @@ import json
 from collections import deque
 from collections.abc import Mapping
 
-from labctl.alarm_board import AlarmBoard
+from labctl.alarms import AlarmBoard
 from labctl.cast.params import CasterKind
 from labctl.cast.runner import CasterRunner
 from labctl.cast.sequence import CastState, table
-from labctl.kiln_commands import JOB_EVENT
-from labctl.kiln_runner import KilnRunner
-from labctl.program import engine
-from labctl.program.segments import describe
-from labctl.runstore import RunStore
-from labctl.snapshot import KilnSnapshot
-from labctl.status_command import history_row
+from labctl.commands.status import history_row
+from labctl.kiln.commands import JOB_EVENT
+from labctl.kiln.program import engine
+from labctl.kiln.program.segments import describe
+from labctl.kiln.runner import KilnRunner
+from labctl.kiln.snapshot import KilnSnapshot
+from labctl.runs.store import RunStore
 from labctl.units import Unit, localize_fields
 
 HISTORY_ROWS = 10

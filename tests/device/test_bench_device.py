@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from labctl.config import load_site
+from labctl.config.site import load_site
 from labctl.ledger import keys
 from tests.device.bench import FAMILIES, BadSpec, BenchDevice
 

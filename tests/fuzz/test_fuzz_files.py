@@ -14,12 +14,12 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from labctl.config import load_site
+from labctl.config.site import load_site
 from labctl.errors import ConfigError, ProfileError
+from labctl.kiln.program.segments import Schedule
 from labctl.ledger.tickets import JobFileError, load_jobs
 from labctl.profiles.alloys import Alloy, load_alloy
 from labctl.profiles.loader import load_burnout
-from labctl.program.segments import Schedule
 from tests.fuzz.support import edited_lines, fuzz, mutated, says
 
 ROOT = Path(__file__).resolve().parents[2]

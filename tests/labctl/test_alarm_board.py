@@ -7,9 +7,9 @@ from collections.abc import Mapping
 
 import pytest
 
-from labctl.alarm_board import KEEP, AlarmBoard, register_alarm_commands
-from labctl.commands import Caller, CommandRefused, CommandRegistry, Role
-from labctl.snapshot import KilnSnapshot
+from labctl.alarms import KEEP, AlarmBoard, register_alarm_commands
+from labctl.commands.registry import Caller, CommandRefused, CommandRegistry, Role
+from labctl.kiln.snapshot import KilnSnapshot
 
 TECH = Caller("ana", Role.TECHNICIAN)
 

@@ -16,8 +16,8 @@ from typing import Any
 
 from drivers.capabilities import ControllerReading
 from drivers.clock import VirtualClock
-from labctl.alarm_board import AlarmBoard
-from labctl.snapshot import KilnSnapshot
+from labctl.alarms import AlarmBoard
+from labctl.kiln.snapshot import KilnSnapshot
 from labctl.telemetry.points import TelemetryPoint
 from labctl.telemetry.service import Telemetry
 from labctl.telemetry.snapshots import PointMaker

@@ -7,7 +7,7 @@ import pytest
 
 from drivers.capabilities import PressureReading
 from labctl.cast.params import CasterKind
-from tests.labctl.caster_fakes import Gauge, confirm, make_rig, outcome, start
+from tests._support.caster_fakes import Gauge, confirm, make_rig, outcome, start
 
 __all__ = ["make_rig"]  # the fixture, imported for these tests
 

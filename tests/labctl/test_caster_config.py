@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from labctl.cast.params import CasterKind
-from labctl.config import load_site
+from labctl.config.site import load_site
 from labctl.errors import ConfigError
 
 BASE = (Path(__file__).parent / "fixtures" / "bad_sites" / "_base_caster.toml").read_text()

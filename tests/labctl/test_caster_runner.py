@@ -16,10 +16,10 @@ from labctl.cast.devices import ApplyFailed, CasterDevices
 from labctl.cast.params import CasterKind
 from labctl.cast.sequence import Actuation
 from labctl.cast.summary import CastOrigin, CastSummary
-from labctl.commands import CommandRefused
-from labctl.run_state import OutcomeKind
-from labctl.runstore import RunStoreError
-from tests.labctl.caster_fakes import (
+from labctl.commands.registry import CommandRefused
+from labctl.runs.state import OutcomeKind
+from labctl.runs.store import RunStoreError
+from tests._support.caster_fakes import (
     Crucible,
     Drive,
     Gauge,

@@ -1,7 +1,7 @@
 """Authorisation of every command on both ways in: the touchscreen and MQTT.
 
 ``TABLE`` is the policy: the role each command needs and a payload it accepts. Every command
-the daemon registers (by the register_* functions labctl.app calls, handlers spied) is given
+the daemon registers (by the register_* functions labctl.daemon.app calls, handlers spied) is given
 by an observer, a technician and a supervisor through the touchscreen's HTTP server (signed in
 with badge and PIN) and through the MQTT command gate. A lower role is refused with a reason
 naming the command and the role it needs (HTTP 403) and the handler is not reached; a role
@@ -21,13 +21,13 @@ import pytest
 from aiohttp import CookieJar, web
 from aiohttp.test_utils import TestClient, TestServer
 
-import labctl.app
-from labctl.alarm_board import AlarmBoard, register_alarm_commands
-from labctl.commands import Caller, Role
-from labctl.runstore import RunStore
+import labctl.daemon.app
+from labctl.alarms import AlarmBoard, register_alarm_commands
+from labctl.commands.registry import Caller, Role
+from labctl.config.telemetry import UserSection
+from labctl.config.ui import UiSection
+from labctl.runs.store import RunStore
 from labctl.telemetry.mqtt_commands import NO_REPLY, CommandGate
-from labctl.telemetry_config import UserSection
-from labctl.ui_config import UiSection
 from labctl.web.live import LivePush
 from labctl.web.options import register_start_options
 from labctl.web.pins import hash_pin
@@ -119,7 +119,9 @@ def assert_authorised(registry: SpyRegistry, name: str, role: Role, answer: dict
 
 
 def test_the_registry_is_built_by_every_register_function_of_the_daemon() -> None:
-    used = {f for n, f in vars(labctl.app).items() if n.startswith("register_") and callable(f)}
+    used = {
+        f for n, f in vars(labctl.daemon.app).items() if n.startswith("register_") and callable(f)
+    }
     assert used == {*REGISTER_FUNCTIONS, register_alarm_commands, register_start_options}
 
 

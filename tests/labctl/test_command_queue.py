@@ -12,7 +12,7 @@ import asyncio
 
 import pytest
 
-from labctl.commands import CommandQueue, CommandRefused, InternalError
+from labctl.commands.registry import CommandQueue, CommandRefused, InternalError
 
 
 async def _ok() -> dict[str, object]:

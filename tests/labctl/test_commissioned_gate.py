@@ -1,6 +1,6 @@
 """The commissioning gate: a streamed machine runs only on devices with a passing record.
 
-Sites are built with :func:`labctl.app.build_lab` (nothing connects to a device) and a real
+Sites are built with :func:`labctl.daemon.app.build_lab` (nothing connects to a device) and a real
 ledger holding the commissioning records; the daemon's entry point refuses the site that is
 not commissioned, naming the machine, the device and the command to run.
 """
@@ -20,20 +20,20 @@ from drivers._sim.caster_rig import CasterEndpoints
 from drivers._sim.server import Endpoint
 from drivers.clock import ScaledClock
 from labctl import cli
-from labctl.alarm_board import AlarmBoard
-from labctl.app import Lab, build_lab, run_daemon_from_config
+from labctl.alarms import AlarmBoard
 from labctl.cast.params import CasterKind
-from labctl.commands import Caller, CommandRefused, Role
+from labctl.commands.registry import Caller, CommandRefused, Role
 from labctl.commission.gate import NotCommissioned
 from labctl.commission.record import Commissioning, DeviceCheck, device_digest
-from labctl.config import SiteConfig, load_site
+from labctl.config.site import SiteConfig, load_site
+from labctl.daemon.app import Lab, build_lab, run_daemon_from_config
 from labctl.errors import ConfigError
+from labctl.kiln.snapshot import KilnSnapshot
 from labctl.ledger import keys
 from labctl.ledger.service import LedgerService
-from labctl.rig_site import rig_site
-from labctl.snapshot import KilnSnapshot
+from labctl.sim.site import rig_site
 from labctl.telemetry.snapshots import PointMaker
-from tests.labctl.machines.fakes import PAYLOADS, lab_of
+from tests._support.machine_fakes import PAYLOADS, lab_of
 
 ORIGIN = "gate.labctl.invalid/ledger/v1"
 SUPER = Caller("sue", Role.SUPERVISOR)

@@ -19,8 +19,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from labctl.commands import Caller, CommandRegistry, Payload, Role
-from labctl.control_socket import (
+from labctl.commands.registry import Caller, CommandRegistry, Payload, Role
+from labctl.daemon.control_socket import (
     MAX_REQUEST_BYTES,
     BadRequest,
     ControlSocket,

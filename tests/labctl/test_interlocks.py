@@ -10,8 +10,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from labctl import interlocks
-from labctl.interlocks import (
+from labctl.kiln import interlocks
+from labctl.kiln.interlocks import (
     InterlockLimits,
     InterlockState,
     Observation,

@@ -20,14 +20,14 @@ import pytest
 from drivers.capabilities import ControllerReading, DeviceSegment, EndAction, ThermocoupleReading
 from drivers.clock import VirtualClock
 from drivers.errors import LinkDown
-from labctl import flask_probe
-from labctl.alarm_board import AlarmBoard
-from labctl.config import InterlockSection
-from labctl.kiln_runner import KilnRunner
-from labctl.kiln_settings import RunSettings
+from labctl.alarms import AlarmBoard
+from labctl.config.site import InterlockSection
+from labctl.kiln import flask_probe
+from labctl.kiln.runner import KilnRunner
+from labctl.kiln.settings import RunSettings
+from labctl.kiln.snapshot import KilnSnapshot
 from labctl.profiles.loader import load_burnout, schedule_to_json
-from labctl.runstore import RunStore
-from labctl.snapshot import KilnSnapshot
+from labctl.runs.store import RunStore
 from labctl.web.view import LabView
 
 TICK_S = 60.0
@@ -216,7 +216,7 @@ async def test_a_failing_probe_reads_none_logs_once_and_comes_back(
         assert k.core_c() == CORE_C
         probe.failing = True
         reads = k.controller.reads
-        with caplog.at_level(logging.INFO, logger="labctl.flask_probe"):
+        with caplog.at_level(logging.INFO, logger="labctl.kiln.flask_probe"):
             await k.tick(5)
             assert k.controller.reads == reads + 5  # control read the kiln every tick
             assert k.core_c() is None

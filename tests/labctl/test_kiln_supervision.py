@@ -19,12 +19,12 @@ import pytest
 from drivers.capabilities import ControllerReading
 from drivers.clock import VirtualClock
 from drivers.errors import DriverError, LinkDown
-from labctl.commands import Action, CommandRefused
-from labctl.config import InterlockSection
-from labctl.kiln_runner import KilnRunner
-from labctl.kiln_settings import RunSettings
+from labctl.commands.registry import Action, CommandRefused
+from labctl.config.site import InterlockSection
+from labctl.kiln.runner import KilnRunner
+from labctl.kiln.settings import RunSettings
 from labctl.profiles.loader import load_burnout, schedule_to_json
-from labctl.runstore import RunStore, StoredRun
+from labctl.runs.store import RunStore, StoredRun
 from tests.labctl.test_kiln_flask_tc import SCHEDULE, Controller
 
 TICK_S = 60.0

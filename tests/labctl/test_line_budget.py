@@ -12,9 +12,7 @@ from drivers._modbus.bus import ModbusBus
 from drivers._modbus.fake_wire import FakeWire
 from drivers.clock import VirtualClock
 from drivers.wire_time import TURNAROUND, CharFormat
-from labctl.config import SiteConfig, load_site
-from labctl.errors import ConfigError
-from labctl.line_budget import (
+from labctl.config.line_budget import (
     MARGIN,
     Exchange,
     check_line_budget,
@@ -23,6 +21,8 @@ from labctl.line_budget import (
     serial_lines,
     tpg_exchanges,
 )
+from labctl.config.site import SiteConfig, load_site
+from labctl.errors import ConfigError
 
 RS485 = """
 [buses.rs485]

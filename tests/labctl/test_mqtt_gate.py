@@ -16,7 +16,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from labctl.commands import (
+from labctl.commands.registry import (
     COMMAND_DEADLINE_S,
     Caller,
     CommandRefused,

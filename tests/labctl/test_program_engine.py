@@ -6,9 +6,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from labctl.program import engine
-from labctl.program.engine import Phase, ProgramState
-from labctl.program.segments import Cool, FinalHold, Hold, Ramp, Schedule, Segment, Step
+from labctl.kiln.program import engine
+from labctl.kiln.program.engine import Phase, ProgramState
+from labctl.kiln.program.segments import Cool, FinalHold, Hold, Ramp, Schedule, Segment, Step
 
 TICK_S = 10.0
 

@@ -4,7 +4,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from labctl.resume import Interrupted, Resume, decide_resume
+from labctl.kiln.resume import Interrupted, Resume, decide_resume
 
 SAVED_AT = 1_700_000_000.0
 LIMITS = {"max_gap_s": 1800.0, "max_drop_c": 60.0}

@@ -4,7 +4,7 @@ import pytest
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
-from labctl.run_state import (
+from labctl.runs.state import (
     TRANSITIONS,
     Event,
     IllegalTransition,

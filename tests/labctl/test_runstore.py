@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from labctl.run_state import Outcome, OutcomeKind
-from labctl.runstore import RunStore, RunStoreError
+from labctl.runs.state import Outcome, OutcomeKind
+from labctl.runs.store import RunStore, RunStoreError
 
 ROOT = Path(__file__).resolve().parents[2]
 FAULT = "over-temperature: PV 812 °C above the limit 790 °C"
@@ -188,7 +188,7 @@ async def test_an_unknown_schema_version_is_refused(db_path: Path):
 
 CHILD = """
 import asyncio, sys
-from labctl.runstore import RunStore
+from labctl.runs.store import RunStore
 
 async def main(path):
     store = await RunStore.open(path)

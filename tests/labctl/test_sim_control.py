@@ -18,13 +18,13 @@ from drivers._sim.caster_rig import CasterEndpoints, CasterRigSim
 from drivers._sim.server import Endpoint
 from drivers.clock import VirtualClock
 from drivers.eurotherm3200.sim import Eurotherm3200Sim
-from labctl import sim_control
 from labctl.cli import main
 from labctl.errors import ConfigError
-from labctl.sim_actions import Action, backdoor_actions
-from labctl.sim_command import load_rig
-from labctl.sim_control import MAX_BODY, ControlApi, ControlApiError, serving_control
-from labctl.sim_devices import RigDevice, caster_devices, kiln_device
+from labctl.sim import control as sim_control
+from labctl.sim.actions import Action, backdoor_actions
+from labctl.sim.command import load_rig
+from labctl.sim.control import MAX_BODY, ControlApi, ControlApiError, serving_control
+from labctl.sim.devices import RigDevice, caster_devices, kiln_device
 
 Client = TestClient[web.Request, web.Application]
 

@@ -5,8 +5,8 @@ from typing import Any
 from hypothesis import given
 from hypothesis import strategies as st
 
-from labctl.alarm_board import Alarm
-from labctl.snapshot import KilnSnapshot
+from labctl.alarms import Alarm
+from labctl.kiln.snapshot import KilnSnapshot
 from labctl.telemetry.points import Priority, TelemetryPoint
 from labctl.telemetry.snapshots import PointMaker
 

@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from labctl.config import load_site
+from labctl.config.site import load_site
+from labctl.config.ui import UiSection
 from labctl.errors import ConfigError
-from labctl.rig_site import ui_site
-from labctl.ui_config import UiSection
+from labctl.sim.site import ui_site
 from labctl.web.pins import hash_pin, verify_pin
 
 HASH = hash_pin("2468", n=2**4)

@@ -26,7 +26,7 @@ LABCTL = Path(units.__file__).resolve().parent
 
 #: Texts with a temperature difference in them: template -> (°C example, °F example).
 WITH_DIFFERENCES: dict[str, tuple[str, str]] = {
-    # labctl/interlocks.py
+    # labctl/kiln/interlocks.py
     "runaway: PV rose {} over the last {} with output at {} % (limit {}); check for a stuck "
     "contactor or relay": (
         "runaway: PV rose 16 °C over the last 5 min with output at 0 % (limit 15 °C); "
@@ -38,12 +38,12 @@ WITH_DIFFERENCES: dict[str, tuple[str, str]] = {
         "heating stall: 12.5 °C/h over the last 30 min with output at 100 % (minimum 60 °C/h)",
         "heating stall: 22.5 °F/h over the last 30 min with output at 100 % (minimum 108 °F/h)",
     ),
-    # labctl/resume.py
+    # labctl/kiln/resume.py
     "kiln cooled to {}, {} below the program setpoint {} (limit {})": (
         "kiln cooled to 400 °C, 150 °C below the program setpoint 550 °C (limit 100 °C)",
         "kiln cooled to 752 °F, 270 °F below the program setpoint 1022 °F (limit 180 °F)",
     ),
-    # labctl/program/engine.py
+    # labctl/kiln/program/engine.py
     "the kiln is at {} °C, {} °C above the loading temperature of {} ({} °C, the target of its "
     "first segment; band {} °C): a freshly invested flask must start with its dewax": (
         "the kiln is at 596 °C, 447 °C above the loading temperature of gypsum-wax-small "
@@ -66,7 +66,7 @@ WITH_DIFFERENCES: dict[str, tuple[str, str]] = {
         "holdback exceeded 30 min in 3/8 ramp to 700 °F at 270 °F/h: PV 572 °F stayed more "
         "than 27 °F from the program setpoint 644 °F",
     ),
-    # labctl/program/segments.py (rates are differences per hour)
+    # labctl/kiln/program/segments.py (rates are differences per hour)
     "ramp to {} °C at {} °C/h": ("ramp to 149 °C at 150 °C/h", "ramp to 300 °F at 270 °F/h"),
     "cool to {} °C at {} °C/h": ("cool to 566 °C at 200 °C/h", "cool to 1051 °F at 360 °F/h"),
     "{}: a ramp must go up from {} °C (use cool to go down)": (

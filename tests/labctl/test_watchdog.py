@@ -21,9 +21,9 @@ from pathlib import Path
 import pytest
 
 from drivers.clock import ScaledClock
-from labctl.app import build_lab, run_lab
-from labctl.config import load_site
-from labctl.watchdog import (
+from labctl.config.site import load_site
+from labctl.daemon.app import build_lab, run_lab
+from labctl.daemon.watchdog import (
     ProgressGate,
     notify,
     too_slow_for_watchdog,
@@ -176,7 +176,7 @@ def counters(ticks: dict[str, int]) -> dict[str, Callable[[], int]]:
 async def test_pings_stop_while_one_loop_hangs_and_resume_after(
     notify_socket: NotifySocket, caplog: pytest.LogCaptureFixture
 ) -> None:
-    caplog.set_level(logging.WARNING, logger="labctl.watchdog")
+    caplog.set_level(logging.WARNING, logger="labctl.daemon.watchdog")
     async with control_loops(["kiln[k1]", "caster[c1]"]) as (ticks, running):
         dog = asyncio.create_task(watchdog_loop(counters(ticks), INTERVAL_S))
         try:

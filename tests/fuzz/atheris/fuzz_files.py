@@ -8,7 +8,7 @@ from pathlib import Path
 import atheris
 
 with atheris.instrument_imports():
-    from labctl.config import load_site
+    from labctl.config.site import load_site
     from labctl.errors import LabctlError
     from labctl.ledger.tickets import load_jobs
     from labctl.profiles.alloys import load_alloy

@@ -20,7 +20,7 @@ from drivers._sim.server import ModbusSim
 from drivers.clock import VirtualClock
 from drivers.errors import DeviceRejected
 from labctl.commission.links import OwnLinks, own_links
-from labctl.config import SiteConfig, load_site
+from labctl.config.site import SiteConfig, load_site
 
 #: A kiln streamed to a Eurotherm, and a centrifugal caster (E5CC, I/O module, Delta drive,
 #: and an ADAM-4018 on a serial line, which these tests never open).

@@ -6,13 +6,13 @@ import contextlib
 from collections.abc import AsyncIterator
 from pathlib import Path
 
-from labctl.commands import Caller, CommandRegistry, Payload, Role
+from labctl.commands.registry import Caller, CommandRegistry, Payload, Role
 from labctl.commission.cli import EXIT_FAILED, EXIT_USAGE, run_commission
 from labctl.commission.preflight import refusal
 from labctl.commission.record import resolve
-from labctl.control_socket import ControlSocket
-from labctl.run_state import OutcomeKind
-from labctl.runstore import RunStore
+from labctl.daemon.control_socket import ControlSocket
+from labctl.runs.state import OutcomeKind
+from labctl.runs.store import RunStore
 from tests.labctl.commission.support import SITE, site
 
 

@@ -9,15 +9,15 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from labctl.commands import Caller, CommandRefused, CommandRegistry, Role
-from labctl.demo_records import demo_records
+from labctl.commands.registry import Caller, CommandRefused, CommandRegistry, Role
 from labctl.ledger import keys
 from labctl.ledger.burnout import KilnHistory
 from labctl.ledger.commands import register_ledger_commands
 from labctl.ledger.recorder import CastRecorder
 from labctl.ledger.records import CastRecord
 from labctl.ledger.service import LedgerService
-from labctl.runstore import RunStore
+from labctl.runs.store import RunStore
+from labctl.sim.demo.records import demo_records
 
 ORIGIN = "test.labctl.invalid/ledger/v1"
 TECH = Caller("ana", Role.TECHNICIAN)

@@ -13,14 +13,14 @@ from pathlib import Path
 
 from labctl.cast.params import CasterKind, CasterLimits, cast_params
 from labctl.cast.summary import CastOrigin, CastSummary
-from labctl.kiln_commands import JOB_EVENT
+from labctl.kiln.commands import JOB_EVENT
+from labctl.kiln.snapshot import KilnSnapshot
 from labctl.ledger import burnout
 from labctl.ledger.burnout import KilnHistory, find_gaps
 from labctl.ledger.recorder import CastRecorder
 from labctl.profiles.alloys import load_alloy
-from labctl.run_state import Outcome, OutcomeKind
-from labctl.runstore import RunStore
-from labctl.snapshot import KilnSnapshot
+from labctl.runs.state import Outcome, OutcomeKind
+from labctl.runs.store import RunStore
 from tests.labctl.ledger.chain_support import GOLD, PROFILES, chain_lab
 
 T0 = 1_790_000_000.0

@@ -12,10 +12,10 @@ from pathlib import Path
 import pytest
 
 from labctl.cast.summary import CastOrigin, state_json
-from labctl.commands import CommandRefused
+from labctl.commands.registry import CommandRefused
 from labctl.ledger.chain import check_origin
 from labctl.profiles.alloys import Alloy, load_alloy
-from labctl.run_state import OutcomeKind
+from labctl.runs.state import OutcomeKind
 from tests.labctl.ledger.chain_support import GOLD, PROFILES, ChainLab, cast_record, chain_lab
 
 

@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
+from labctl.kiln.snapshot import KilnSnapshot
 from labctl.ledger import keys
 from labctl.ledger.metal import Melt, QaBalance
 from labctl.ledger.ops_records import KeyRotation, SafetyTrip
@@ -20,7 +21,6 @@ from labctl.ledger.records import (
 )
 from labctl.ledger.service import LedgerService
 from labctl.ledger.trips import TripRecorder
-from labctl.snapshot import KilnSnapshot
 
 ORIGIN = "lab.example/ledger/v1"
 

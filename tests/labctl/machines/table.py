@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from labctl.commands import Role
+from labctl.commands.registry import Role
 
 
 @dataclass(frozen=True, slots=True)

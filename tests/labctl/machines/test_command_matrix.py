@@ -1,7 +1,7 @@
 """Every registered command in every state of its machine, for every role, twice and at once.
 
 The expectations are data (:mod:`tests.labctl.machines.table`); this module puts a lab of
-fakes (:mod:`tests.labctl.machines.fakes`) into each state and checks each row:
+fakes (:mod:`tests._support.machine_fakes`) into each state and checks each row:
 
 - for each role (observer, technician, supervisor), in a fresh lab: the command, then the same
   command again right after its answer; in another fresh lab: two senders at once
@@ -23,9 +23,8 @@ from pathlib import Path
 import pytest
 
 from labctl.cast.params import CasterKind
-from labctl.commands import COMMAND_DEADLINE_S, Role
-from tests.labctl.machines import table
-from tests.labctl.machines.fakes import (
+from labctl.commands.registry import COMMAND_DEADLINE_S, Role
+from tests._support.machine_fakes import (
     FLASK_C,
     PAYLOADS,
     REGISTER_FUNCTIONS,
@@ -34,6 +33,7 @@ from tests.labctl.machines.fakes import (
     app_register_functions,
     lab_of,
 )
+from tests.labctl.machines import table
 from tests.labctl.machines.table import Expect, Row
 
 # ------------------------------------------------------------------ payloads

@@ -22,13 +22,13 @@ import pytest
 from aiohttp import ClientResponse, CookieJar, web
 from aiohttp.test_utils import TestClient, TestServer
 
-from labctl.alarm_board import AlarmBoard
-from labctl.commands import Caller, CommandRefused, CommandRegistry, Payload, Role
-from labctl.kiln_runner import KilnRunner
-from labctl.runstore import RunStore
-from labctl.snapshot import KilnSnapshot
-from labctl.telemetry_config import UserSection
-from labctl.ui_config import UiSection
+from labctl.alarms import AlarmBoard
+from labctl.commands.registry import Caller, CommandRefused, CommandRegistry, Payload, Role
+from labctl.config.telemetry import UserSection
+from labctl.config.ui import UiSection
+from labctl.kiln.runner import KilnRunner
+from labctl.kiln.snapshot import KilnSnapshot
+from labctl.runs.store import RunStore
 from labctl.web.live import LivePush
 from labctl.web.lockout import Lockout
 from labctl.web.pins import hash_pin

@@ -14,11 +14,11 @@ from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any, cast
 
 from drivers.clock import VirtualClock
-from labctl.alarm_board import AlarmBoard
+from labctl.alarms import AlarmBoard
 from labctl.commission.daemon_commands import register_commissioning_commands
 from labctl.commission.daemon_run import LabLinks
 from labctl.commission.daemon_side import DaemonCommissioning
-from labctl.config import SiteConfig
+from labctl.config.site import SiteConfig
 from labctl.runs.loop import MachineLoop
 
 if TYPE_CHECKING:

@@ -17,14 +17,14 @@ from pathlib import Path
 
 import pytest
 
-from labctl.commands import Caller, CommandRegistry, Role
-from labctl.demo_records import demo_records
+from labctl.commands.registry import Caller, CommandRegistry, Role
 from labctl.ledger import keys
 from labctl.ledger.burnout import KilnHistory
 from labctl.ledger.commands import register_ledger_commands
 from labctl.ledger.recorder import CastRecorder
 from labctl.ledger.records import CastRecord
 from labctl.ledger.service import LedgerService
+from labctl.sim.demo.records import demo_records
 from labctl.web.options import ledger_choices, library, register_start_options
 
 PROFILES = Path(__file__).resolve().parents[3] / "profiles"

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 from aiohttp import WSServerHandshakeError
 
-from labctl.commands import Caller, CommandQueue, Payload, Role
+from labctl.commands.registry import Caller, CommandQueue, Payload, Role
 from labctl.web.lockout import ADDRESS_FREE
 
 if TYPE_CHECKING:

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 from aiohttp import WSMsgType, WSServerHandshakeError
 
-from labctl.commands import Caller, CommandRefused, Role
+from labctl.commands.registry import Caller, CommandRefused, Role
 
 if TYPE_CHECKING:
     from tests.labctl.web.conftest import Lab, Serve

@@ -8,12 +8,12 @@ from typing import cast
 
 import pytest
 
-from labctl.alarm_board import AlarmBoard
-from labctl.commands import CommandRegistry
-from labctl.kiln_runner import KilnRunner
-from labctl.runstore import RunStore
-from labctl.telemetry_config import UserSection
-from labctl.ui_config import UiSection
+from labctl.alarms import AlarmBoard
+from labctl.commands.registry import CommandRegistry
+from labctl.config.telemetry import UserSection
+from labctl.config.ui import UiSection
+from labctl.kiln.runner import KilnRunner
+from labctl.runs.store import RunStore
 from labctl.web.pins import hash_pin
 from labctl.web.service import LOCKOUT_FILE, Touchscreen
 from labctl.web.signin import FREE_ATTEMPTS, SignInRefused

@@ -10,8 +10,8 @@ from collections.abc import Callable
 
 import pytest
 
-from labctl.commands import Role
-from labctl.telemetry_config import UserSection
+from labctl.commands.registry import Role
+from labctl.config.telemetry import UserSection
 from labctl.web.lockout import ADDRESS_FREE
 from labctl.web.signin import FREE_ATTEMPTS, MAX_LOCK_S, Sessions, SignInRefused
 

@@ -16,11 +16,11 @@ from typing import TYPE_CHECKING, Any
 import pytest
 from aiohttp import WSMsgType
 
-from labctl.commands import Caller, CommandRefused, Payload, Role
-from labctl.interlocks import InterlockLimits, InterlockState, Observation, evaluate
+from labctl.commands.registry import Caller, CommandRefused, Payload, Role
+from labctl.kiln.interlocks import InterlockLimits, InterlockState, Observation, evaluate
+from labctl.kiln.program import engine
+from labctl.kiln.program.segments import describe
 from labctl.profiles.loader import load_burnout
-from labctl.program import engine
-from labctl.program.segments import describe
 
 if TYPE_CHECKING:
     from tests.labctl.web.conftest import Lab, Serve, Served
