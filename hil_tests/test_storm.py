@@ -41,7 +41,7 @@ from hil_tests.support.storm_clients import (
     cli_call,
     summary,
 )
-from labctl.commands.registry import COMMAND_DEADLINE_S
+from labctl.commands.queue import COMMAND_DEADLINE_S
 
 log = logging.getLogger(__name__)
 LONG = os.environ.get("LABCTL_LONG_TESTS") == "1"

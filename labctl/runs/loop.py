@@ -22,7 +22,7 @@ from collections import deque
 from collections.abc import AsyncIterator, Callable
 
 from drivers.clock import Clock
-from labctl.commands.registry import Action, CommandQueue, InternalError
+from labctl.commands.queue import Action, CommandQueue, InternalError
 from labctl.runs.store import RunStoreError
 
 log = logging.getLogger(__name__)

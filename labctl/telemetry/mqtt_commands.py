@@ -18,13 +18,8 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Final
 
-from labctl.commands.registry import (
-    COMMAND_DEADLINE_S,
-    Caller,
-    CommandRefused,
-    CommandRegistry,
-    Role,
-)
+from labctl.commands.queue import COMMAND_DEADLINE_S
+from labctl.commands.registry import Caller, CommandRefused, CommandRegistry, Role
 from labctl.telemetry.mqtt_inbox import LogEvery
 from labctl.telemetry.mqtt_outbox import RateLimit
 from labctl.telemetry.mqtt_topics import CommandRequest, parse_command, reply_error, reply_ok

@@ -44,13 +44,8 @@ from labctl.cast.commands import register_caster_commands
 from labctl.cast.devices import CasterDevices
 from labctl.cast.params import CasterKind, CasterLimits
 from labctl.cast.runner import CasterRunner
-from labctl.commands.registry import (
-    COMMAND_DEADLINE_S,
-    Caller,
-    CommandRefused,
-    CommandRegistry,
-    Role,
-)
+from labctl.commands.queue import COMMAND_DEADLINE_S
+from labctl.commands.registry import Caller, CommandRefused, CommandRegistry, Role
 from labctl.commands.status import register_status
 from labctl.commission.daemon_commands import register_commissioning_commands
 from labctl.commission.daemon_run import LabLinks

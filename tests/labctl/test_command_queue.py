@@ -12,7 +12,8 @@ import asyncio
 
 import pytest
 
-from labctl.commands.registry import CommandQueue, CommandRefused, InternalError
+from labctl.commands.queue import CommandQueue, InternalError
+from labctl.commands.registry import CommandRefused
 
 
 async def _ok() -> dict[str, object]:

@@ -19,7 +19,8 @@ import pytest
 from drivers.capabilities import ControllerReading
 from drivers.clock import VirtualClock
 from drivers.errors import DriverError, LinkDown
-from labctl.commands.registry import Action, CommandRefused
+from labctl.commands.queue import Action
+from labctl.commands.registry import CommandRefused
 from labctl.config.site import InterlockSection
 from labctl.kiln.runner import KilnRunner
 from labctl.kiln.settings import RunSettings

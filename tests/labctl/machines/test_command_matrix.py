@@ -23,7 +23,8 @@ from pathlib import Path
 import pytest
 
 from labctl.cast.params import CasterKind
-from labctl.commands.registry import COMMAND_DEADLINE_S, Role
+from labctl.commands.queue import COMMAND_DEADLINE_S
+from labctl.commands.registry import Role
 from tests._support.machine_fakes import (
     FLASK_C,
     PAYLOADS,

@@ -31,7 +31,8 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
 
 from labctl.cast.params import CasterKind
-from labctl.commands.registry import COMMAND_DEADLINE_S, Role
+from labctl.commands.queue import COMMAND_DEADLINE_S
+from labctl.commands.registry import Role
 from tests._support.machine_fakes import CASTER, FLASK_C, KILN, PAYLOADS, Answer, Lab, lab_of
 from tests.labctl.machines.table import CASTER_COMMANDS, KILN_COMMANDS, LAB_COMMANDS
 

@@ -13,7 +13,8 @@ from typing import TYPE_CHECKING, Any
 import pytest
 from aiohttp import WSServerHandshakeError
 
-from labctl.commands.registry import Caller, CommandQueue, Payload, Role
+from labctl.commands.queue import CommandQueue
+from labctl.commands.registry import Caller, Payload, Role
 from labctl.web.lockout import ADDRESS_FREE
 
 if TYPE_CHECKING:
