@@ -19,7 +19,8 @@ from drivers.clock import ScaledClock
 from drivers.eurotherm3200.sim import Eurotherm3200Sim, SimOptions
 from labctl.commands.registry import Caller, Role
 from labctl.config.site import SiteConfig, load_site
-from labctl.daemon.app import Lab, build_lab, run_lab
+from labctl.daemon.app import Lab, build_lab
+from labctl.daemon.run import run_lab
 from labctl.profiles.alloys import load_alloy
 from labctl.sim.site import rig_site
 

@@ -29,7 +29,7 @@ from influxdb_client.client.write_api import WriteOptions
 
 from drivers.clock import Clock, real_clock
 from hil_tests.support.services import influxdb1, influxql_rows, victoria_metrics
-from labctl.daemon.app import GIL_SWITCH_S
+from labctl.daemon.run import GIL_SWITCH_S
 from labctl.telemetry.drain import Drainer, SpoolSource
 from labctl.telemetry.influx import InfluxV1Writer, InfluxV2Writer, PointWriter, to_point
 from labctl.telemetry.points import TelemetryPoint

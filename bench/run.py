@@ -204,7 +204,8 @@ async def bench_daemon(window_s: float) -> None:
 async def bench_jitter(window_s: float, period_s: float = 0.1) -> None:
     """(e) control tick lateness in the real daemon loop vs a bare asyncio timer loop."""
     from labctl.config.site import load_site
-    from labctl.daemon.app import build_lab, run_lab
+    from labctl.daemon.app import build_lab
+    from labctl.daemon.run import run_lab
 
     sim = Eurotherm3200Sim()
     clock = ScaledClock(1.0)

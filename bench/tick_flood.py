@@ -29,7 +29,8 @@ from hil_tests.support.caster import PROFILES
 from hil_tests.support.mqtt_service import mosquitto
 from hil_tests.support.storm import acl, password
 from labctl.config.site import load_site
-from labctl.daemon.app import build_lab, run_lab
+from labctl.daemon.app import build_lab
+from labctl.daemon.run import run_lab
 from labctl.sim.site import rig_site
 
 Row = Callable[[str, str, str, str], None]

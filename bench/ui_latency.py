@@ -25,7 +25,8 @@ from drivers.eurotherm3200.sim import Eurotherm3200Sim
 from hil_tests.support.services import free_port
 from hil_tests.support.ui import CHROMIUM, FLAGS
 from labctl.config.site import load_site
-from labctl.daemon.app import build_lab, run_lab
+from labctl.daemon.app import build_lab
+from labctl.daemon.run import run_lab
 from labctl.kiln.snapshot import KilnSnapshot
 from labctl.sim.site import rig_site, ui_site
 

@@ -28,7 +28,7 @@ def _setup_logging(verbose: bool) -> None:
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
-    from labctl.daemon.app import run_daemon_from_config
+    from labctl.daemon.run import run_daemon_from_config
 
     return asyncio.run(run_daemon_from_config(Path(args.config)))
 

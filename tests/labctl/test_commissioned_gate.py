@@ -26,7 +26,8 @@ from labctl.commands.registry import Caller, CommandRefused, Role
 from labctl.commission.gate import NotCommissioned
 from labctl.commission.record import Commissioning, DeviceCheck, device_digest
 from labctl.config.site import SiteConfig, load_site
-from labctl.daemon.app import Lab, build_lab, run_daemon_from_config
+from labctl.daemon.app import Lab, build_lab
+from labctl.daemon.run import run_daemon_from_config
 from labctl.errors import ConfigError
 from labctl.kiln.snapshot import KilnSnapshot
 from labctl.ledger import keys

@@ -49,7 +49,7 @@ def test_a_unit_twice_on_one_bus_is_refused(tmp_path: Path, minimal_site: str) -
 async def test_daemon_refuses_to_start_with_a_bad_profile(
     tmp_path: Path, minimal_site: str, caplog: pytest.LogCaptureFixture
 ) -> None:
-    from labctl.daemon.app import run_daemon_from_config
+    from labctl.daemon.run import run_daemon_from_config
 
     profiles = tmp_path / "profiles" / "burnout"
     profiles.mkdir(parents=True)

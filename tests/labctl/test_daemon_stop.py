@@ -14,7 +14,8 @@ import pytest
 
 from drivers.clock import ScaledClock
 from labctl.config.site import load_site
-from labctl.daemon.app import Lab, build_lab, run_lab
+from labctl.daemon.app import Lab, build_lab
+from labctl.daemon.run import run_lab
 from labctl.runs.loop import MachineLoop
 
 #: SAFE_STOP_S (6) for the machines in parallel + CLOSE_S (3) per service, with room for a

@@ -22,7 +22,8 @@ import pytest
 
 from drivers.clock import ScaledClock
 from labctl.config.site import load_site
-from labctl.daemon.app import build_lab, run_lab
+from labctl.daemon.app import build_lab
+from labctl.daemon.run import run_lab
 from labctl.daemon.watchdog import (
     ProgressGate,
     notify,

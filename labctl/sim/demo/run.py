@@ -24,7 +24,8 @@ from drivers.clock import ScaledClock
 from drivers.eurotherm3200.sim import Eurotherm3200Sim, SimOptions
 from labctl.commands.registry import Caller, CommandRefused, Role
 from labctl.config.site import load_site
-from labctl.daemon.app import Lab, build_lab, run_lab
+from labctl.daemon.app import Lab, build_lab
+from labctl.daemon.run import run_lab
 from labctl.errors import ProfileError
 from labctl.kiln.snapshot import KilnSnapshot
 from labctl.ledger import keys
