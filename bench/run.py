@@ -35,7 +35,7 @@ from bench.spool_bench import bench_spool_ingest, bench_spool_memory
 from bench.tick_flood import bench_tick_flood
 from bench.ui_latency import bench_ui_latency
 from drivers._modbus.bus import ModbusBus
-from drivers._modbus.pymodbus_wire import PymodbusWire
+from drivers._modbus.pymodbus.client import PymodbusWire
 from drivers._modbus.registers import Poll
 from drivers._modbus.transport import TcpEndpoint
 from drivers._sim.links import Faults

@@ -21,7 +21,7 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 
-from drivers._modbus.bus import ModbusDevice
+from drivers._modbus.device import ModbusDevice
 from drivers._serial.line import SerialLine, SerialSettings
 from drivers._sim.paced_line import PacedPty
 from drivers.adam4018.driver import Adam4018

@@ -6,7 +6,7 @@ dewax included) was skipped, and taking the flask signed the run *completed*.
 
 from __future__ import annotations
 
-from drivers._sim.physics import KilnThermalModel
+from drivers._sim.plant.physics import KilnThermalModel
 from hil_tests.test_burnout import _heat_off
 
 HOT_C = 596.0

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from drivers._modbus.bus import ModbusDevice
+from drivers._modbus.device import ModbusDevice
 from drivers._sim.links import Faults
 from drivers.clock import real_clock
 from drivers.errors import DeviceTimeout, FramingError

@@ -1,1 +1,1 @@
-"""Shared Modbus machinery: codecs, register maps, read planning, the bus and its wire adapter."""
+"""Shared Modbus machinery: codecs, register maps, read planning, the bus, its devices, pymodbus."""

@@ -6,55 +6,36 @@ identity after each connect. The link is dropped when the wire says so (LinkDown
 ``wire.connected`` false after an error) or after ``LOST_AFTER`` consecutive communication
 failures on the bus, so one silent unit does not take the line down for answering neighbours.
 Exception replies (DeviceRejected) prove the link works and never drop it.
+
+The units themselves are :class:`~drivers._modbus.device.ModbusDevice`; the bus offers them the
+:class:`~drivers._modbus.device.Transactions` API and keeps their books through theirs.
 """
 
 from __future__ import annotations
 
 import asyncio
-import enum
 import logging
 import random
-from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
 from drivers._modbus.alarm import Alarm
-from drivers._modbus.plan import Block, plan_reads
-from drivers._modbus.registers import Poll, Register, RegisterMap, Table
+from drivers._modbus.device import LOST_AFTER, ModbusDevice
+from drivers._modbus.registers import RegisterMap, Table
 from drivers._modbus.transport import Wire
 from drivers.clock import Clock
 from drivers.errors import (
     CommunicationError,
-    ConfigurationError,
-    DeviceRejected,
     DeviceTimeout,
     DriverError,
     FramingError,
-    IdentityMismatch,
     LinkDown,
-    WriteNotVerified,
 )
 
 log = logging.getLogger(__name__)
-LOST_AFTER = 3  # consecutive communication failures
 T = TypeVar("T")
 _Op = Callable[[], Awaitable[T]]
-
-
-class Health(enum.StrEnum):
-    """A unit's communication health."""
-
-    OK = "ok"
-    DEGRADED = "degraded"
-    LOST = "lost"
-
-
-@dataclass(frozen=True, slots=True)
-class Sample:
-    """Register values (engineering units) from one read request."""
-
-    at: float  # clock.now() when the last reply arrived
-    values: Mapping[str, float]
 
 
 @dataclass(slots=True)
@@ -63,147 +44,6 @@ class _Request(Generic[T]):
     op: _Op[T]
     future: asyncio.Future[T]
     generation: int  # the connection it was accepted on
-
-
-class ModbusDevice:
-    """One unit on a bus, described by its family's register map (see :meth:`ModbusBus.device`)."""
-
-    def __init__(
-        self, bus: ModbusBus, name: str, unit: int, regmap: RegisterMap, identity: Sequence[str]
-    ) -> None:
-        self.name, self.unit, self.regmap = name, unit, regmap
-        self.max_block, self.max_fill = 125, 8
-        self._bus = bus
-        self._identity_names = frozenset(identity)
-        self._plans: dict[frozenset[str] | None, tuple[Block, ...]] = {}
-        self._failures = 0
-        self._identity: dict[str, float] | None = None  # as first seen
-        self._identity_checked = False  # on the current connection
-        self._mismatch: str | None = None
-        self._logged = Health.LOST
-
-    @property
-    def health(self) -> Health:
-        if self._mismatch is not None or not self._bus.connected:
-            return Health.LOST
-        if self._failures == 0:
-            return Health.OK
-        return Health.DEGRADED if self._failures < LOST_AFTER else Health.LOST
-
-    def plan(self, names: Iterable[str] | None = None) -> tuple[Block, ...]:
-        """The read blocks for ``names`` (default: every FAST register), cached per name set.
-
-        Blocks span only addresses the map marks documented (:func:`plan_reads`).
-        """
-        key = None if names is None else frozenset(names)
-        if key not in self._plans:
-            regs = self.regmap.polled(Poll.FAST) if key is None else [self.regmap[n] for n in key]
-            self._plans[key] = plan_reads(
-                regs,
-                max_block=self.max_block,
-                max_fill=self.max_fill,
-                documented=self.regmap.is_documented,
-            )
-        return self._plans[key]
-
-    async def wait_connected(self, timeout_s: float) -> None:
-        """Wait (wall seconds) for the bus; LinkDown on timeout, IdentityMismatch if replaced."""
-        try:
-            async with asyncio.timeout(timeout_s):
-                await self._bus._up.wait()
-        except TimeoutError:
-            raise LinkDown(f"{self.name}: {self._bus.name} down for {timeout_s} s") from None
-        if self._mismatch is not None:
-            raise IdentityMismatch(self._mismatch)
-
-    async def read(self, names: Iterable[str] | None = None) -> Sample:
-        """Read ``names`` (default: every FAST register) in the fewest transactions."""
-        blocks = self.plan(names)
-
-        async def op() -> Sample:
-            values = await self._read_blocks(blocks)
-            return Sample(at=self._bus.clock.now(), values=values)
-
-        return await self._bus._submit(self, op)
-
-    def _encoded(self, name: str, value: float) -> tuple[Register, list[int]]:
-        reg = self.regmap[name]
-        if not reg.writable:
-            raise ConfigurationError(f"{self.name}: {name} is read-only")
-        return reg, list(reg.encode(value))
-
-    async def _write_once(self, reg: Register, words: Sequence[int]) -> None:
-        """In the bus task: one write transaction."""
-        bus = self._bus
-        await bus._transact(self, bus._wire.write(reg.table, reg.address, words, self.unit))
-
-    async def command(self, name: str, value: float) -> None:
-        """Write once (never retried) with no read-back, for write-only command registers.
-
-        The caller verifies the command's effect (e.g. by the status bits it changes).
-        """
-        reg, words = self._encoded(name, value)
-
-        async def op() -> None:
-            await self._write_once(reg, words)
-
-        await self._bus._submit(self, op)
-
-    async def write(self, name: str, value: float) -> None:
-        """Write once (never retried), then read back; WriteNotVerified if off by > step/2."""
-        reg, words = self._encoded(name, value)
-        written = reg.decode(words)
-
-        async def op() -> float:
-            await self._write_once(reg, words)
-            return reg.decode(await self._bus._read(self, reg.table, reg.address, reg.words))
-
-        read_back = await self._bus._submit(self, op)
-        if abs(read_back - written) > reg.resolution / 2:
-            raise WriteNotVerified(
-                f"{self.name}: wrote {written:g} to {name}, read back {read_back:g}",
-                register=name,
-                written=written,
-                read_back=read_back,
-            )
-
-    async def _check_identity(self) -> None:
-        """In the bus task: compare the identity registers with their first reading."""
-        values: dict[str, float] | None
-        try:
-            values = await self._read_blocks(self.plan(self._identity_names))
-        except DeviceRejected:
-            if self._identity is None:
-                raise  # never seen: the map is wrong, not the device
-            values = None
-        if self._identity is None:
-            self._identity = values
-        elif values != self._identity:
-            self._mismatch = (
-                f"{self.name}: unit {self.unit} on {self._bus.name} answers as {values}, "
-                f"expected {self._identity}; refusing to drive it"
-            )
-            log.error("%s", self._mismatch)
-        else:
-            self._mismatch = None
-        self._identity_checked = True
-
-    async def _read_blocks(self, blocks: Iterable[Block]) -> dict[str, float]:
-        values: dict[str, float] = {}
-        for b in blocks:
-            values.update(b.decode(await self._bus._read(self, b.table, b.address, b.count)))
-        return values
-
-    def _record(self, ok: bool) -> None:
-        self._failures = 0 if ok else self._failures + 1
-        self._log_health()
-
-    def _log_health(self) -> None:
-        health = self.health
-        if health is not self._logged:
-            level = logging.INFO if health is Health.OK else logging.WARNING
-            log.log(level, "%s: communication %s -> %s", self.name, self._logged, health)
-            self._logged = health
 
 
 class ModbusBus:
@@ -287,8 +127,7 @@ class ModbusBus:
         self._generation += 1
         self._streak, self._drop, self._refused = 0, False, 0
         for dev in self.devices:
-            dev._identity_checked = not dev._identity_names
-            if not dev._identity_checked:
+            if dev.on_connect():
                 try:
                     await self._execute(dev, _nothing)
                 except DriverError as err:  # the unit fails its requests until it answers
@@ -298,7 +137,7 @@ class ModbusBus:
         self._up.set()
         log.info("%s: link up", self.name)
         for dev in self.devices:
-            dev._log_health()
+            dev.log_health()
         return True
 
     async def _serve(self) -> None:
@@ -327,41 +166,52 @@ class ModbusBus:
     async def _execute(self, device: ModbusDevice, op: _Op[T]) -> T:
         """Run ``op`` for ``device`` (identity first if unchecked), keeping the health books."""
         try:
-            if not device._identity_checked:
-                await device._check_identity()
-            if device._mismatch is not None:
-                raise IdentityMismatch(device._mismatch)
+            await device.ensure_identity()
             result = await op()
         except CommunicationError as err:
             self._streak += 1
-            device._record(ok=False)
+            device.record(ok=False)
             lost = isinstance(err, LinkDown) or not self._wire.connected
             self._drop = self._drop or lost or self._streak >= LOST_AFTER
             raise
         except DriverError:  # the device answered (exception reply, read-back, identity)
             self._streak = 0
-            device._record(ok=True)
+            device.record(ok=True)
             raise
         self._streak = 0
-        device._record(ok=True)
+        device.record(ok=True)
         return result
 
-    async def _submit(self, device: ModbusDevice, op: _Op[T]) -> T:
+    # The devices' side of the API (drivers._modbus.device.Transactions).
+
+    async def until_up(self) -> None:
+        """Return once the link is up and every unit's identity has been checked."""
+        await self._up.wait()
+
+    async def submit(self, device: ModbusDevice, op: _Op[T]) -> T:
         """Queue ``op`` for the bus task; fails fast while the link is down."""
         if not self.connected:
             raise LinkDown(f"{self.name}: link down")
-        if device._mismatch is not None:
-            raise IdentityMismatch(device._mismatch)
+        device.refuse_if_replaced()
         future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
         await self._queue.put(_Request(device, op, future, self._generation))
         return await future
 
-    async def _read(self, dev: ModbusDevice, table: Table, address: int, count: int) -> list[int]:
+    async def read_words(
+        self, dev: ModbusDevice, table: Table, address: int, count: int
+    ) -> list[int]:
+        """In the bus task: one read transaction; FramingError unless ``count`` words came."""
         words = await self._transact(dev, self._wire.read(table, address, count, dev.unit))
         if len(words) != count:
             self.errors += 1
             raise FramingError(f"{dev.name}: asked for {count} at {address}, got {len(words)}")
         return words
+
+    async def write_words(
+        self, dev: ModbusDevice, table: Table, address: int, words: Sequence[int]
+    ) -> None:
+        """In the bus task: one write transaction, never retried."""
+        await self._transact(dev, self._wire.write(table, address, words, dev.unit))
 
     async def _transact(self, dev: ModbusDevice, call: Awaitable[T]) -> T:
         """One wire transaction under the real-time timeout."""
@@ -388,7 +238,7 @@ class ModbusBus:
         if was_up:
             log.warning("%s: %s", self.name, why)
         for dev in self.devices:
-            dev._log_health()
+            dev.log_health()
 
 
 async def _nothing() -> None:

@@ -84,7 +84,7 @@ def plan_map_reads(
 ) -> tuple[Block, ...]:
     """The blocks the bus reads for registers ``names`` of ``regmap``: documented spans only.
 
-    This is the plan :meth:`~drivers._modbus.bus.ModbusDevice.plan` uses; a commissioning
+    This is the plan :meth:`~drivers._modbus.device.ModbusDevice.plan` uses; a commissioning
     check reads these blocks to prove a unit answers every one of them.
     """
     return plan_reads(

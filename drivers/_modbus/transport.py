@@ -1,8 +1,9 @@
 """The one I/O seam of the Modbus stack: a :class:`Wire` moves raw words to and from devices.
 
-:class:`~drivers._modbus.bus.ModbusBus` does everything above the wire (serialising requests,
-coalescing reads, health, reconnect policy, write verification) and talks only to a ``Wire``.
-The real wire is pymodbus (``drivers._modbus.pymodbus_wire``, the only module importing it);
+:class:`~drivers._modbus.bus.ModbusBus` and its units do everything above the wire (serialising
+requests, coalescing reads, health, reconnect policy, write verification); the bus talks only to
+a ``Wire``.
+The real wire is pymodbus (``drivers._modbus.pymodbus.client``; only that package imports it);
 unit tests plug a fake wire over :class:`~drivers._modbus.bank.RegisterBank` into the same bus.
 
 Every method raises only :mod:`drivers.errors` exceptions.

@@ -1,1 +1,1 @@
-"""Simulator machinery shared by device families: physics helpers, servers, fault injection."""
+"""Simulator machinery shared by device families: plant models, servers, fault injection."""

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from drivers._sim.chamber import ChamberModel
+from drivers._sim.plant.chamber import ChamberModel
 from drivers._sim.server import Endpoint
 from drivers._sim.stepped import stepping
 from drivers.adam4018.sim import Adam4018Sim

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Protocol
 
 from drivers._modbus.bank import RegisterBank, WriteHook
-from drivers._modbus.pymodbus_server import serve_units
+from drivers._modbus.pymodbus.server import serve_units
 from drivers._modbus.registers import RegisterMap, Table
 from drivers._sim.links import Faults, PtyLink, TcpFaultProxy
 from drivers._sim.paced_line import Pacing, paced_rtu

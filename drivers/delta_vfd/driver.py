@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from drivers._modbus.bus import ModbusDevice
+from drivers._modbus.device import ModbusDevice
 from drivers.capabilities import DriveReading
 from drivers.delta_vfd.registers import MAP, Command, CommLossAction, Control, DriveState
 from drivers.errors import ConfigurationError

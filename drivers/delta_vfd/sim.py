@@ -1,7 +1,7 @@
 """A simulated Delta VFD-B spinning a centrifugal casting arm.
 
 The drive ramps its output frequency towards the command at max_freq / accel_time (Hz/s) up and
-max_freq / decel_time down (01-00, 01-09, 01-10), drives :class:`~drivers._sim.arm.ArmModel`
+max_freq / decel_time down (01-00, 01-09, 01-10), drives :class:`~drivers._sim.plant.arm.ArmModel`
 with it, and reports output frequency, current, speed, status and fault code on the 21xxH
 registers; 2102H reads back the frequency command (the address list's "frequency command (F)"
 monitor, in the 2001H scaling). With 09-03 set, a host that sends no request for that long gets
@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 
 from drivers._modbus.bank import ILLEGAL_VALUE, BankError
 from drivers._modbus.registers import Table
-from drivers._sim.arm import ArmModel, ArmParams
+from drivers._sim.plant.arm import ArmModel, ArmParams
 from drivers._sim.server import HostWatchedBank, ServedModbusSim
 from drivers.delta_vfd.backdoor import Backdoor
 from drivers.delta_vfd.registers import (

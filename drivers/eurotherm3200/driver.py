@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping, Sequence
 
-from drivers._modbus.bus import ModbusDevice
+from drivers._modbus.device import ModbusDevice
 from drivers.capabilities import ControllerReading, DeviceSegment, EndAction, ProgramStatus
 from drivers.errors import ConfigurationError, FramingError
 from drivers.eurotherm3200.registers import (

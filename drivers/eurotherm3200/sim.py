@@ -1,11 +1,11 @@
 """A simulated Eurotherm 3216P driving a burnout kiln with an invested flask.
 
 The instrument side (what the registers mean, the controller's own PID, its programmer, the
-remote-setpoint comms-loss fallback, sensor break) is modelled here on the same register table
-the driver uses; the kiln is :class:`~drivers._sim.physics.KilnThermalModel`. The simulator is
-served over a real pymodbus server, on loopback TCP behind a fault proxy or as RTU on a pty,
-and stepped on the shared clock so an accelerated daemon and simulator agree on the time. The
-wire side (float region, fast status, what it refuses) is :class:`EurothermBank`.
+remote-setpoint comms-loss fallback, sensor break) is modelled here on the same register table the
+driver uses; the kiln is :class:`~drivers._sim.plant.physics.KilnThermalModel`. The simulator is
+served over a real pymodbus server, on loopback TCP behind a fault proxy or as RTU on a pty, and
+stepped on the shared clock so an accelerated daemon and simulator agree on the time. The wire side
+(float region, fast status, what it refuses) is :class:`EurothermBank`.
 
 Modelled assumptions (the manual pages read do not settle them) are listed in ``NOTES.md``.
 """
@@ -18,8 +18,8 @@ from typing import Literal
 
 from drivers._modbus.bank import BankError
 from drivers._sim.backdoor import Backdoor
-from drivers._sim.physics import KilnThermalModel
-from drivers._sim.pid import Pid
+from drivers._sim.plant.physics import KilnThermalModel
+from drivers._sim.plant.pid import Pid
 from drivers._sim.server import ServedModbusSim
 from drivers.eurotherm3200.bank import EurothermBank
 from drivers.eurotherm3200.programmer import Programmer, ProgramSegment

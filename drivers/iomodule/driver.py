@@ -16,7 +16,7 @@ import dataclasses
 import logging
 from collections.abc import Mapping
 
-from drivers._modbus.bus import ModbusDevice
+from drivers._modbus.device import ModbusDevice
 from drivers.capabilities import CasterInputs, CasterOutputs
 from drivers.errors import ConfigurationError
 from drivers.iomodule.dcon import MAX_TIMEOUT_S, how_to_configure

@@ -9,7 +9,7 @@ code is an assumption, NOTES.md). With comm safety enabled, a host that sends no
 timeout (simulated seconds) finds the coils at the safety value (all off, vent open) and the
 flag set; its next coil write clears the flag.
 :attr:`IoModuleSim.loads` is what the caster's actuators really do, for the rig to feed the
-:class:`~drivers._sim.chamber.ChamberModel`. Assumptions are listed in ``NOTES.md``.
+:class:`~drivers._sim.plant.chamber.ChamberModel`. Assumptions are listed in ``NOTES.md``.
 """
 
 from __future__ import annotations

@@ -18,7 +18,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping, Sequence
 
-from drivers._modbus.bus import ModbusDevice
+from drivers._modbus.device import ModbusDevice
 from drivers.capabilities import ControllerReading, DeviceSegment, EndAction
 from drivers.errors import ConfigurationError, WriteNotVerified
 from drivers.omron_e5cc.registers import DECIMALS, MAP, Command, Status

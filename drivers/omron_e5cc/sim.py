@@ -17,8 +17,8 @@ import logging
 from dataclasses import dataclass
 
 from drivers._modbus.bank import BankError
-from drivers._sim.crucible import CrucibleModel
-from drivers._sim.pid import Pid
+from drivers._sim.plant.crucible import CrucibleModel
+from drivers._sim.plant.pid import Pid
 from drivers._sim.server import ServedModbusSim
 from drivers.omron_e5cc.backdoor import Backdoor
 from drivers.omron_e5cc.bank import E5ccBank

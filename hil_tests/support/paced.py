@@ -11,8 +11,9 @@ import contextlib
 from collections.abc import AsyncIterator
 from pathlib import Path
 
-from drivers._modbus.bus import ModbusBus, ModbusDevice
-from drivers._modbus.pymodbus_wire import PymodbusWire
+from drivers._modbus.bus import ModbusBus
+from drivers._modbus.device import ModbusDevice
+from drivers._modbus.pymodbus.client import PymodbusWire
 from drivers._modbus.transport import SerialLine
 from drivers._sim.links import Faults
 from drivers._sim.paced_line import Pacing

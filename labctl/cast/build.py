@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
-from drivers._modbus.bus import ModbusDevice
+from drivers._modbus.device import ModbusDevice
 from drivers._serial.line import SerialLine, SerialSettings
 from drivers.adam4018 import Adam4018
 from drivers.capabilities import TemperatureController

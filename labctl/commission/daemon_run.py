@@ -24,7 +24,7 @@ import logging
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import asdict, dataclass, field
 
-from drivers._modbus.bus import ModbusDevice
+from drivers._modbus.device import ModbusDevice
 from drivers._serial.line import Line
 from drivers.clock import Clock
 from drivers.errors import DriverError

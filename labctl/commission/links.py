@@ -11,8 +11,9 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Callable
 
-from drivers._modbus.bus import ModbusBus, ModbusDevice
-from drivers._modbus.pymodbus_wire import PymodbusWire
+from drivers._modbus.bus import ModbusBus
+from drivers._modbus.device import ModbusDevice
+from drivers._modbus.pymodbus.client import PymodbusWire
 from drivers._modbus.transport import SerialLine as RtuLine
 from drivers._modbus.transport import TcpEndpoint, Wire
 from drivers._serial.line import Line, SerialLine, SerialSettings

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 
-from drivers._modbus.bus import ModbusDevice
+from drivers._modbus.device import ModbusDevice
 from drivers.clock import Clock
 from drivers.errors import DriverError
 from labctl.commission.checks import CheckList, Timings

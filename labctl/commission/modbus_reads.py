@@ -12,7 +12,7 @@ from __future__ import annotations
 import itertools
 from collections.abc import Iterable, Mapping, Sequence
 
-from drivers._modbus.bus import ModbusDevice
+from drivers._modbus.device import ModbusDevice
 from drivers._modbus.plan import Block, plan_map_reads
 from drivers._modbus.registers import Register
 from drivers.errors import DriverError

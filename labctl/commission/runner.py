@@ -12,7 +12,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Protocol
 
-from drivers._modbus.bus import ModbusDevice
+from drivers._modbus.device import ModbusDevice
 from drivers._serial.line import Line
 from drivers.clock import Clock
 from labctl.commission import delta, eurotherm, iomodule, omron

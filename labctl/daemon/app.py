@@ -13,8 +13,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from drivers import delta_vfd, eurotherm3200, iomodule, omron_e5cc
-from drivers._modbus.bus import ModbusBus, ModbusDevice
-from drivers._modbus.pymodbus_wire import PymodbusWire
+from drivers._modbus.bus import ModbusBus
+from drivers._modbus.device import ModbusDevice
+from drivers._modbus.pymodbus.client import PymodbusWire
 from drivers._modbus.registers import RegisterMap
 from drivers._modbus.transport import SerialLine, TcpEndpoint
 from drivers.clock import Clock

@@ -10,8 +10,9 @@ from dataclasses import dataclass
 
 import pytest
 
-from drivers._modbus.bus import Health, ModbusBus, ModbusDevice
+from drivers._modbus.bus import ModbusBus
 from drivers._modbus.codecs import FLOAT32, INT16, UINT16
+from drivers._modbus.device import Health, ModbusDevice
 from drivers._modbus.fake_wire import FakeWire
 from drivers._modbus.registers import DocumentedSpan, Poll, Register, RegisterMap, Table
 from drivers.clock import VirtualClock
@@ -47,7 +48,7 @@ MAP = RegisterMap(
     # the fake device's manual lists 0..123, so the poll may coalesce across the gaps
     documented=[DocumentedSpan(Table.HOLDING, 0, 123, "fake device: every address")],
 )
-LOGGER = "drivers._modbus.bus"
+LOGGER = "drivers._modbus"  # the bus and its devices log under it
 
 
 def _tables() -> dict[Table, dict[int, int]]:

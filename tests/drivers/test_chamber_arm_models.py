@@ -5,8 +5,8 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from drivers._sim.arm import ArmModel, ArmParams
-from drivers._sim.chamber import ChamberModel, ChamberParams
+from drivers._sim.plant.arm import ArmModel, ArmParams
+from drivers._sim.plant.chamber import ChamberModel, ChamberParams
 
 EVACUATE = {"pump_on": True, "chamber_valve": True, "vent_valve": False, "argon_valve": False}
 HOLD = {"pump_on": True, "chamber_valve": False, "vent_valve": False, "argon_valve": False}

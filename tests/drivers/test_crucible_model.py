@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from drivers._sim.crucible import CrucibleModel
+from drivers._sim.plant.crucible import CrucibleModel
 
 
 def _time_across(model: CrucibleModel, low: float, high: float, power: float) -> float:

@@ -13,7 +13,7 @@ import pytest
 from drivers._modbus.bank import BankError
 from drivers._modbus.bus import ModbusBus
 from drivers._modbus.plan import plan_reads
-from drivers._modbus.pymodbus_wire import PymodbusWire
+from drivers._modbus.pymodbus.client import PymodbusWire
 from drivers._modbus.registers import Poll, Table
 from drivers._modbus.transport import TcpEndpoint
 from drivers.clock import VirtualClock

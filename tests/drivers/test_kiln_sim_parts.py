@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from drivers._sim.physics import KilnThermalModel
-from drivers._sim.pid import Pid
+from drivers._sim.plant.physics import KilnThermalModel
+from drivers._sim.plant.pid import Pid
 from drivers.eurotherm3200.programmer import Programmer, ProgramSegment
 from drivers.eurotherm3200.registers import TStat
 

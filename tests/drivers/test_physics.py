@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from drivers._sim.physics import KilnParams, KilnThermalModel
+from drivers._sim.plant.physics import KilnParams, KilnThermalModel
 
 
 def _minutes_to(kiln: KilnThermalModel, target_c: float, limit_min: int = 600) -> int:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from drivers._sim.physics import KilnThermalModel
-from drivers._sim.pid import Pid
+from drivers._sim.plant.physics import KilnThermalModel
+from drivers._sim.plant.pid import Pid
 
 RATE_C_PER_H = 150.0
 TARGET_C = 730.0

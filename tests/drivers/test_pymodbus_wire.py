@@ -12,8 +12,8 @@ import pytest
 
 from drivers._modbus.bank import BankError, RegisterBank
 from drivers._modbus.codecs import FLOAT32, INT16, UINT32
-from drivers._modbus.pymodbus_server import serve_units
-from drivers._modbus.pymodbus_wire import PymodbusWire
+from drivers._modbus.pymodbus.client import PymodbusWire
+from drivers._modbus.pymodbus.server import serve_units
 from drivers._modbus.registers import Register, RegisterMap, Table
 from drivers._modbus.transport import SerialLine, TcpEndpoint
 from drivers._sim.links import Faults, PtyLink, TcpFaultProxy

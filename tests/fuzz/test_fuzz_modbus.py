@@ -19,9 +19,10 @@ from hypothesis import event, given
 from hypothesis import strategies as st
 
 from drivers._modbus import codecs
-from drivers._modbus.bus import ModbusBus, Sample
+from drivers._modbus.bus import ModbusBus
+from drivers._modbus.device import Sample
 from drivers._modbus.plan import Block, plan_reads
-from drivers._modbus.pymodbus_wire import PymodbusWire
+from drivers._modbus.pymodbus.client import PymodbusWire
 from drivers._modbus.registers import Poll, RegisterMap, Table
 from drivers._modbus.transport import TcpEndpoint
 from drivers.clock import VirtualClock

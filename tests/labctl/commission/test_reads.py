@@ -7,7 +7,8 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from drivers._modbus.bus import ModbusBus, ModbusDevice
+from drivers._modbus.bus import ModbusBus
+from drivers._modbus.device import ModbusDevice
 from drivers._modbus.fake_wire import FakeWire
 from drivers._modbus.registers import DocumentedSpan, Register, RegisterMap, Table
 from drivers.clock import VirtualClock

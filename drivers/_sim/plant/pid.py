@@ -8,11 +8,11 @@ changes); anti-windup by conditional integration (the integral does not grow whi
 saturated in the direction the error pushes). Manual mode is the caller's: while it lasts it calls
 :meth:`Pid.track` so the return to auto is bumpless.
 
-The defaults are tuned for :class:`~drivers._sim.physics.KilnThermalModel` with a large flask (PB
-10 °C, Ti 300 s, Td 40 s): they track a 150 °C/h ramp (the ramps of profiles/burnout) within ~1 °C,
-overshoot a ramp-to-hold corner by ~3 °C and stay stable for control periods from 0.25 s (assumed
-to be the instrument's own sample rate, 4 Hz: not confirmed in a manual) to 60 s (an accelerated
-simulation).
+The defaults are tuned for :class:`~drivers._sim.plant.physics.KilnThermalModel` with a large
+flask (PB 10 °C, Ti 300 s, Td 40 s): they track a 150 °C/h ramp (the ramps of profiles/burnout)
+within ~1 °C, overshoot a ramp-to-hold corner by ~3 °C and stay stable for control periods from
+0.25 s (assumed to be the instrument's own sample rate, 4 Hz: not confirmed in a manual) to 60 s
+(an accelerated simulation).
 """
 
 from __future__ import annotations

@@ -1,7 +1,8 @@
-"""The pymodbus server the simulators are served by (the client side is ``pymodbus_wire``).
+"""The pymodbus server the simulators are served by (the client side is ``pymodbus.client``).
 
-Split from the client so each stays small; these two modules are the only ones that import
-pymodbus. The server answers as the simulated unit would, not as pymodbus does by default:
+Split from the client so each stays small; this package (``drivers._modbus.pymodbus``) is the
+only one that imports pymodbus. The server answers as the simulated unit would, not as pymodbus
+does by default:
 
 * a write of one register or coil (FC06 / FC05) is answered with an echo of the request, as
   the Modbus specification requires (Modbus Application Protocol V1.1b3 §6.5, §6.6): pymodbus

@@ -1,8 +1,8 @@
-"""The pymodbus client: a :class:`Wire` (the simulators' server is ``pymodbus_server``).
+"""The pymodbus client: a :class:`Wire` (the simulators' server is ``pymodbus.server``).
 
-These two modules are the only ones that import pymodbus. pymodbus is pinned to an exact
-version (its API changes between minor releases); every pymodbus error is mapped here to
-:mod:`drivers.errors`, and nothing of pymodbus leaks out.
+This package (``drivers._modbus.pymodbus``) is the only one that imports pymodbus. pymodbus
+is pinned to an exact version (its API changes between minor releases); every pymodbus error is
+mapped here to :mod:`drivers.errors`, and nothing of pymodbus leaks out.
 The client never retries and never reconnects by itself: the bus decides both.
 
 pymodbus 3.16 reports "no reply in time", "reply for another unit/transaction" and (after

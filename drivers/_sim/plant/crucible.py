@@ -27,7 +27,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from drivers._sim.physics import KELVIN, HeatedModel
+from drivers._sim.plant.physics import KELVIN, HeatedModel
 
 __all__ = ["CrucibleModel", "CrucibleParams"]
 
