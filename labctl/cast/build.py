@@ -11,13 +11,13 @@ from drivers.adam4018 import Adam4018
 from drivers.capabilities import TemperatureController
 from drivers.clock import Clock
 from drivers.delta_vfd import DeltaVfd
-from drivers.eurotherm3200 import Eurotherm3200
+from drivers.families import FAMILIES
 from drivers.iomodule import IoModule
-from drivers.omron_e5cc import OmronE5cc
 from drivers.tpg36x import Tpg36x
 from labctl.cast.devices import CasterDevices
 from labctl.cast.runner import CasterRunner
-from labctl.config.caster import NO_LEASE_FAMILIES, Adam4018Section, CasterSection, Tpg36xSection
+from labctl.config.buses import Adam4018Section, Tpg36xSection
+from labctl.config.caster import CasterSection
 from labctl.config.site import SiteConfig
 from labctl.runs.store import RunStore
 
@@ -47,7 +47,9 @@ class DeviceParts:
     def crucible(self, name: str) -> TemperatureController:
         device = self._modbus(name)
         family = self._site.devices[name].family
-        return OmronE5cc(device) if family == "omron_e5cc" else Eurotherm3200(device)
+        make = FAMILIES[family].controller
+        assert make is not None  # the config's role checks guarantee a controller family
+        return make(device)
 
     def gauge(self, name: str) -> Tpg36x:
         dev = self._site.devices[name]
@@ -107,7 +109,7 @@ def build_casters(
             publish=publish,
         )
         family = site.devices[cfg.crucible].family
-        if family in NO_LEASE_FAMILIES:
+        if not FAMILIES[family].lease:
             log.warning(
                 "%s: crucible controller %s (%s) has no comms watchdog: heat streamed to it "
                 "stays on if labctl dies; the site config accepts this risk",

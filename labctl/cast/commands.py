@@ -22,11 +22,10 @@ from labctl.cast.params import CastRefused, cast_params
 from labctl.cast.runner import CasterRunner
 from labctl.cast.summary import CastOrigin
 from labctl.commands.registry import NAME, Caller, CommandRefused, CommandRegistry, Payload, Role
-from labctl.errors import ProfileError
 from labctl.kiln.snapshot import KilnSnapshot
 from labctl.ledger.idempotency import IdempotencyKey, Keys, MemoryKeys, once, repeated
 from labctl.ledger.records import Id
-from labctl.profiles.alloys import Alloy, load_alloy
+from labctl.profiles.alloys import Alloy, AlloyUnusable, load_alloy_named
 
 
 class CastLedger(Keys, Protocol):
@@ -63,17 +62,6 @@ class CastAbortPayload(CasterPayload):
     """Abort the cast; every device to its safe state."""
 
     reason: str = Field(default="", max_length=200)
-
-
-def load_alloy_named(profiles_dir: Path, name: str) -> Alloy:
-    """The alloy ``name`` from the library; CommandRefused with the reason if unusable."""
-    path = profiles_dir / "alloys" / f"{name}.toml"
-    if not path.is_file():
-        raise CommandRefused(f"no alloy profile {name!r} in {path.parent}")
-    try:
-        return load_alloy(path)
-    except ProfileError as err:
-        raise CommandRefused(f"alloy not usable: {err}") from err
 
 
 def register_caster_commands(
@@ -116,7 +104,10 @@ def register_caster_commands(
 
     async def _start(p: CastStartPayload, who: Caller) -> Mapping[str, object]:
         r = runner(p.caster)
-        alloy = load_alloy_named(profiles_dir, p.alloy)
+        try:
+            alloy = load_alloy_named(profiles_dir, p.alloy)
+        except AlloyUnusable as err:
+            raise CommandRefused(str(err)) from err
         try:
             params = cast_params(alloy, p.piece_class, r.limits)
         except CastRefused as err:

@@ -1,21 +1,12 @@
-"""The Modbus register table and identity registers of each Modbus device family.
+"""What the commissioning record says about a Modbus family's register table.
 
-Commissioning reads a device through the same table its driver uses; this is that table per
-family name of the site config (``[devices.NAME] family``).
+Commissioning reads a device through the same table its driver uses (:mod:`drivers.families`);
+the record's config digest carries that table, so a changed map asks for commissioning again.
 """
 
 from __future__ import annotations
 
-from drivers import delta_vfd, eurotherm3200, iomodule, omron_e5cc
-from drivers._modbus.registers import RegisterMap
-
-#: family -> (register map, identity register names).
-MODBUS_TABLES: dict[str, tuple[RegisterMap, tuple[str, ...]]] = {
-    "eurotherm3200": (eurotherm3200.MAP, tuple(eurotherm3200.IDENTITY)),
-    "omron_e5cc": (omron_e5cc.MAP, tuple(omron_e5cc.IDENTITY)),
-    "iomodule": (iomodule.MAP, tuple(iomodule.IDENTITY)),
-    "delta_vfd": (delta_vfd.MAP, tuple(delta_vfd.IDENTITY)),
-}
+from drivers.families import modbus_table
 
 
 def table_facts(family: str) -> dict[str, object]:
@@ -24,7 +15,7 @@ def table_facts(family: str) -> dict[str, object]:
     Each register's address, table, codec, scale and whether the manual lists it, and the
     other address spans the manual lists (a planned block may cross them).
     """
-    regmap, _identity = MODBUS_TABLES[family]
+    regmap = modbus_table(family).map
     registers = [
         [r.name, r.table.value, r.address, r.codec.kind.name, r.codec.order.value, r.decimals,
          r.scale, r.writable, r.documented]

@@ -18,8 +18,9 @@ from drivers._modbus.transport import SerialLine as RtuLine
 from drivers._modbus.transport import TcpEndpoint, Wire
 from drivers._serial.line import Line, SerialLine, SerialSettings
 from drivers.clock import Clock
-from labctl.commission.families import MODBUS_TABLES
-from labctl.config.site import RtuBus, SiteConfig
+from drivers.families import modbus_table
+from labctl.config.buses import RtuBus
+from labctl.config.site import SiteConfig
 
 
 def pymodbus_wire(site: SiteConfig, bus: str) -> Wire:
@@ -51,7 +52,7 @@ class OwnLinks:
         if bus is None:
             bus = self.buses[cfg.bus] = self._bus(cfg.bus)
             self._tasks.append(asyncio.create_task(bus.run(), name=f"commission {cfg.bus}"))
-        regmap, _identity = MODBUS_TABLES[cfg.family]
+        regmap = modbus_table(cfg.family).map
         device = bus.device(  # no identity for the bus: a wrong one would refuse every read,
             name=config_name,  # and commissioning reads it first itself, before any write
             unit=cfg.unit,

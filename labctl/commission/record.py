@@ -22,8 +22,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from labctl.commission.families import table_facts
+from labctl.config.buses import DeviceSection
 from labctl.config.caster import CasterSection
-from labctl.config.site import DeviceSection, KilnSection, SiteConfig
+from labctl.config.kiln import KilnSection
+from labctl.config.site import SiteConfig
 from labctl.errors import LabctlError
 from labctl.ledger.jcs import canonical
 from labctl.ledger.ops_records import Commissioning, DeviceCheck

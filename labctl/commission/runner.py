@@ -20,7 +20,8 @@ from labctl.commission.checks import CheckList, OnCheck
 from labctl.commission.modbus_family import ModbusFamily, ModbusTarget, commission_modbus
 from labctl.commission.record import device_digest, resolve
 from labctl.commission.serial_checks import SerialTarget, check_adam, check_tpg
-from labctl.config.site import DeviceSection, SiteConfig
+from labctl.config.buses import DeviceSection
+from labctl.config.site import SiteConfig
 from labctl.ledger.ops_records import Commissioning
 from labctl.ledger.service import LedgerService
 from labctl.ledger.store import Appended

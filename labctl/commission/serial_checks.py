@@ -22,7 +22,7 @@ from drivers.errors import DeviceRejected, DriverError
 from drivers.tpg36x import protocol as tpg
 from labctl.commission.checks import CheckList, Timings
 from labctl.commission.record import SiteDevice
-from labctl.config.caster import Adam4018Section, Tpg36xSection
+from labctl.config.buses import Adam4018Section, Tpg36xSection
 from labctl.config.site import SiteConfig
 
 MBAR = b"0"  # UNI code for mbar (BG 5195 BEN)

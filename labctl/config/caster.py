@@ -1,61 +1,24 @@
-"""Site-config sections for casting machines and their serial instruments.
+"""Site-config section ``[casters.NAME]``: a casting machine and the devices it is built from.
 
 A caster is an assembly of devices named in ``[devices]`` (casting machines publish no control
 protocol, so labctl reaches them through instruments and discrete I/O): a
 crucible controller, an I/O module, a vacuum gauge (vacuum casters) or an arm drive
-(centrifugal casters), and optionally an independent crucible thermocouple. Serial ASCII
-instruments (TPG gauge, DCON module) sit on ``[lines.NAME]``, which are not Modbus buses.
+(centrifugal casters), and optionally an independent crucible thermocouple. Which family can
+fill which role, and which has a comms watchdog, is :mod:`drivers.families`' table.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import Field, model_validator
 
+from drivers.families import FAMILIES, families_for
 from labctl.cast.params import CasterKind, CasterLimits
-
-CRUCIBLE_FAMILIES = frozenset({"eurotherm3200", "omron_e5cc"})
-#: Controller families with no host watchdog: heat streamed to them stays on if labctl dies
-#: (Omron's H175 communications manual names none as far as it was read: an assumption, see
-#: drivers/omron_e5cc/NOTES.md), so the site must accept that risk explicitly.
-NO_LEASE_FAMILIES = frozenset({"omron_e5cc"})
+from labctl.config.base import Strict
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class SerialLineSection(_Strict):
-    """``[lines.NAME]``: one RS-232/RS-485 port for an ASCII instrument."""
-
-    port: str = Field(min_length=1)
-    baudrate: Literal[1200, 2400, 4800, 9600, 19200, 38400, 57600, 115200] = 9600
-    parity: Literal["N", "E", "O"] = "N"
-    stopbits: Literal[1, 2] = 1
-    timeout_s: float = Field(default=1.0, gt=0, le=30)
-
-
-class Tpg36xSection(_Strict):
-    """``[devices.NAME]`` with ``family = "tpg36x"``: a Pfeiffer TPG 361/362 gauge channel."""
-
-    family: Literal["tpg36x"]
-    line: str
-    channel: Literal[1, 2] = 1
-
-
-class Adam4018Section(_Strict):
-    """``[devices.NAME]`` with ``family = "adam4018"``: one ADAM-4018 thermocouple channel."""
-
-    family: Literal["adam4018"]
-    line: str
-    address: int = Field(default=1, ge=0, le=255)
-    channel: int = Field(default=0, ge=0, le=7)
-    checksum: bool = False
-
-
-class CasterSection(_Strict):
+class CasterSection(Strict):
     """``[casters.NAME]``: a vacuum or centrifugal caster and the devices it is built from."""
 
     kind: CasterKind
@@ -114,15 +77,6 @@ class CasterSection(_Strict):
         )
 
 
-ROLE_FAMILIES: dict[str, frozenset[str]] = {
-    "crucible": CRUCIBLE_FAMILIES,
-    "io": frozenset({"iomodule"}),
-    "crucible_tc": frozenset({"adam4018"}),
-    "gauge": frozenset({"tpg36x"}),
-    "drive": frozenset({"delta_vfd"}),
-}
-
-
 def check_caster(
     name: str, caster: CasterSection, families: Mapping[str, str]
 ) -> tuple[str, str] | None:
@@ -131,11 +85,11 @@ def check_caster(
         family = families.get(device)
         if family is None:
             return f"casters.{name}.{role}", f"no device named {device!r} in [devices]"
-        if family not in ROLE_FAMILIES[role]:
-            allowed = ", ".join(sorted(ROLE_FAMILIES[role]))
+        if family not in families_for(role):
+            allowed = ", ".join(sorted(families_for(role)))
             return f"casters.{name}.{role}", f"{device} is {family}, but {role} needs {allowed}"
     crucible_family = families[caster.crucible]
-    if crucible_family in NO_LEASE_FAMILIES and not caster.accept_crucible_without_lease:
+    if not FAMILIES[crucible_family].lease and not caster.accept_crucible_without_lease:
         return (
             f"casters.{name}.crucible",
             f"{caster.crucible} ({crucible_family}) has no comms watchdog, so heat streamed to it "

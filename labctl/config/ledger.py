@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
+
+from labctl.config.base import Strict
 
 
-class LedgerSection(BaseModel):
+class LedgerSection(Strict):
     """Where the log lives and which keys sign it (the first key signs new records)."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
     origin: str = Field(pattern=r"^[A-Za-z0-9][^\s+]{0,200}$")  # e.g. castlab.example/ledger/v1
     key_files: list[Path] = Field(min_length=1, max_length=2)  # two during a key rotation

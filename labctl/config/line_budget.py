@@ -21,13 +21,13 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from drivers import delta_vfd, eurotherm3200, iomodule, omron_e5cc
 from drivers._modbus.plan import plan_map_reads
-from drivers._modbus.registers import Poll, RegisterMap
+from drivers._modbus.registers import Poll
 from drivers.adam4018 import protocol as dcon
+from drivers.families import FAMILIES, modbus_table
 from drivers.tpg36x import protocol as tpg
 from drivers.wire_time import TURNAROUND, CharFormat, read_sizes, write_sizes
-from labctl.config.caster import Adam4018Section, Tpg36xSection
+from labctl.config.buses import Adam4018Section, Tpg36xSection
 
 if TYPE_CHECKING:
     from labctl.config.site import SiteConfig
@@ -35,14 +35,6 @@ if TYPE_CHECKING:
 MARGIN = 0.5  # share of the shortest tick the per-tick transactions may take
 BAUD_RATES = (1200, 2400, 4800, 9600, 19200, 38400, 57600, 115200)
 
-MAPS: dict[str, RegisterMap] = {
-    "eurotherm3200": eurotherm3200.MAP,
-    "omron_e5cc": omron_e5cc.MAP,
-    "iomodule": iomodule.MAP,
-    "delta_vfd": delta_vfd.MAP,
-}
-#: The register each controller family's ``stream_setpoint`` writes every tick (the drivers).
-STREAMED = {"eurotherm3200": "remote_sp", "omron_e5cc": "sp"}
 #: ``x,sx.xxxxEsxx`` + CR LF: a pressure line (TPG 261 manual BG 5195 BEN p. 71).
 TPG_PRESSURE_LINE = len(b"0,+1.0000E+00") + len(tpg.EOL)
 #: ``>+dddd.d`` + CR: one channel in engineering units (ADAM-4000 manual p. 5-15, ``#AAN``).
@@ -80,13 +72,14 @@ def modbus_exchanges(
     family: str, *, max_block: int, max_fill: int, streams: bool
 ) -> tuple[str, tuple[Exchange, ...]]:
     """The poll plan's reads, plus the streamed setpoint's write and read-back."""
-    regmap, turn = MAPS[family], TURNAROUND[family]
+    regmap, turn = modbus_table(family).map, TURNAROUND[family]
     fast = [r.name for r in regmap.polled(Poll.FAST)]
     blocks = plan_map_reads(regmap, fast, max_block=max_block, max_fill=max_fill)
     exchanges = [Exchange(*read_sizes(b.table, b.count), turn.of(b.count)) for b in blocks]
     what = f"{len(blocks)} read{'s' * (len(blocks) != 1)}"
-    if streams:
-        reg = regmap[STREAMED[family]]
+    streamed = FAMILIES[family].streamed_register
+    if streams and streamed is not None:
+        reg = regmap[streamed]
         exchanges.append(Exchange(*write_sizes(reg.table, reg.words), turn.of(reg.words)))
         exchanges.append(Exchange(*read_sizes(reg.table, reg.words), turn.of(reg.words)))
         what += " + setpoint write"
@@ -134,7 +127,7 @@ def _duty(site: SiteConfig, device: str, machine: str, tick_s: float, streams: b
         dev.family,
         max_block=dev.max_block_registers,
         max_fill=dev.max_fill_registers,
-        streams=streams and dev.family in STREAMED,
+        streams=streams,
     )
     return Duty(device, machine, tick_s, what, exchanges)
 

@@ -1,38 +1,39 @@
-"""The site config: which buses, devices and kilns this lab has, validated as a whole.
+"""The site config: which buses, devices and machines this lab has, validated as a whole.
 
-A TOML file (see ``systemd/site.example.toml``). Every error names the file, the field and
-the problem, and the daemon refuses to start with it.
+A TOML file (see ``systemd/site.example.toml``). Each section's model sits in its own module
+(:mod:`.buses`, :mod:`.kiln`, :mod:`.caster`, :mod:`.telemetry`, :mod:`.users`, :mod:`.ledger`,
+:mod:`.ui`); here are the whole file, :func:`load_site` and the checks across sections. Every
+error names the file, the field and the problem, and the daemon refuses to start with it.
 """
 
 from __future__ import annotations
 
-import re
-import tomllib
 from pathlib import Path
-from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import Field
 
-from labctl.config.caster import (
+from drivers.families import FAMILIES, families_for
+from labctl.config.base import NAME_RE, Strict, field_name, read_toml, validate
+from labctl.config.buses import (
+    BUS_KINDS,
     Adam4018Section,
-    CasterSection,
+    Bus,
+    Device,
+    DeviceSection,
+    RtuBus,
     SerialLineSection,
-    Tpg36xSection,
-    check_caster,
 )
+from labctl.config.caster import CasterSection, check_caster
+from labctl.config.kiln import KilnSection
 from labctl.config.ledger import LedgerSection
 from labctl.config.line_budget import check_line_budget
-from labctl.config.telemetry import InfluxSection, MqttSection, TelemetrySection, UserSection
+from labctl.config.telemetry import InfluxSection, MqttSection, TelemetrySection
 from labctl.config.ui import UiSection
+from labctl.config.users import UserSection
 from labctl.errors import ConfigError
-from labctl.kiln.interlocks import InterlockLimits
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class LabSection(_Strict):
+class LabSection(Strict):
     """``[lab]``."""
 
     name: str = Field(min_length=1, max_length=64)
@@ -46,103 +47,7 @@ class LabSection(_Strict):
     allow_uncommissioned: tuple[str, ...] = ()
 
 
-class TcpBus(_Strict):
-    """``[buses.NAME]`` with ``kind = "tcp"``: one Modbus TCP device or gateway."""
-
-    kind: Literal["tcp"]
-    host: str = Field(min_length=1)
-    port: int = Field(default=502, ge=1, le=65535)
-    timeout_s: float = Field(default=1.0, gt=0, le=30)
-
-
-class RtuBus(_Strict):
-    """``[buses.NAME]`` with ``kind = "rtu"``: one RS-485 line."""
-
-    kind: Literal["rtu"]
-    port: str = Field(min_length=1)  # /dev/ttyUSB0, /dev/serial/by-id/...
-    baudrate: Literal[2400, 4800, 9600, 19200, 38400, 57600, 115200] = 19200
-    parity: Literal["N", "E", "O"] = "N"
-    stopbits: Literal[1, 2] = 1
-    timeout_s: float = Field(default=1.0, gt=0, le=30)
-
-
-Bus = Annotated[TcpBus | RtuBus, Field(discriminator="kind")]
-
-
-class DeviceSection(_Strict):
-    """``[devices.NAME]``: one Modbus instrument on a bus."""
-
-    family: Literal["eurotherm3200", "omron_e5cc", "iomodule", "delta_vfd"]
-    bus: str
-    unit: int = Field(default=1, ge=1, le=247)
-    max_block_registers: int = Field(default=125, ge=1, le=125)  # FC3 limit
-    max_fill_registers: int = Field(default=50, ge=0, le=124)  # Telegraf's default fill
-
-
-Device = Annotated[DeviceSection | Tpg36xSection | Adam4018Section, Field(discriminator="family")]
-
-
-class InterlockSection(_Strict):
-    """``[kilns.NAME.interlocks]``: see :mod:`labctl.kiln.interlocks` for each check."""
-
-    over_temp_margin_c: float = Field(default=10.0, ge=0, le=50)
-    stale_after_s: float = Field(default=30.0, gt=0, le=600)
-    stall_grace_min: float = Field(default=30.0, ge=0)
-    stall_window_min: float = Field(default=20.0, gt=0)
-    stall_min_rate_c_per_h: float = Field(default=20.0, ge=0)
-    stall_output_pct: float = Field(default=95.0, gt=0, le=100)
-    runaway_window_min: float = Field(default=10.0, gt=0)
-    runaway_rise_c: float = Field(default=25.0, gt=0)
-    runaway_output_pct: float = Field(default=5.0, ge=0, lt=100)
-
-    def limits(self, max_temp_c: float) -> InterlockLimits:
-        return InterlockLimits(
-            max_temp_c=max_temp_c,
-            over_temp_margin_c=self.over_temp_margin_c,
-            stale_after_s=self.stale_after_s,
-            stall_grace_s=self.stall_grace_min * 60,
-            stall_window_s=self.stall_window_min * 60,
-            stall_min_rate_c_per_h=self.stall_min_rate_c_per_h,
-            stall_output_pct=self.stall_output_pct,
-            runaway_window_s=self.runaway_window_min * 60,
-            runaway_rise_c=self.runaway_rise_c,
-            runaway_output_pct=self.runaway_output_pct,
-        )
-
-
-class ResumeSection(_Strict):
-    """``[kilns.NAME.resume]``: when a restarted daemon may continue a run."""
-
-    max_gap_min: float = Field(default=20.0, ge=0)
-    max_drop_c: float = Field(default=50.0, ge=0)
-
-
-class KilnSection(_Strict):
-    """``[kilns.NAME]``: a burnout kiln and the controller that drives it."""
-
-    controller: str
-    flask_tc: str | None = None  # an adam4018 channel on the flask core: shown, never acted on
-    mode: Literal["programmer", "stream"] = "programmer"
-    max_temp_c: float = Field(gt=0, le=1200)
-    fallback_sp_c: float = Field(default=0.0, ge=0, le=1200)  # stream mode: SP on comms loss
-    interlocks: InterlockSection = InterlockSection()
-    resume: ResumeSection = ResumeSection()
-
-    @model_validator(mode="after")
-    def _fallback_below_max(self) -> KilnSection:
-        if self.fallback_sp_c >= self.max_temp_c:
-            raise ValueError("fallback_sp_c must be below max_temp_c")
-        if self.interlocks.runaway_output_pct >= self.interlocks.stall_output_pct:
-            raise ValueError("interlocks.runaway_output_pct must be below stall_output_pct")
-        return self
-
-    def roles(self) -> dict[str, str]:
-        """Role -> device name, for the devices this kiln uses."""
-        named = {"controller": self.controller, "flask_tc": self.flask_tc}
-        return {role: dev for role, dev in named.items() if dev is not None}
-
-
-class SiteConfig(_Strict):
+class SiteConfig(Strict):
     """The whole site file."""
 
     lab: LabSection
@@ -218,7 +123,7 @@ def _check_names(site: SiteConfig) -> tuple[str, str] | None:
     names += [(f"kilns.{n}", n) for n in site.kilns] + [(f"casters.{n}", n) for n in site.casters]
     names += [(f"users.{n}", n) for n in site.users]
     for field, name in names:
-        if not _SEGMENT.fullmatch(name):
+        if not NAME_RE.fullmatch(name):
             return field, f"{name!r} is used in MQTT topics: use 1-64 letters, digits, _ . or -"
     return None
 
@@ -273,16 +178,13 @@ def _check_machines(site: SiteConfig) -> tuple[str, str] | None:
         if device not in site.devices:
             return field, f"no device named {device!r} in [devices]"
         role, family = field.rsplit(".", 1)[1], families[device]
-        if field.startswith("kilns.") and family != KILN_ROLES[role]:
-            return field, f"{device} is {family}, but a kiln's {role} needs {KILN_ROLES[role]}"
+        if field.startswith("kilns.") and family not in families_for(role):
+            needs = ", ".join(sorted(families_for(role)))
+            return field, f"{device} is {family}, but a kiln's {role} needs {needs}"
         other = users.setdefault(device, field)
         if other != field:
             return field, f"{device} is already used by {other.rsplit('.', 1)[0]}"
     return _check_flask_lines(site)
-
-
-#: The device family each kiln role takes.
-KILN_ROLES = {"controller": "eurotherm3200", "flask_tc": "adam4018"}
 
 
 def _check_flask_lines(site: SiteConfig) -> tuple[str, str] | None:
@@ -304,28 +206,14 @@ def _check_flask_lines(site: SiteConfig) -> tuple[str, str] | None:
     return None
 
 
-_SEGMENT = re.compile(r"[A-Za-z0-9_.-]{1,64}")
-_TAGS = frozenset(
-    {"tcp", "rtu", "eurotherm3200", "omron_e5cc", "iomodule", "delta_vfd", "tpg36x", "adam4018"}
-)
+#: The union tags pydantic puts in an error's location: not fields of the file.
+_TAGS = BUS_KINDS | FAMILIES.keys()
 
 
 def load_site(path: Path) -> SiteConfig:
     """Read and validate a site file; raises ConfigError naming file, field and problem."""
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except OSError as err:
-        raise ConfigError(path, "", f"cannot read: {err.strerror}") from err
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as err:
-        raise ConfigError(path, "toml", f"not valid TOML: {err}") from err
-    except RecursionError:
-        raise ConfigError(path, "toml", "nested too deeply to be a site file") from None
-    try:
-        site = SiteConfig.model_validate(data)
-    except ValidationError as err:
-        first = err.errors()[0]
-        field = ".".join(str(p) for p in first["loc"] if p not in _TAGS)
-        raise ConfigError(path, field or "(top level)", first["msg"]) from err
+    data = read_toml(path, ConfigError, "a site file")
+    site = validate(SiteConfig, data, path, ConfigError, lambda loc: field_name(loc, skip=_TAGS))
     problem = _cross_check(site) or check_line_budget(site)
     if problem is not None:
         raise ConfigError(path, *problem)

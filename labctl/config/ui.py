@@ -13,13 +13,13 @@ import ipaddress
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import Field, model_validator
+
+from labctl.config.base import Strict
 
 
-class UiSection(BaseModel):
+class UiSection(Strict):
     """``[ui]``."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
     host: str = Field(default="127.0.0.1", min_length=1)
     port: int = Field(default=8080, ge=0, le=65535)  # 0: any free port (test rigs)

@@ -12,14 +12,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from drivers import delta_vfd, eurotherm3200, iomodule, omron_e5cc
 from drivers._modbus.bus import ModbusBus
 from drivers._modbus.device import ModbusDevice
 from drivers._modbus.pymodbus.client import PymodbusWire
-from drivers._modbus.registers import RegisterMap
 from drivers._modbus.transport import SerialLine, TcpEndpoint
 from drivers.clock import Clock
 from drivers.eurotherm3200 import Eurotherm3200
+from drivers.families import modbus_table
 from labctl.alarms import AlarmBoard, register_alarm_commands
 from labctl.cast.build import DeviceParts, build_casters
 from labctl.cast.commands import register_caster_commands
@@ -46,14 +45,6 @@ if TYPE_CHECKING:
     from labctl.web.service import Touchscreen
 
 log = logging.getLogger(__name__)
-
-#: Register map and identity registers of each Modbus device family.
-MODBUS_FAMILIES: dict[str, tuple[RegisterMap, tuple[str, ...]]] = {
-    "eurotherm3200": (eurotherm3200.MAP, tuple(eurotherm3200.IDENTITY)),
-    "omron_e5cc": (omron_e5cc.MAP, tuple(omron_e5cc.IDENTITY)),
-    "iomodule": (iomodule.MAP, tuple(iomodule.IDENTITY)),
-    "delta_vfd": (delta_vfd.MAP, tuple(delta_vfd.IDENTITY)),
-}
 
 
 @dataclass
@@ -103,12 +94,12 @@ class Lab:
         if name in self.devices:  # its machine's, also for commissioning it
             return self.devices[name]
         cfg = self.site.modbus_device(name)
-        regmap, identity = MODBUS_FAMILIES[cfg.family]
+        table = modbus_table(cfg.family)
         self.devices[name] = self.buses[cfg.bus].device(
             name=name,
             unit=cfg.unit,
-            regmap=regmap,
-            identity=identity,
+            regmap=table.map,
+            identity=table.identity,
             max_block_registers=cfg.max_block_registers,
             max_fill_registers=cfg.max_fill_registers,
         )

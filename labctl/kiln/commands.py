@@ -10,13 +10,12 @@ from typing import Literal
 
 from pydantic import Field
 
-from labctl.cast.commands import load_alloy_named
 from labctl.commands.registry import NAME, Caller, CommandRefused, CommandRegistry, Payload, Role
 from labctl.errors import ProfileError
 from labctl.kiln.program.segments import Cool, FinalHold, Schedule
 from labctl.kiln.runner import KilnRunner
 from labctl.ledger.records import Id
-from labctl.profiles.alloys import Alloy, PieceClass
+from labctl.profiles.alloys import Alloy, AlloyUnusable, PieceClass, load_alloy_named
 from labctl.profiles.loader import load_burnout, schedule_to_json
 from labctl.runs.store import RunStore
 
@@ -76,7 +75,10 @@ def register_kiln_commands(
         if p.alloy is not None or p.piece_class is not None:
             if p.alloy is None or p.piece_class is None:
                 raise CommandRefused("give both alloy and piece_class, or neither")
-            alloy = load_alloy_named(profiles_dir, p.alloy)
+            try:
+                alloy = load_alloy_named(profiles_dir, p.alloy)
+            except AlloyUnusable as err:
+                raise CommandRefused(str(err)) from err
             schedule = for_alloy(schedule, alloy, p.piece_class)
         r = runner(p.kiln)
         result = await r.submit(

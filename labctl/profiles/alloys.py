@@ -8,23 +8,19 @@ them from its supplier's data sheet: they are data, not code.
 
 from __future__ import annotations
 
-import tomllib
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import Field, model_validator
 
-from labctl.errors import ProfileError
+from labctl.config.base import Name, Strict, read_toml, validate
+from labctl.errors import LabctlError, ProfileError
 
 PieceClass = Literal["thin", "medium", "heavy"]
 GYPSUM_LIMIT_C = 788.0  # Stuller "Investment casting checklist": don't exceed 1450 °F in burnout
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class FlaskTemps(_Strict):
+class FlaskTemps(Strict):
     """Flask casting temperature by piece class (filigree/thin, medium, heavy)."""
 
     thin_c: float = Field(ge=20, le=1000)
@@ -35,7 +31,7 @@ class FlaskTemps(_Strict):
         return {"thin": self.thin_c, "medium": self.medium_c, "heavy": self.heavy_c}[piece_class]
 
 
-class VacuumCast(_Strict):
+class VacuumCast(Strict):
     """Vacuum-assist casting parameters."""
 
     target_mbar: float = Field(gt=0, le=500)
@@ -43,7 +39,7 @@ class VacuumCast(_Strict):
     hold_s: float = Field(gt=0, le=600)
 
 
-class CentrifugalCast(_Strict):
+class CentrifugalCast(Strict):
     """Centrifugal casting parameters."""
 
     spin_rpm: float = Field(gt=0, le=1500)
@@ -51,11 +47,11 @@ class CentrifugalCast(_Strict):
     spin_hold_s: float = Field(gt=0, le=600)
 
 
-class Alloy(_Strict):
+class Alloy(Strict):
     """One file in ``profiles/alloys/``."""
 
     schema_version: Literal[1]
-    name: str = Field(pattern=r"^[A-Za-z0-9_.-]{1,64}$")
+    name: Name
     description: str = Field(max_length=300)
     metal: Literal["gold", "silver", "platinum", "palladium"]
     fineness_ppt: int = Field(ge=1, le=1000)  # parts per thousand of the named metal
@@ -86,28 +82,27 @@ class Alloy(_Strict):
         return self
 
 
-def _field(loc: tuple[int | str, ...]) -> str:
-    return ".".join(str(p) for p in loc) or "(top level)"
-
-
 def load_alloy(path: Path) -> Alloy:
     """Read one alloy file; ProfileError names file, field and problem."""
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except OSError as err:
-        raise ProfileError(path, "", f"cannot read: {err.strerror}") from err
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as err:
-        raise ProfileError(path, "toml", f"not valid TOML: {err}") from err
-    except RecursionError:
-        raise ProfileError(path, "toml", "nested too deeply to be a profile") from None
-    try:
-        alloy = Alloy.model_validate(data)
-    except ValidationError as err:
-        first = err.errors()[0]
-        raise ProfileError(path, _field(tuple(first["loc"])), first["msg"]) from err
+    alloy = validate(Alloy, read_toml(path, ProfileError, "a profile"), path, ProfileError)
     if alloy.name != path.stem:
         raise ProfileError(path, "name", f"{alloy.name!r} must match the file name")
     return alloy
+
+
+class AlloyUnusable(LabctlError):
+    """The alloy a command names is not in the library or not valid (the reason in words)."""
+
+
+def load_alloy_named(profiles_dir: Path, name: str) -> Alloy:
+    """The alloy ``name`` from the library under ``profiles_dir``; AlloyUnusable if unusable."""
+    path = profiles_dir / "alloys" / f"{name}.toml"
+    if not path.is_file():
+        raise AlloyUnusable(f"no alloy profile {name!r} in {path.parent}")
+    try:
+        return load_alloy(path)
+    except ProfileError as err:
+        raise AlloyUnusable(f"alloy not usable: {err}") from err
 
 
 def check_alloy_references(path: Path, alloy: Alloy, burnout_dir: Path) -> None:

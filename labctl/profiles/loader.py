@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import json
-import tomllib
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import ValidationError
-
+from labctl.config.base import field_name, read_toml, validate
 from labctl.errors import ProfileError
 from labctl.kiln.program.segments import Cool, FinalHold, Hold, Ramp, Schedule, Segment, Step
 from labctl.profiles.alloys import check_alloy_references, load_alloy
@@ -39,23 +37,17 @@ def _segment(model: SegmentModel, casting_temp_c: float) -> Segment:
     raise AssertionError(model)
 
 
+#: The segment kinds: union tags in an error's location, not fields of the file.
+_KIND_TAGS = ("ramp", "step", "hold", "cool", "final_hold")
+
+
 def _field(loc: tuple[int | str, ...]) -> str:
-    out = ""
-    for part in loc:
-        if isinstance(part, int):
-            out += f"[{part}]"
-        elif part not in ("ramp", "step", "hold", "cool", "final_hold"):
-            out += f".{part}" if out else part
-    return out or "(top level)"
+    return field_name(loc, skip=_KIND_TAGS, indexes="[{}]")
 
 
 def profile_from_data(path: Path, data: dict[str, Any]) -> Schedule:
     """Validate parsed TOML into a schedule."""
-    try:
-        profile = BurnoutProfile.model_validate(data)
-    except ValidationError as err:
-        first = err.errors()[0]
-        raise ProfileError(path, _field(tuple(first["loc"])), first["msg"]) from err
+    profile = validate(BurnoutProfile, data, path, ProfileError, _field)
     try:
         return Schedule(
             name=profile.name,
@@ -70,14 +62,7 @@ def profile_from_data(path: Path, data: dict[str, Any]) -> Schedule:
 
 
 def _read(path: Path) -> dict[str, Any]:
-    try:
-        return tomllib.loads(path.read_text(encoding="utf-8"))
-    except OSError as err:
-        raise ProfileError(path, "", f"cannot read: {err.strerror}") from err
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as err:
-        raise ProfileError(path, "toml", f"not valid TOML: {err}") from err
-    except RecursionError:
-        raise ProfileError(path, "toml", "nested too deeply to be a profile") from None
+    return read_toml(path, ProfileError, "a profile")
 
 
 def load_burnout(path: Path) -> Schedule:

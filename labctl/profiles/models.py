@@ -4,14 +4,12 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
+
+from labctl.config.base import Name, Strict
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class RampModel(_Strict):
+class RampModel(Strict):
     """Heat at a rate (omit ``rate_c_per_h`` for full power)."""
 
     kind: Literal["ramp"]
@@ -19,23 +17,23 @@ class RampModel(_Strict):
     rate_c_per_h: float | None = Field(default=None, gt=0, le=1000)
 
 
-class StepModel(_Strict):
+class StepModel(Strict):
     kind: Literal["step"]
     target_c: float = Field(gt=0, le=1200)
 
 
-class HoldModel(_Strict):
+class HoldModel(Strict):
     kind: Literal["hold"]
     hold_min: float = Field(gt=0, le=48 * 60)
 
 
-class CoolModel(_Strict):
+class CoolModel(Strict):
     kind: Literal["cool"]
     target_c: float = Field(gt=0, le=1200)
     rate_c_per_h: float = Field(gt=0, le=1000)
 
 
-class FinalHoldModel(_Strict):
+class FinalHoldModel(Strict):
     """Hold at the casting temperature (the profile's ``casting_temp_c``) until taken."""
 
     kind: Literal["final_hold"]
@@ -46,11 +44,11 @@ SegmentModel = Annotated[
 ]
 
 
-class BurnoutProfile(_Strict):
+class BurnoutProfile(Strict):
     """One file in ``profiles/burnout/``."""
 
     schema_version: Literal[1]
-    name: str = Field(pattern=r"^[A-Za-z0-9_.-]{1,64}$")
+    name: Name
     description: str = Field(max_length=500)
     investment: Literal["gypsum", "phosphate"]
     pattern: Literal["wax", "resin"]

@@ -35,15 +35,15 @@ import contextlib
 import logging
 import re
 import signal
-import tomllib
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import Field, model_validator
 
 from drivers._sim.caster_rig import CasterRigSim
 from drivers.clock import ScaledClock
 from drivers.eurotherm3200.sim import Eurotherm3200Sim, SimOptions
+from labctl.config.base import Strict, field_name, read_toml, validate
 from labctl.errors import ConfigError
 from labctl.sim.control import ControlApiError, serving_control
 from labctl.sim.devices import RigDevice, caster_devices, kiln_device
@@ -53,10 +53,8 @@ log = logging.getLogger(__name__)
 _NAME = re.compile(r"[A-Za-z0-9_-]+")
 
 
-class SimSpec(BaseModel):
+class SimSpec(Strict):
     """One simulated device."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
     family: Literal["eurotherm3200"]
     unit: int = Field(default=1, ge=1, le=247)
@@ -67,10 +65,8 @@ class SimSpec(BaseModel):
     start_temp_c: float = Field(default=20.0, ge=-20, le=1200)
 
 
-class CasterSimSpec(BaseModel):
+class CasterSimSpec(Strict):
     """One simulated caster and where its devices listen."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
     kind: Literal["vacuum", "centrifugal"]
     pty_dir: Path
@@ -83,10 +79,8 @@ class CasterSimSpec(BaseModel):
     start_temp_c: float = Field(default=20.0, ge=-20, le=1500)
 
 
-class RigConfig(BaseModel):
+class RigConfig(Strict):
     """A whole rig file."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
     speed: float = Field(default=1.0, gt=0, le=100_000)
     epoch: float | None = None
@@ -108,17 +102,8 @@ class RigConfig(BaseModel):
 
 def load_rig(path: Path) -> RigConfig:
     """Parse and validate a rig file; errors name the file, field and problem."""
-    try:
-        data = tomllib.loads(path.read_text())
-        return RigConfig.model_validate(data)
-    except OSError as err:
-        raise ConfigError(path, "", f"cannot read: {err.strerror}") from err
-    except tomllib.TOMLDecodeError as err:
-        raise ConfigError(path, "", f"not valid TOML: {err}") from err
-    except ValidationError as err:
-        first = err.errors()[0]
-        field = ".".join(str(p) for p in first["loc"])
-        raise ConfigError(path, field, first["msg"]) from err
+    data = read_toml(path, ConfigError, "a rig file")
+    return validate(RigConfig, data, path, ConfigError, lambda loc: field_name(loc, top=""))
 
 
 async def run_rig(path: Path) -> int:

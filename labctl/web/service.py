@@ -13,8 +13,8 @@ from aiohttp import web
 from labctl.alarms import AlarmBoard
 from labctl.cast.runner import CasterRunner
 from labctl.commands.registry import CommandRegistry
-from labctl.config.telemetry import UserSection
 from labctl.config.ui import UiSection
+from labctl.config.users import UserSection
 from labctl.kiln.runner import KilnRunner
 from labctl.kiln.snapshot import KilnSnapshot
 from labctl.runs.store import RunStore

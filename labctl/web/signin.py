@@ -10,7 +10,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 from labctl.commands.registry import Caller, Role
-from labctl.config.telemetry import UserSection
+from labctl.config.users import UserSection
 from labctl.web.answers import is_loopback
 from labctl.web.lockout import FREE_ATTEMPTS, MAX_LOCK_S, Lockout, SignInRefused
 from labctl.web.pins import hash_pin, verify_pin

@@ -50,7 +50,8 @@ from labctl.commands.status import register_status
 from labctl.commission.daemon_commands import register_commissioning_commands
 from labctl.commission.daemon_run import LabLinks
 from labctl.commission.daemon_side import DaemonCommissioning
-from labctl.config.site import InterlockSection, SiteConfig
+from labctl.config.kiln import InterlockSection
+from labctl.config.site import SiteConfig
 from labctl.kiln.commands import register_kiln_commands
 from labctl.kiln.runner import KilnRunner
 from labctl.kiln.settings import RunSettings

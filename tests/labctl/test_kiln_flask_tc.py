@@ -21,7 +21,7 @@ from drivers.capabilities import ControllerReading, DeviceSegment, EndAction, Th
 from drivers.clock import VirtualClock
 from drivers.errors import LinkDown
 from labctl.alarms import AlarmBoard
-from labctl.config.site import InterlockSection
+from labctl.config.kiln import InterlockSection
 from labctl.kiln import flask_probe
 from labctl.kiln.runner import KilnRunner
 from labctl.kiln.settings import RunSettings

@@ -21,7 +21,7 @@ from drivers.clock import VirtualClock
 from drivers.errors import DriverError, LinkDown
 from labctl.commands.queue import Action
 from labctl.commands.registry import CommandRefused
-from labctl.config.site import InterlockSection
+from labctl.config.kiln import InterlockSection
 from labctl.kiln.runner import KilnRunner
 from labctl.kiln.settings import RunSettings
 from labctl.profiles.loader import load_burnout, schedule_to_json

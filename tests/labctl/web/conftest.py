@@ -24,8 +24,8 @@ from aiohttp.test_utils import TestClient, TestServer
 
 from labctl.alarms import AlarmBoard
 from labctl.commands.registry import Caller, CommandRefused, CommandRegistry, Payload, Role
-from labctl.config.telemetry import UserSection
 from labctl.config.ui import UiSection
+from labctl.config.users import UserSection
 from labctl.kiln.runner import KilnRunner
 from labctl.kiln.snapshot import KilnSnapshot
 from labctl.runs.store import RunStore

@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 import pytest
 
-from labctl.config.telemetry import UserSection
+from labctl.config.users import UserSection
 from labctl.web.pins import N, PinFormatError, hash_pin, verify_pin
 
 FAST = 2**4  # scrypt cost for tests; the format carries it, so verify_pin needs no hint

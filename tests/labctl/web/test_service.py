@@ -10,8 +10,8 @@ import pytest
 
 from labctl.alarms import AlarmBoard
 from labctl.commands.registry import CommandRegistry
-from labctl.config.telemetry import UserSection
 from labctl.config.ui import UiSection
+from labctl.config.users import UserSection
 from labctl.kiln.runner import KilnRunner
 from labctl.runs.store import RunStore
 from labctl.web.pins import hash_pin
