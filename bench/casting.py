@@ -38,7 +38,7 @@ async def _until(what: str, pred: Callable[[], bool], lab: Lab) -> None:
     deadline = time.monotonic() + STEP_TIMEOUT_S
     while not pred():
         if time.monotonic() > deadline:
-            raise TimeoutError(f"bench cast: {what} not reached; {lab.casters['caster1'].status()}")
+            raise TimeoutError(f"bench cast: {what} not reached; {lab.casters['caster1'].snapshot}")
         await asyncio.sleep(0.01)
 
 
@@ -78,8 +78,8 @@ async def _caster_lab(rig: CasterRigSim, flask_c: float) -> AsyncIterator[Lab]:
                 await _until(
                     "every device answering",
                     lambda: (
-                        not caster.status()["stale"]
-                        and caster.status()["crucible_c"] is not None
+                        not caster.snapshot.stale
+                        and caster.snapshot.crucible_c is not None
                         and kiln_runner.snapshot.pv_c is not None
                     ),
                     lab,
@@ -95,9 +95,9 @@ async def _evacuate_to_pour(lab: Lab, rig: CasterRigSim, target_mbar: float) -> 
     caster = lab.casters["caster1"]
     start = {"caster": "caster1", "alloy": ALLOY, "piece_class": "medium", "kiln": "kiln1"}
     await lab.registry.dispatch("cast_start", start, BENCH)
-    await _until("flask transfer", lambda: caster.status()["waiting_for"] == "flask_placed", lab)
+    await _until("flask transfer", lambda: caster.snapshot.waiting_for == "flask_placed", lab)
     rig.io.flask_present = True
-    await _until("flask seen", lambda: caster.status()["flask_present"] is True, lab)
+    await _until("flask seen", lambda: caster.snapshot.flask_present is True, lab)
     if rig.chamber.chamber_mbar <= target_mbar:  # vented during preflight and melt
         raise RuntimeError(f"bench cast: the chamber is still at {rig.chamber.chamber_mbar} mbar")
     confirm = {"caster": "caster1", "step": "flask_placed"}
@@ -108,12 +108,12 @@ async def _evacuate_to_pour(lab: Lab, rig: CasterRigSim, target_mbar: float) -> 
         if crossed is None and rig.chamber.chamber_mbar <= target_mbar:
             crossed = time.monotonic()
         if time.monotonic() > deadline:
-            raise TimeoutError(f"bench cast: no pour; {caster.status()}")
+            raise TimeoutError(f"bench cast: no pour; {caster.snapshot}")
         await asyncio.sleep(0.001)
     poured = time.monotonic()
     assert crossed is not None, "the pour coil came on before the vacuum target"
     await lab.registry.dispatch("cast_abort", {"caster": "caster1", "reason": "bench"}, BENCH)
-    await _until("idle", lambda: caster.status()["state"] == "idle", lab)
+    await _until("idle", lambda: caster.snapshot.state == "idle", lab)
     return poured - crossed
 
 

@@ -79,7 +79,7 @@ def _kiln_run(maker: PointMaker) -> Iterator[tuple[TelemetryPoint, list[dict[str
 
 
 def _status(caster: str, kind: str, state: str, cast_id: int | None, **obs: Any) -> dict[str, Any]:
-    """The shape of ``CasterRunner.status()``."""
+    """The shape of ``CasterSnapshot.as_dict()``."""
     return {
         "caster": caster, "kind": kind, "state": state, "cast_id": cast_id, "alloy": "silver-925",
         "waiting_for": None, "crucible_c": None, "crucible_tc_c": None, "chamber_mbar": None,

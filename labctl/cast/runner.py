@@ -17,51 +17,29 @@ from collections.abc import Awaitable, Callable
 
 from drivers.capabilities import CasterOutputs
 from drivers.clock import Clock
-from labctl.cast.device_status import start_problems
 from labctl.cast.devices import ApplyFailed, CasterDevices
-from labctl.cast.interlocks import InterlockMemory, check
+from labctl.cast.interlocks import check
 from labctl.cast.observation import CasterObservation
 from labctl.cast.params import CasterKind, CasterLimits, CastParams
-from labctl.cast.sequence import (
-    Actuation,
-    CastProgress,
-    CastState,
-    actuation,
-    advance,
-    waiting_for,
-)
+from labctl.cast.recovery import end_interrupted
+from labctl.cast.run import CastInProgress, refusals, snapshot
+from labctl.cast.sequence import Actuation, CastProgress, CastState, actuation, advance
+from labctl.cast.snapshot import CasterSnapshot
 from labctl.cast.summary import (
     CastOrigin,
     CastSummary,
-    Sample,
-    interrupted_summary,
     params_json,
     state_json,
 )
 from labctl.commands.registry import CommandRefused
 from labctl.errors import LabctlError
 from labctl.runs.loop import MachineLoop
+from labctl.runs.safe_state import UnsafeDevices
 from labctl.runs.state import Outcome, OutcomeKind
 from labctl.runs.store import RunStore, RunStoreError, StoredRun
+from labctl.runs.unstored import UnstoredOutcome, store_outcome
 
 log = logging.getLogger(__name__)
-
-
-@dataclasses.dataclass
-class _Cast:
-    id: int
-    params: CastParams
-    progress: CastProgress
-    origin: CastOrigin
-    memory: InterlockMemory = dataclasses.field(default_factory=InterlockMemory)
-    confirmations: list[tuple[str, str, float]] = dataclasses.field(default_factory=list)
-    series: list[Sample] = dataclasses.field(default_factory=list)
-    ending: bool = False
-    started_wall: float | None = None
-
-    def sample(self, obs: CasterObservation, wall: float) -> None:
-        self.series.append((wall, obs.crucible_c, obs.crucible_tc_c, obs.chamber_mbar, obs.rpm))
-
 
 Recorder = Callable[[CastSummary], Awaitable[None]]
 
@@ -86,12 +64,12 @@ class CasterRunner(MachineLoop):
         self._store = store
         self._publish = publish
         self.recorder = recorder
-        self._cast: _Cast | None = None
+        self._cast: CastInProgress | None = None
         self._obs = CasterObservation(at=clock.now())
-        self._unsafe: list[str] = []
-        self.last_outcome: str | None = None
-        self.last_cast_id: int | None = None
-        self._unstored: tuple[int, Outcome] | None = None  # an outcome the store refused
+        self._unsafe = UnsafeDevices(name)
+        self._last_outcome: str | None = None
+        self._last_cast_id: int | None = None
+        self._unstored: UnstoredOutcome | None = None
         self._recovering: StoredRun | None = None  # the cast a previous daemon left, not yet ended
 
     async def start(self, params: CastParams, by: str, origin: CastOrigin) -> dict[str, object]:
@@ -101,23 +79,10 @@ class CasterRunner(MachineLoop):
         if not self._recovered:
             raise CommandRefused(f"{self.name} is starting up: waiting for its devices")
         if self._unstored is not None:
-            raise CommandRefused(
-                f"{self.name}: the outcome of cast {self._unstored[0]} is not stored yet (the run "
-                "store refuses writes: is the disk full?)"
-            )
-        now, obs = self._clock.now(), self._obs
-        problems = [
-            f"no reading from {n}" for n in self._devices.fresh(now, self.limits.stale_after_s)
-        ]
-        if self._unsafe:
-            problems.append(f"safe state not confirmed on {', '.join(self._unsafe)}")
-        if obs.io is not None and not obs.io.estop_ok:
-            problems.append("the e-stop is pressed")
-        if obs.io is not None and not obs.io.lid_closed:
-            problems.append("the lid/door is open")
-        # what each device's status means before a cast (the table in device_status.py); a
-        # silent device is already named above
-        problems += [p for p in start_problems(obs) if not p.startswith("no reading from")]
+            raise CommandRefused(self._unstored.refusal())
+        now = self._clock.now()
+        silent = self._devices.fresh(now, self.limits.stale_after_s)
+        problems = refusals(self._obs, silent, str(self._unsafe))
         if problems:
             raise CommandRefused(f"{self.name} cannot start: {'; '.join(problems)}")
         state = state_json(CastState.PREFLIGHT.value, origin, [])
@@ -131,15 +96,11 @@ class CasterRunner(MachineLoop):
             at_wall=self._clock.wall(),
         )
         progress = CastProgress(state=CastState.PREFLIGHT, entered_at=now)
-        self._cast = _Cast(cast_id, params, progress, origin, started_wall=self._clock.wall())
-        log.info(
-            "%s: cast %d started by %s: %s (%s)",
-            self.name,
-            cast_id,
-            by,
-            params.alloy,
-            params.piece_class,
+        self._cast = CastInProgress(
+            cast_id, params, progress, origin, started_wall=self._clock.wall()
         )
+        log.info("%s: cast %d started by %s: %s (%s)",
+                 self.name, cast_id, by, params.alloy, params.piece_class)  # fmt: skip
         return {"cast_id": cast_id, "alloy": params.alloy, "state": CastState.PREFLIGHT.value}
 
     async def confirm(self, step: str, by: str) -> dict[str, object]:
@@ -147,16 +108,7 @@ class CasterRunner(MachineLoop):
         cast = self._cast
         if cast is None:
             raise CommandRefused(f"{self.name} is not casting; nothing to confirm")
-        wanted = waiting_for(cast.progress, cast.params)
-        if wanted is None or wanted != step:
-            raise CommandRefused(
-                f"{self.name} is in {cast.progress.state} and waits for "
-                f"{wanted or 'no confirmation'}, not {step}"
-            )
-        if not self._obs.flask_present:
-            raise CommandRefused(f"{self.name}: no flask detected in the machine")
-        if not self._obs.lid_closed:
-            raise CommandRefused(f"{self.name}: close the lid/door first")
+        cast.refuse_confirm(self.name, step, self._obs)
         cast.progress = dataclasses.replace(cast.progress, confirmed_by=by)
         cast.confirmations.append((step, by, self._clock.wall()))
         await self._event(cast, "confirmation", f"{step} confirmed by {by}")
@@ -186,7 +138,7 @@ class CasterRunner(MachineLoop):
         if cast is None:
             raise CommandRefused(f"{self.name} is not casting; nothing to abort")
         await self._end(cast, OutcomeKind.ABORTED, reason or "aborted", by)
-        return {"cast_id": cast.id, "outcome": self.last_outcome}
+        return {"cast_id": cast.id, "outcome": self._last_outcome}
 
     # ---------------------------------------------------------------- the loop
     def busy_reason(self) -> str | None:
@@ -194,7 +146,7 @@ class CasterRunner(MachineLoop):
 
     def _after_tick(self) -> None:
         if self._publish is not None:
-            self._publish(self.status(), self._clock.wall())
+            self._publish(self.snapshot.as_dict(), self._clock.wall())
 
     async def _fail(self, reason: str) -> None:
         """After an internal error: the cast ends faulted with ``reason``, every device safe."""
@@ -246,22 +198,8 @@ class CasterRunner(MachineLoop):
                 log.warning("%s: lid lock not set: %s", self.name, err)
 
     async def _store_late(self) -> None:
-        """Retry storing an outcome the run store refused (e.g. while the disk was full)."""
-        if self._unstored is None:
-            return
-        cast_id, outcome = self._unstored
-        try:
-            await self._store.end_run(
-                cast_id,
-                outcome_kind=outcome.kind,
-                reason=outcome.reason,
-                by=outcome.by,
-                at_wall=self._clock.wall(),
-            )
-        except RunStoreError:
-            return
-        self._unstored = None
-        log.warning("%s: cast %d outcome stored at last: %s", self.name, cast_id, outcome)
+        if self._unstored is not None and await self._unstored.retry():
+            self._unstored = None
 
     async def _store_failed(self, err: RunStoreError) -> None:
         """The run store took no write: the cast (if any) ends faulted, every device safe."""
@@ -271,11 +209,13 @@ class CasterRunner(MachineLoop):
             return
         await self._shutdown(cast, f"the run store cannot be written ({err})")
 
-    async def _shutdown(self, cast: _Cast, reason: str) -> None:
+    async def _shutdown(self, cast: CastInProgress, reason: str) -> None:
         log.error("%s: FAULT: %s; driving every device to its safe state", self.name, reason)
         await self._end(cast, OutcomeKind.FAULTED, reason, None)
 
-    async def _end(self, cast: _Cast, kind: OutcomeKind, reason: str, by: str | None) -> None:
+    async def _end(
+        self, cast: CastInProgress, kind: OutcomeKind, reason: str, by: str | None
+    ) -> None:
         """Devices safe first, then the outcome stored, then the ledger record. Idempotent.
 
         The caster reads idle only once all of that is done.
@@ -284,38 +224,30 @@ class CasterRunner(MachineLoop):
             return
         cast.ending = True
         await self._safe()
+        outcome = Outcome(kind, reason, by)
         try:
-            outcome = await self._store.end_run(
-                cast.id, outcome_kind=kind, reason=reason, by=by, at_wall=self._clock.wall()
-            )
+            outcome = await store_outcome(self._store, cast.id, outcome, self._clock.wall())
         except RunStoreError as err:  # the outcome is still told and signed, if the ledger can
-            outcome = Outcome(kind, reason, by)
-            self._unstored = (cast.id, outcome)  # stored by a later tick, once writes go through
+            late = outcome
+
+            async def store_late() -> Outcome:  # by a later tick, once writes go through
+                return await store_outcome(self._store, cast.id, late, self._clock.wall())
+
+            self._unstored = UnstoredOutcome(self.name, "cast", cast.id, outcome, store_late)
             log.critical("%s: cast %d %s; the run store could not record it: %s",
                          self.name, cast.id, outcome, err)  # fmt: skip
         log.info("%s: cast %d ended: %s", self.name, cast.id, outcome)
         if self.recorder is not None:
-            summary = CastSummary(
-                cast.id, self.name, cast.params, cast.origin, outcome, cast.confirmations,
-                cast.series, started_wall=cast.started_wall,
-            )  # fmt: skip
-            await self.recorder(summary)
+            await self.recorder(cast.summary(self.name, outcome))
         self._cast = None
-        self.last_outcome, self.last_cast_id = str(outcome), cast.id
+        self._last_outcome, self._last_cast_id = str(outcome), cast.id
 
     async def _safe(self) -> None:
-        failed = await self._devices.safe_state()
-        if failed and not self._unsafe:
-            log.critical(
-                "%s: safe state not confirmed on %s; retrying every tick",
-                self.name,
-                ", ".join(failed),
-            )
-        self._unsafe = failed
+        self._unsafe.update(await self._devices.safe_state())
 
-    async def _event(self, cast: _Cast, kind: str, text: str) -> None:
+    async def _event(self, cast: CastInProgress, kind: str, text: str) -> None:
         log.info("%s: cast %d: %s", self.name, cast.id, text)
-        state = state_json(cast.progress.state.value, cast.origin, cast.confirmations)
+        state = cast.saved_state()
         await self._store.save_state(cast.id, state_json=state, at_wall=self._clock.wall())
         await self._store.add_event(cast.id, at_wall=self._clock.wall(), kind=kind, text=text)
 
@@ -335,66 +267,25 @@ class CasterRunner(MachineLoop):
         await self._safe()
         self._recovering = None
         if stored is not None:
-            reason = "the daemon restarted during the cast; a cast is never resumed"
-            log.warning("%s: cast %d %s", self.name, stored.id, reason)
-            await self._store.end_run(
-                stored.id,
-                outcome_kind=OutcomeKind.INTERRUPTED,
-                reason=reason,
-                by=None,
-                at_wall=self._clock.wall(),
+            ended = await end_interrupted(
+                self.name, stored, self._store, self._clock.wall(), self.recorder
             )
-            self.last_outcome = f"interrupted: {reason}"
-            await self._record_interrupted(stored, reason)
-
-    async def _record_interrupted(self, stored: StoredRun, reason: str) -> None:
-        """The ledger record of a cast cut short: flask, melt, who confirmed what.
-
-        The gold may already be in the flask; the samples before the restart are not in the run
-        store (they went to the telemetry), so the record's series is empty and says so.
-        """
-        if self.recorder is None:
-            return
-        note = "its samples before the restart are in the telemetry, not in this record"
-        try:
-            summary = interrupted_summary(
-                stored, Outcome(OutcomeKind.INTERRUPTED, f"{reason}; {note}")
-            )
-        except (ValueError, TypeError, KeyError) as err:
-            log.critical(
-                "%s: cast %d is NOT in the ledger: its stored state: %r", self.name, stored.id, err
-            )
-            return
-        await self.recorder(summary)
+            self._last_outcome = str(ended)
 
     # ------------------------------------------------------------ observation
-    def _idle_state(self) -> str:
-        return "idle" if self._recovered else "recovering"
-
-    def status(self) -> dict[str, object]:
-        cast, obs = self._cast, self._obs
-        return {
-            "caster": self.name,
-            "kind": self.limits.kind.value,
-            "state": cast.progress.state.value if cast else self._idle_state(),
-            "cast_id": cast.id if cast else self._recovering.id if self._recovering else None,
-            "alloy": cast.params.alloy if cast else None,
-            "waiting_for": waiting_for(cast.progress, cast.params) if cast else None,
-            "confirmations": [[step, by] for step, by, _ in cast.confirmations] if cast else [],
-            "pour_c": cast.params.pour_temp_c if cast else None,
-            "target_mbar": cast.params.target_mbar if cast else None,
-            "spin_rpm": cast.params.spin_rpm if cast else None,
-            "crucible_c": obs.crucible_c,
-            "crucible_tc_c": obs.crucible_tc_c,
-            "chamber_mbar": obs.chamber_mbar,
-            "rpm": obs.rpm,
-            "lid_closed": obs.lid_closed,
-            "flask_present": obs.flask_present,
-            "stale": list(obs.stale),
-            "drive_fault": obs.drive_fault or None,
-            "outcome": self.last_outcome,
-            "last_cast_id": self.last_cast_id,
-            "safe": self._recovered and not self._unsafe,
-            "commissioned": not self.uncommissioned,
-            "uncommissioned": list(self.uncommissioned),
-        }
+    @property
+    def snapshot(self) -> CasterSnapshot:
+        """The caster now: its cast (if any), its last reading, its last outcome."""
+        recovering = self._recovering
+        return snapshot(
+            name=self.name,
+            kind=self.limits.kind,
+            obs=self._obs,
+            cast=self._cast,
+            idle_state="idle" if self._recovered else "recovering",
+            recovering_id=recovering.id if recovering else None,
+            last_outcome=self._last_outcome,
+            last_cast_id=self._last_cast_id,
+            safe=self._recovered and not self._unsafe,
+            uncommissioned=self.uncommissioned,
+        )

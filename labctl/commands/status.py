@@ -29,7 +29,7 @@ def register_status(
         runs = await store.history(limit=10)
         return {
             "kilns": [r.snapshot.as_dict() for r in kilns.values()],
-            "casters": [c.status() for c in casters.values()],
+            "casters": [c.snapshot.as_dict() for c in casters.values()],
             "history": [json.loads(json.dumps(history_row(run), default=str)) for run in runs],
             "telemetry": None if telemetry is None else json.loads(json.dumps(telemetry())),
             "alarms": alarms(),

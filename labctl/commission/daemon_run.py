@@ -74,8 +74,8 @@ def machine_busy(machine: MachineLoop) -> str | None:
     """Why ``machine`` is not idle now (a run, a cast, a recovery), or None."""
     if isinstance(machine, KilnRunner) and machine.snapshot.run_id is not None:
         return f"runs run {machine.snapshot.run_id}"
-    if isinstance(machine, CasterRunner) and machine.status()["cast_id"] is not None:
-        return f"runs cast {machine.status()['cast_id']}"
+    if isinstance(machine, CasterRunner) and machine.snapshot.cast_id is not None:
+        return f"runs cast {machine.snapshot.cast_id}"
     return machine.busy_reason()
 
 

@@ -79,7 +79,7 @@ class Lab:
     def machine_crashed(self, machine: str, reason: str) -> None:
         """A machine's loop caught an internal error and restarts: an alarm for people."""
         caster = self.casters.get(machine)
-        state = self.kiln_snapshot(machine) if caster is None else caster.status()
+        state = self.kiln_snapshot(machine) if caster is None else caster.snapshot.as_dict()
         self.board.crashed(machine, reason, state)
 
     def publish_caster(self, status: dict[str, object], wall_s: float) -> None:

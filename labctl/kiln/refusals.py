@@ -12,6 +12,7 @@ from labctl.commands.registry import CommandRefused
 from labctl.kiln.program.segments import Schedule
 from labctl.kiln.run import ActiveRun
 from labctl.runs.state import Phase
+from labctl.runs.unstored import UnstoredOutcome
 
 
 def recovering_text(kiln: str, run_id: int) -> str:
@@ -25,17 +26,14 @@ def refuse_start(
     *,
     limit_c: float,
     reachable: bool,
-    unrecorded_run: int | None,
+    unstored: UnstoredOutcome | None,
     unsafe: bool,
 ) -> None:
     """Refuse a start on an idle kiln that cannot take a run now."""
     if not reachable:
         raise CommandRefused(f"{kiln}: controller not reachable; check its link")
-    if unrecorded_run is not None:
-        raise CommandRefused(
-            f"{kiln}: the outcome of run {unrecorded_run} is not stored yet (the run store "
-            "refuses writes: is the disk full?)"
-        )
+    if unstored is not None:
+        raise CommandRefused(unstored.refusal())
     if unsafe:
         raise CommandRefused(f"{kiln}: heat-off not yet confirmed after the last fault")
     if schedule.max_temp_c > limit_c:

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 from drivers.capabilities import ControllerReading, ProgramStatus
 from drivers.clock import Clock
-from labctl.kiln.interlocks import InterlockLimits, InterlockState
+from labctl.kiln.interlocks import InterlockLimits, InterlockState, Observation, evaluate
 from labctl.kiln.modes import ExecutionMode
 from labctl.kiln.program import engine
 from labctl.kiln.program.codec import program_state_from_json, program_state_to_json
@@ -94,6 +94,21 @@ class ActiveRun:
 
     def interrupt(self, reason: str) -> None:
         self.state = self.state.interrupt(reason)
+
+    def check_interlocks(self, reading: ControllerReading | None, now: float) -> str | None:
+        """Evaluate the interlocks on this tick's reading; the reason of a trip, or None."""
+        obs = None
+        if reading is not None:
+            obs = Observation(
+                at=reading.at,
+                pv_c=reading.pv_c,
+                output_pct=reading.output_pct,
+                setpoint_c=self.setpoint_c,
+                sensor_break=reading.sensor_break,
+                pv_over_range=reading.pv_over_range,
+            )
+        self.interlocks, trip = evaluate(self.limits, self.interlocks, obs, now)
+        return None if trip is None else trip.reason
 
     async def step(
         self, reading: ControllerReading | None, mode: ExecutionMode, clock: Clock

@@ -102,7 +102,7 @@ class PointMaker:
     def caster(
         self, status: Mapping[str, object], wall_s: float
     ) -> tuple[TelemetryPoint, list[Event]]:
-        """The caster's reading point (from ``CasterRunner.status()``) and its new events."""
+        """The caster's reading point (``CasterSnapshot.as_dict()``) and its new events."""
         name = str(status["caster"])
         point = TelemetryPoint.make(
             "caster",

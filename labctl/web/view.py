@@ -76,7 +76,7 @@ class LabView:
 
     def _runs_key(self) -> object:
         kilns = tuple((k.snapshot.run_id, k.snapshot.outcome) for k in self._kilns.values())
-        casts = tuple((c.status()["cast_id"], c.last_outcome) for c in self._casters.values())
+        casts = tuple((c.snapshot.cast_id, c.snapshot.outcome) for c in self._casters.values())
         return kilns, casts
 
     async def refresh(self) -> None:
@@ -130,7 +130,7 @@ class LabView:
         return view
 
     def _caster(self, caster: CasterRunner) -> dict[str, object]:
-        status = caster.status()
+        status = caster.snapshot.as_dict()
         steps = [str(s) for s in table(CasterKind(str(status["kind"])))] + [CastState.COMPLETE]
         waiting = status["waiting_for"]
         return {

@@ -222,11 +222,11 @@ class Rig:
     async def until(self, pred, *, limit_s: float = 7200.0) -> None:
         deadline = self.clock.now() + limit_s
         while not pred():
-            assert self.clock.now() < deadline, self.runner.status()
+            assert self.clock.now() < deadline, self.runner.snapshot
             await asyncio.sleep(0)
 
     def state(self) -> str:
-        return str(self.runner.status()["state"])
+        return self.runner.snapshot.state
 
 
 @pytest.fixture

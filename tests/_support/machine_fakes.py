@@ -859,7 +859,7 @@ class Lab:
         return self.kiln.snapshot.state
 
     def caster_state(self) -> str:
-        return str(self.caster.status()["state"])
+        return self.caster.snapshot.state
 
     def status(self) -> dict[str, object]:
         snap = self.kiln.snapshot
@@ -874,7 +874,7 @@ class Lab:
                 "program": str(self.controller.program), "pv": self.controller.pv_c,
                 "heating": self.controller.heating, "link": self.controller.link_up,
             },
-            "caster": {**self.caster.status(), "ticks": self.caster.ticks},
+            "caster": {**self.caster.snapshot.as_dict(), "ticks": self.caster.ticks},
             "dead": self.dead_loops(),
         }  # fmt: skip
 

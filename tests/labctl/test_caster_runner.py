@@ -107,7 +107,7 @@ async def test_a_start_is_refused_with_the_lid_open_or_a_device_silent(make_rig)
     rig = await make_rig(CasterKind.VACUUM)
     rig.plant.lid_closed = False
     rig.plant.dead.add("gauge")
-    await rig.until(lambda: rig.runner.status()["stale"] != [])
+    await rig.until(lambda: rig.runner.snapshot.stale != ())
     with pytest.raises(CommandRefused, match=r"no reading from gauge1.*the lid/door is open"):
         await start(rig)
 
@@ -168,17 +168,17 @@ async def test_a_latched_drive_fault_blocks_a_cast_until_a_person_clears_it(make
     rig = await make_rig(CasterKind.CENTRIFUGAL)
     rig.plant.flask_present = True
     rig.plant.drive_fault = 58  # CE10: the daemon was away long enough for the drive to notice
-    await rig.until(lambda: rig.runner.status()["drive_fault"] == 58)
+    await rig.until(lambda: rig.runner.snapshot.drive_fault == 58)
     with pytest.raises(CommandRefused, match="the drive reports fault code 58"):
         await start(rig)
     rig.plant.rpm = 1000.0  # still coasting: nobody clears a fault on a turning arm
-    await rig.until(lambda: (rig.runner.status()["rpm"] or 0) > 500)
+    await rig.until(lambda: (rig.runner.snapshot.rpm or 0) > 500)
     with pytest.raises(CommandRefused, match="not at standstill"):
         await rig.runner.submit(lambda: rig.runner.reset_drive_fault("tech1"))
-    await rig.until(lambda: rig.runner.status()["rpm"] == 0.0)
+    await rig.until(lambda: rig.runner.snapshot.rpm == 0.0)
     reply = await rig.runner.submit(lambda: rig.runner.reset_drive_fault("tech1"))
     assert reply == {"caster": "c1", "cleared_fault": 58, "by": "tech1"}
-    await rig.until(lambda: rig.runner.status()["drive_fault"] is None)
+    await rig.until(lambda: rig.runner.snapshot.drive_fault is None)
     assert rig.plant.drive_hz == 0.0  # cleared, still stopped
     with pytest.raises(CommandRefused, match="reports no fault"):
         await rig.runner.submit(lambda: rig.runner.reset_drive_fault("tech1"))
@@ -203,7 +203,7 @@ async def test_a_full_disk_ends_the_cast_faulted_and_its_outcome_is_stored_later
     for name in ("save_state", "add_event", "end_run"):
         monkeypatch.setattr(store, name, disk_full)
     await rig.until(lambda: rig.state() == "idle")
-    status = rig.runner.status()
+    status = rig.runner.snapshot.as_dict()
     assert str(status["outcome"]).startswith("faulted: the run store cannot be written"), status
     assert rig.plant.outputs == CasterOutputs() and rig.plant.sp_c is None  # every device safe
     with pytest.raises(CommandRefused, match="is not stored yet"):
@@ -226,7 +226,7 @@ async def test_a_drive_that_refuses_the_reset_gets_a_reason_and_the_loop_goes_on
     """Regression (issue 11): an exception from the drive's reset killed the caster task."""
     rig = await make_rig(CasterKind.CENTRIFUGAL)
     rig.plant.drive_fault = 58
-    await rig.until(lambda: rig.runner.status()["drive_fault"] == 58)
+    await rig.until(lambda: rig.runner.snapshot.drive_fault == 58)
 
     async def refuse(self: Drive) -> None:
         raise LinkDown("exception 4 (slave device failure)")
@@ -236,7 +236,7 @@ async def test_a_drive_that_refuses_the_reset_gets_a_reason_and_the_loop_goes_on
         await rig.runner.submit(lambda: rig.runner.reset_drive_fault("tech1"))
     ticks = rig.runner.ticks
     await rig.until(lambda: rig.runner.ticks > ticks + 2)
-    assert rig.runner.crashes == 0 and rig.runner.status()["drive_fault"] == 58
+    assert rig.runner.crashes == 0 and rig.runner.snapshot.drive_fault == 58
 
 
 async def test_a_gauge_reporting_a_fault_refuses_a_start_with_its_status(make_rig, monkeypatch):
@@ -248,7 +248,7 @@ async def test_a_gauge_reporting_a_fault_refuses_a_start_with_its_status(make_ri
         return PressureReading(at=self.p.clock.now(), mbar=None, status="sensor error")
 
     monkeypatch.setattr(Gauge, "read", broken)
-    await rig.until(lambda: rig.runner.status()["chamber_mbar"] is None)
+    await rig.until(lambda: rig.runner.snapshot.chamber_mbar is None)
     with pytest.raises(CommandRefused, match=r"c1 cannot start: .*sensor error"):
         await start(rig)
 

@@ -269,7 +269,7 @@ async def test_a_rig_runs_its_simulated_caster_and_kiln_under_standing_alarms(
     assert site.lab.allow_uncommissioned == ("kiln1", "caster1")
     lab = await _build(site)
     built.append(lab)
-    caster = lab.casters["caster1"].status()
+    caster = lab.casters["caster1"].snapshot.as_dict()
     assert caster["commissioned"] is False
     assert caster["uncommissioned"] == ["caster1.crucible", "caster1.io", "caster1.crucible_tc",
                                         "caster1.gauge"]  # fmt: skip

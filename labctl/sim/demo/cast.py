@@ -68,7 +68,7 @@ async def run_cast(
     print(f"cast {cast_id}: {alloy} ({piece_class}) on caster1, {sim.kind} casting")
     while True:
         await asyncio.sleep(0.02)
-        status, wall = caster.status(), time.monotonic() - started
+        status, wall = caster.snapshot.as_dict(), time.monotonic() - started
         if wall >= next_print:
             print(_line(status, sim, wall), flush=True)
             next_print = wall + PRINT_EVERY_S

@@ -208,7 +208,7 @@ async def _drive(
         )  # fmt: skip
         if runner.snapshot.run_id is not None:  # the cast never asked for the flask
             await lab.registry.dispatch("take_flask", {"kiln": "kiln1"}, DEMO)
-        cast_id = lab.casters["caster1"].last_cast_id
+        cast_id = lab.casters["caster1"].snapshot.last_cast_id
         certified = await certify(lab.registry, DEMO, cast_id, keep_certificate)
     history = await lab.store.history(limit=2)
     events = await lab.store.events(int(str(run_id)))

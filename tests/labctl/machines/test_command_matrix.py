@@ -174,7 +174,7 @@ async def _caster_faulted(lab: Lab) -> None:
     await _cast(lab, "melt")
     lab.plant.estop_ok = False
     await lab.until(lambda: lab.caster_state() == "idle", why="e-stop")
-    assert "e-stop pressed" in str(lab.caster.status()["outcome"]), lab.status()
+    assert "e-stop pressed" in str(lab.caster.snapshot.outcome), lab.status()
 
 
 async def _caster_disconnected(lab: Lab) -> None:
@@ -186,7 +186,7 @@ async def _caster_outcome_unstored(lab: Lab) -> None:
     await _cast(lab, "melt")
     lab.store.refuse_writes = True
     await lab.until(lambda: lab.caster_state() == "idle", why="store refused")
-    assert "the run store cannot be written" in str(lab.caster.status()["outcome"])
+    assert "the run store cannot be written" in str(lab.caster.snapshot.outcome)
 
 
 async def _caster_drive_fault(lab: Lab) -> None:

@@ -215,7 +215,7 @@ class LabModel(RuleBasedStateMachine):
         snap = lab.kiln.snapshot
         if snap.state in ENDED_OR_IDLE and lab.controller.heating:
             assert not snap.safe, f"kiln idle, heat on, shown safe: {lab.status()}"
-        status = lab.caster.status()
+        status = lab.caster.snapshot.as_dict()
         if status["state"] in ENDED_OR_IDLE and lab.plant.energised:
             assert status["safe"] is False, f"caster idle, not safe, shown safe: {lab.status()}"
 
@@ -246,15 +246,15 @@ class LabModel(RuleBasedStateMachine):
         lab = self.lab
         snap = lab.kiln.snapshot
         stored = self.run(lab.store.active_run(KILN))
-        unrecorded = lab.kiln._unrecorded  # an outcome the store refused, to be stored later
+        unrecorded = lab.kiln._unstored  # an outcome the store refused, to be stored later
         if stored is None:
             assert snap.run_id is None and snap.state == "idle", (snap, lab.status())
         elif snap.run_id is None:
-            assert unrecorded is not None and unrecorded.id == stored.id, (stored, lab.status())
+            assert unrecorded is not None and unrecorded.run_id == stored.id, (stored, lab.status())
         else:
             assert snap.run_id == stored.id, (stored.id, lab.status())
             assert snap.state in ("running", "held", "final_hold", "recovering"), lab.status()
-        status = lab.caster.status()
+        status = lab.caster.snapshot.as_dict()
         cast = self.run(lab.store.active_run(CASTER))
         if cast is None:  # recovering: after a restart, until its devices are driven safe
             assert status["cast_id"] is None, lab.status()
@@ -262,7 +262,7 @@ class LabModel(RuleBasedStateMachine):
             assert status["state"] == "idle" or not status["safe"], lab.status()
         elif status["cast_id"] is None:
             unstored = lab.caster._unstored
-            assert unstored is not None and unstored[0] == cast.id, (cast, lab.status())
+            assert unstored is not None and unstored.run_id == cast.id, (cast, lab.status())
         else:
             assert status["cast_id"] == cast.id, (cast.id, lab.status())
 
@@ -339,7 +339,7 @@ async def test_a_bug_in_a_caster_driver_faults_the_cast_and_the_caster_goes_on(
         lab.plant.crash.add("io")
         await lab.until(lambda: lab.caster.crashes == 1, why="crash")
         await lab.ticks(3)
-        status = lab.caster.status()
+        status = lab.caster.snapshot.as_dict()
         assert status["state"] == "idle" and status["safe"] is True
         assert str(status["outcome"]).startswith("faulted: internal error: InjectedBug")
         assert not lab.plant.energised and lab.alive()
@@ -391,7 +391,7 @@ async def test_a_caster_recovering_after_a_restart_does_not_read_idle_and_safe(
         lab.plant.dead.add("gauge")
         await lab.restart(graceful=False)
         await lab.ticks(1)
-        status = lab.caster.status()
+        status = lab.caster.snapshot.as_dict()
         active = await lab.store.active_run(CASTER)
         assert lab.plant.heating and active is not None  # what is true during the recovery
         assert not (status["state"] == "idle" and status["safe"] is True), (

@@ -143,13 +143,13 @@ async def record_problems(lab: Lab) -> list[str]:
 def _pending_cast_outcome(lab: Lab, cast_id: int) -> Outcome | None:
     """The outcome the caster holds for ``cast_id`` while the store refuses it."""
     unstored = lab.caster._unstored
-    return unstored[1] if unstored is not None and unstored[0] == cast_id else None
+    return unstored.outcome if unstored is not None and unstored.run_id == cast_id else None
 
 
 def _pending_kiln_outcome(lab: Lab, run_id: int) -> Outcome | None:
     """The outcome the kiln holds for ``run_id`` while the store refuses it."""
-    unrecorded = lab.kiln._unrecorded
-    if unrecorded is None or unrecorded.id != run_id:
+    unrecorded = lab.kiln._unstored
+    if unrecorded is None or unrecorded.run_id != run_id:
         return None
     return unrecorded.outcome
 
@@ -449,7 +449,7 @@ async def test_a_restart_mid_burnout_does_not_truncate_the_signed_peak(
         after = [s.pv_c for s in lab.telemetry[-4:]]
         assert all(pv is not None and pv < 600 for pv in after), after  # only what is seen now
         await _cast_to_the_end(lab)
-        entry = await lab.service.find("cast-record", f"cast-{lab.caster.last_cast_id}")
+        entry = await lab.service.find("cast-record", f"cast-{lab.caster.snapshot.last_cast_id}")
         assert entry is not None, lab.board.texts()
         record = predicate_of(entry.leaf)
         assert record["process"]["outcome"] == "complete", record["process"]
