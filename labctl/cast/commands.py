@@ -21,10 +21,17 @@ from pydantic import Field
 from labctl.cast.params import CastRefused, cast_params
 from labctl.cast.runner import CasterRunner
 from labctl.cast.summary import CastOrigin
-from labctl.commands.registry import NAME, Caller, CommandRefused, CommandRegistry, Payload, Role
+from labctl.commands.idempotency import IdempotencyKey, Keys, MemoryKeys, once, repeated
+from labctl.commands.registry import (
+    NAME,
+    Caller,
+    CommandRefused,
+    CommandRegistry,
+    Id,
+    Payload,
+    Role,
+)
 from labctl.kiln.snapshot import KilnSnapshot
-from labctl.ledger.idempotency import IdempotencyKey, Keys, MemoryKeys, once, repeated
-from labctl.ledger.records import Id
 from labctl.profiles.alloys import Alloy, AlloyUnusable, load_alloy_named
 
 

@@ -12,14 +12,17 @@ import enum
 import logging
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 log = logging.getLogger(__name__)
 
 
 NAME = r"^[A-Za-z0-9_.-]{1,64}$"  # machine, profile and alloy names in command payloads
+#: The id of a production record (lot, melt, flask, cast...): in ledger records and in the
+#: payloads that name one (a cast start names its flask and melt).
+Id = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:/-]{0,63}$")]
 
 
 class Role(enum.IntEnum):

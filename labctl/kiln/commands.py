@@ -10,11 +10,18 @@ from typing import Literal
 
 from pydantic import Field
 
-from labctl.commands.registry import NAME, Caller, CommandRefused, CommandRegistry, Payload, Role
+from labctl.commands.registry import (
+    NAME,
+    Caller,
+    CommandRefused,
+    CommandRegistry,
+    Id,
+    Payload,
+    Role,
+)
 from labctl.errors import ProfileError
 from labctl.kiln.program.segments import Cool, FinalHold, Schedule
 from labctl.kiln.runner import KilnRunner
-from labctl.ledger.records import Id
 from labctl.profiles.alloys import Alloy, AlloyUnusable, PieceClass, load_alloy_named
 from labctl.profiles.loader import load_burnout, schedule_to_json
 from labctl.runs.store import RunStore

@@ -9,14 +9,14 @@ from typing import Any, Literal
 
 from pydantic import Field, ValidationError
 
+from labctl.commands.idempotency import IdempotencyKey, Repeated, once, repeated
 from labctl.commands.registry import Caller, CommandRefused, CommandRegistry, Payload, Role
-from labctl.ledger.idempotency import IdempotencyKey, once, repeated
 from labctl.ledger.metal import Melt, QaBalance
 from labctl.ledger.ops_records import Correction
 from labctl.ledger.recorder import CastRecorder
 from labctl.ledger.records import JobTicket, LotReceipt, Record, TreeFlask
 from labctl.ledger.service import LedgerService
-from labctl.ledger.store import LedgerError, Repeated
+from labctl.ledger.store import LedgerError
 
 KINDS: dict[str, type[Record]] = {
     c.kind: c for c in (LotReceipt, Melt, JobTicket, TreeFlask, QaBalance, Correction)

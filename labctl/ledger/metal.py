@@ -26,9 +26,9 @@ from typing import Annotated, Any, ClassVar, Self
 
 from pydantic import Field, model_validator
 
+from labctl.commands.registry import Id
 from labctl.ledger.records import (
     CocClass,
-    Id,
     LotReceipt,
     MassMg,
     Metal,

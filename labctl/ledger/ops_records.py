@@ -12,10 +12,10 @@ from typing import Annotated, Any, ClassVar, Literal, Self
 
 from pydantic import AwareDatetime, Field, model_validator
 
+from labctl.commands.registry import Id
 from labctl.ledger.metal import Melt, QaBalance
 from labctl.ledger.records import (
     Celsius,
-    Id,
     JobTicket,
     LotReceipt,
     Name,

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from labctl.cast.summary import CastOrigin, CastSummary
+from labctl.commands.idempotency import Once
 from labctl.commands.registry import CommandRefused
 from labctl.config.site import SiteConfig
 from labctl.ledger import chain
@@ -35,7 +36,6 @@ from labctl.ledger.records import (
 )
 from labctl.ledger.service import LedgerService, predicate_of
 from labctl.ledger.store import LedgerError
-from labctl.ledger.store_index import Once
 from labctl.ledger.trips import TripRecorder
 from labctl.profiles.alloys import Alloy
 from labctl.runs.state import OutcomeKind

@@ -16,6 +16,7 @@ from typing import Annotated, Any, ClassVar, Literal, Self
 
 from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
+from labctl.commands.registry import Id
 from labctl.profiles.alloys import PieceClass
 
 MAX_MASS_MG = 10**10  # 10 t: every product below stays under 2**53, the JCS integer limit
@@ -45,7 +46,6 @@ def distinct(attr: str) -> AfterValidator:
     return AfterValidator(check)
 
 
-Id = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:/-]{0,63}$")]
 Name = Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]{1,64}$")]
 Text = Annotated[str, Field(min_length=1, max_length=200)]
 Sha256Hex = Annotated[str, AfterValidator(_sha256)]

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from labctl import __version__
+from labctl.commands.idempotency import Once
 from labctl.ledger import dsse, statement
 from labctl.ledger.certificate import TlogProof, write_certificate
 from labctl.ledger.keys import Signer, load
@@ -20,7 +21,6 @@ from labctl.ledger.ops_records import CORRECTABLE, KeyRotation
 from labctl.ledger.records import Record
 from labctl.ledger.refs import references, refs_of
 from labctl.ledger.store import Appended, Entry, Ledger, LedgerError
-from labctl.ledger.store_index import Once
 
 SOFTWARE = {"name": "labctl", "version": __version__}
 
@@ -66,7 +66,8 @@ class LedgerService:
         """Sign ``rec`` into the log; returns after the commit (raises LedgerStopped if not).
 
         Refused with :class:`~labctl.ledger.store.Duplicate` if a record of its kind and id is
-        already there, and :class:`~labctl.ledger.store.Repeated` if ``once``'s key was used.
+        already there, and :class:`~labctl.commands.idempotency.Repeated` if ``once``'s key was
+        used.
         """
 
         def build(index: int, prev_leaf_hash: bytes) -> bytes:

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
+from labctl.commands.idempotency import Once, repeated
 from labctl.errors import LabctlError
 from labctl.ledger import merkle, store_index, store_sql
 from labctl.ledger.jcs import LedgerFormatError
@@ -56,15 +57,6 @@ class Duplicate(LedgerError):
             f"{kind} {subject} is already in the ledger (index {found.index}{at}); "
             "record a correction that names it instead"
         )
-
-
-class Repeated(LedgerError):
-    """An idempotency key already used: ``same`` if for the same content; its first answer."""
-
-    def __init__(self, key: str, same: bool, answer: dict[str, object]) -> None:
-        self.same, self.answer = same, answer
-        what = "a retry of" if same else "already used for different content than"
-        super().__init__(f"idempotency key {key!r} is {what} this request")
 
 
 class _Stop(Exception):
@@ -181,7 +173,7 @@ class Ledger:
         subject: str = "",
         unique: bool = False,
         refs: Sequence[store_index.Ref] = (),
-        once: store_index.Once | None = None,
+        once: Once | None = None,
     ) -> Appended:
         """Append the leaf ``build(index, prev_leaf_hash)`` returns; returns after COMMIT.
 
@@ -286,14 +278,14 @@ class Ledger:
         """The digest and answer kept for a client idempotency ``key``."""
         return await self._run(store_index.recall, self._conn, key)
 
-    async def remember(self, once: store_index.Once) -> None:
+    async def remember(self, once: Once) -> None:
         """Keep ``once`` (for a command that appends nothing); Repeated if the key is used."""
 
         def remember() -> None:
             with transaction(self._conn):
                 seen = store_index.recall(self._conn, once.key)
                 if seen is not None:
-                    raise Repeated(once.key, seen[0] == once.digest, seen[1])
+                    raise repeated(once, seen)
                 store_index.remember(self._conn, once, once.answer)
 
         await self._run(remember)
@@ -319,7 +311,7 @@ class Ledger:
         subject: str,
         unique: bool,
         refs: Sequence[store_index.Ref],
-        once: store_index.Once | None,
+        once: Once | None,
     ) -> Appended:
         tail, conn, building = self._tail, self._conn, False
         try:
@@ -329,7 +321,7 @@ class Ledger:
                     raise _Stop(f"the stored tail (size {size}) changed under the writer")
                 seen = None if once is None else store_index.recall(conn, once.key)
                 if once is not None and seen is not None:
-                    raise Repeated(once.key, seen[0] == once.digest, seen[1])
+                    raise repeated(once, seen)
                 found = store_index.existing(conn, kind, subject) if unique else None
                 if found is not None:
                     raise Duplicate(kind, subject, found)

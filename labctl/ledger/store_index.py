@@ -17,6 +17,8 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Final
 
+from labctl.commands.idempotency import Once
+
 #: A reference from one record to another: (field, value), e.g. ("flask", "F-0007").
 Ref = tuple[str, str]
 RefsOf = Callable[[str, bytes], Sequence[Ref]]  # (kind, leaf) -> refs, for the rebuild
@@ -35,15 +37,6 @@ SIDE_SCHEMA: Final = (
         for op in ("update", "delete")
     ),
 )
-
-
-@dataclass(frozen=True, slots=True)
-class Once:
-    """A client idempotency key with the digest of what was asked and the answer to keep."""
-
-    key: str
-    digest: str
-    answer: Mapping[str, object]
 
 
 @dataclass(frozen=True, slots=True)

@@ -4,6 +4,8 @@ A request names its key; its digest is the SHA-256 of the command and its conten
 sent it, nor the key). The same key with the same digest answers what the first request did;
 the same key with other content is refused. The ledger keeps keys in its database (with the
 entry they created, in one transaction); :class:`MemoryKeys` keeps them for a lab without one.
+This sits with the commands, below the ledger and the machines, because commands of both
+(``ledger_record``, ``cast_start``) take keys.
 """
 
 from __future__ import annotations
@@ -12,15 +14,33 @@ import hashlib
 import json
 from collections import OrderedDict
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 from pydantic import Field
 
-from labctl.ledger.store import Repeated
-from labctl.ledger.store_index import Once
+from labctl.errors import LabctlError
 
 #: The payload field of a command that creates something.
 IdempotencyKey: Any = Field(default=None, pattern=r"^[A-Za-z0-9_.:-]{8,128}$")
+
+
+@dataclass(frozen=True, slots=True)
+class Once:
+    """A client idempotency key with the digest of what was asked and the answer to keep."""
+
+    key: str
+    digest: str
+    answer: Mapping[str, object]
+
+
+class Repeated(LabctlError):
+    """An idempotency key already used: ``same`` if for the same content; its first answer."""
+
+    def __init__(self, key: str, same: bool, answer: dict[str, object]) -> None:
+        self.same, self.answer = same, answer
+        what = "a retry of" if same else "already used for different content than"
+        super().__init__(f"idempotency key {key!r} is {what} this request")
 
 
 class Keys(Protocol):
