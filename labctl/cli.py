@@ -9,8 +9,8 @@ import logging
 import sys
 from pathlib import Path
 
+from labctl.commands.client import send_command
 from labctl.commission.cli import add_commission_command
-from labctl.daemon.control_socket import send_command
 from labctl.ledger.cli import add_ledger_commands
 from labctl.sim.client import add_control_command
 from labctl.units import Unit, localize

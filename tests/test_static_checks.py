@@ -1,7 +1,9 @@
 """The architecture and style rules, enforced by the test suite itself."""
 
+import re
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -18,6 +20,16 @@ def _run(*args: str) -> subprocess.CompletedProcess[str]:
 def test_import_contracts_hold():
     result = _run(str(BIN / "lint-imports"), "--no-cache")
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_one_layers_contract_and_no_exception_for_a_simulator():
+    """The daemon's layers are one contract; no contract lets any module import a simulator."""
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+    contracts = config["tool"]["importlinter"]["contracts"]
+    assert [c["containers"] for c in contracts if c["type"] == "layers"] == [["labctl"]]
+    simulator = re.compile(r"->\s*drivers\.(_sim|\w+\.(sim|backdoor))\b")
+    excused = [i for c in contracts for i in c.get("ignore_imports", []) if simulator.search(i)]
+    assert excused == []
 
 
 @pytest.mark.timeout(300)

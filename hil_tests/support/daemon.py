@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from labctl.daemon.control_socket import send_command
+from labctl.commands.client import send_command
 
 
 def _whole(status: dict[str, Any]) -> dict[str, Any]:

@@ -1,14 +1,30 @@
-"""The ``status`` query: every kiln and caster now, and the latest runs and casts."""
+"""The ``status`` query: every kiln and caster now, and the latest runs and casts.
+
+It asks a machine only for its snapshot (:class:`Machine`), so it stands below the kiln and
+caster rooms that it reports on.
+"""
 
 from __future__ import annotations
 
 import json
 from collections.abc import Callable, Mapping
+from typing import Protocol
 
-from labctl.cast.runner import CasterRunner
 from labctl.commands.registry import Caller, CommandRegistry, Payload, Role
-from labctl.kiln.runner import KilnRunner
 from labctl.runs.store import RunStore, StoredRun
+
+
+class Snapshot(Protocol):
+    """A machine's state now, as the status JSON shows it."""
+
+    def as_dict(self) -> dict[str, object]: ...
+
+
+class Machine(Protocol):
+    """A kiln or caster runner, as far as ``status`` reads it."""
+
+    @property
+    def snapshot(self) -> Snapshot: ...
 
 
 class EmptyPayload(Payload):
@@ -17,8 +33,8 @@ class EmptyPayload(Payload):
 
 def register_status(
     registry: CommandRegistry,
-    kilns: Mapping[str, KilnRunner],
-    casters: Mapping[str, CasterRunner],
+    kilns: Mapping[str, Machine],
+    casters: Mapping[str, Machine],
     store: RunStore,
     telemetry: Callable[[], Mapping[str, object]] | None = None,
     alarms: Callable[[], list[str]] = list,

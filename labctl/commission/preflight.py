@@ -13,9 +13,9 @@ state is checked by its family: a Eurotherm whose programmer runs is refused the
 
 from __future__ import annotations
 
+from labctl.commands.client import send_command
 from labctl.commission.record import SiteDevice
 from labctl.config.site import SiteConfig
-from labctl.daemon.control_socket import send_command
 from labctl.runs.store import RunStore
 
 

@@ -30,17 +30,15 @@ import struct
 from pathlib import Path
 
 from labctl.commands.bounded_json import InputRefused, loads_bounded
+from labctl.commands.client import CLIENT_TIMEOUT_S, WRITE_TIMEOUT_S, close_quietly
 from labctl.commands.registry import Caller, CommandRefused, CommandRegistry, Role
 
 log = logging.getLogger(__name__)
 
 MAX_REQUEST_BYTES = 16_384
-MAX_REPLY_BYTES = 1 << 20
-CLIENT_TIMEOUT_S = 30.0  # what send_command waits for a reply
 ANSWER_TIMEOUT_S = CLIENT_TIMEOUT_S - 2.0  # so the client hears "no answer" before it gives up
 MAX_CLIENTS = 32
 IDLE_TIMEOUT_S = 5.0
-WRITE_TIMEOUT_S = 2.0  # a client that does not read its reply is cut off after this
 
 
 class BadRequest(Exception):
@@ -76,13 +74,6 @@ def encode_reply(reply: dict[str, object]) -> bytes:
 
 def _error(reason: str) -> dict[str, object]:
     return {"ok": False, "error": reason}
-
-
-async def _close(writer: asyncio.StreamWriter) -> None:
-    writer.close()
-    with contextlib.suppress(ConnectionError, TimeoutError):
-        async with asyncio.timeout(WRITE_TIMEOUT_S):
-            await writer.wait_closed()
 
 
 def _peer(writer: asyncio.StreamWriter) -> Caller:
@@ -149,7 +140,7 @@ class ControlSocket:
         if self._active >= self._max_clients:
             self._refuse_busy()
             await self._send(writer, _error(f"busy: {self._max_clients} clients connected; retry"))
-            await _close(writer)
+            await close_quietly(writer)
             return
         self._active += 1
         self.accepted += 1
@@ -163,7 +154,7 @@ class ControlSocket:
         finally:
             self._active -= 1
             self._not_busy()
-            await _close(writer)
+            await close_quietly(writer)
 
     async def _exchange(
         self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
@@ -217,33 +208,3 @@ class ControlSocket:
         if self._busy_since is not None and self._active < self._max_clients:
             refused, self._busy_since = self.refused_busy - self._busy_since, None
             log.warning("command socket: accepting clients again (%d refused)", refused)
-
-
-async def send_command(path: Path, cmd: str, args: dict[str, object]) -> dict[str, object]:
-    """Send one command to a running daemon; its reply, or an error reply (never raises)."""
-    try:
-        reader, writer = await asyncio.open_unix_connection(str(path), limit=MAX_REPLY_BYTES)
-    except (FileNotFoundError, ConnectionRefusedError) as err:
-        return {"ok": False, "error": f"no daemon is listening at {path} ({err.strerror})"}
-    except PermissionError:
-        return {"ok": False, "error": f"not allowed to talk to the daemon at {path}"}
-    try:
-        writer.write(json.dumps({"cmd": cmd, "args": args}).encode() + b"\n")
-        await writer.drain()
-        async with asyncio.timeout(CLIENT_TIMEOUT_S):
-            line = await reader.readline()
-    except TimeoutError:
-        return {"ok": False, "error": f"no reply from the daemon within {CLIENT_TIMEOUT_S:g} s"}
-    except (ConnectionError, ValueError) as err:
-        return {"ok": False, "error": f"the daemon closed the connection: {type(err).__name__}"}
-    finally:
-        await _close(writer)
-    if not line:
-        return {"ok": False, "error": "no reply"}
-    try:
-        reply = loads_bounded(line, max_bytes=MAX_REPLY_BYTES, max_depth=64)
-    except InputRefused as refused:
-        return {"ok": False, "error": f"unreadable reply from the daemon: {refused.reason}"}
-    if not isinstance(reply, dict):
-        return {"ok": False, "error": "unreadable reply from the daemon: not a JSON object"}
-    return reply

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from labctl.daemon.control_socket import send_command
+from labctl.commands.client import send_command
 from labctl.errors import LabctlError
 
 Send = Callable[[argparse.Namespace, str, dict[str, object]], int]

@@ -19,6 +19,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from labctl.commands.client import send_command
 from labctl.commands.registry import Caller, CommandRegistry, Payload, Role
 from labctl.daemon.control_socket import (
     MAX_REQUEST_BYTES,
@@ -26,7 +27,6 @@ from labctl.daemon.control_socket import (
     ControlSocket,
     encode_reply,
     parse_request,
-    send_command,
 )
 
 NESTED = b"[" * 1000 + b"]" * 1000
