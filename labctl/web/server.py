@@ -66,6 +66,7 @@ class TouchscreenServer:
         app.router.add_get("/", self._index)
         app.router.add_static("/static/", STATIC, follow_symlinks=False)
         app.router.add_get("/api/session", self._session)
+        app.router.add_get("/api/commands", self._may_give)
         app.router.add_post("/api/signin", self._signin)
         app.router.add_post("/api/signout", self._signout)
         app.router.add_post("/api/command/{name}", self._command)
@@ -105,6 +106,10 @@ class TouchscreenServer:
             }
         )
 
+    async def _may_give(self, request: web.Request) -> web.Response:
+        """The commands the signed-in person may give (the sign-in answer has them too)."""
+        return web.json_response({"commands": self._commands(self._current(request, touch=False))})
+
     async def _signin(self, request: web.Request) -> web.Response:
         ask = "give a badge number (digits) and a PIN"
         try:
@@ -123,7 +128,9 @@ class TouchscreenServer:
             if refused.retry_after_s is not None:
                 return _locked(refused.reason, refused.retry_after_s)
             return refusal(409 if refused.busy else 401, refused.reason)
-        response = web.json_response({"user": session.as_json(), "csrf": session.csrf})
+        response = web.json_response(
+            {"user": session.as_json(), "csrf": session.csrf, "commands": self._commands(session)}
+        )
         response.set_cookie(
             COOKIE,
             token,
@@ -191,6 +198,17 @@ class TouchscreenServer:
         return ws
 
     # ------------------------------------------------------------ helpers
+    def _commands(self, session: Session | None) -> list[str]:
+        """The commands the registry lets this person give (none without a session)."""
+        if session is None:
+            return []
+        role, registry = session.caller.role, self._registry
+        return [
+            n
+            for n in registry.names()
+            if (needed := registry.role_of(n)) is not None and needed <= role
+        ]
+
     def _current(self, request: web.Request, *, touch: bool = True) -> Session | None:
         return self._sessions.get(request.cookies.get(COOKIE), touch=touch)
 

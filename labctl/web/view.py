@@ -23,10 +23,13 @@ from labctl.kiln.runner import KilnRunner
 from labctl.kiln.snapshot import KilnSnapshot
 from labctl.runs.store import RunStore
 from labctl.units import Unit, localize_fields
+from labctl.web.actions import caster_actions, kiln_action_table, outcome_kind
+from labctl.web.view_models import NO_JOB, CasterView, HistoryRow, Json, KilnJob, KilnView, LabState
 
 HISTORY_ROWS = 10
 SERIES_SPACING_S = 30.0  # clock seconds between chart points kept
 SERIES_POINTS = 3000  # 25 h at that spacing
+KILN_ACTIONS = kiln_action_table()
 
 WAITING_TEXT = {
     "flask_placed": "Place the hot flask in the chamber and close the lid, then confirm",
@@ -53,8 +56,8 @@ class LabView:
         self.unit: Unit = unit
         self._board, self._store = board, store
         self._series: dict[str, deque[Point]] = {k: deque(maxlen=SERIES_POINTS) for k in kilns}
-        self._jobs: dict[int, dict[str, object]] = {}
-        self._history: list[dict[str, object]] = []
+        self._jobs: dict[int, KilnJob] = {}
+        self._history: list[HistoryRow] = []
         self._runs_seen: object = None
 
     def add_point(self, snap: KilnSnapshot) -> None:
@@ -76,7 +79,8 @@ class LabView:
 
     def _runs_key(self) -> object:
         kilns = tuple((k.snapshot.run_id, k.snapshot.outcome) for k in self._kilns.values())
-        casts = tuple((c.snapshot.cast_id, c.snapshot.outcome) for c in self._casters.values())
+        snaps = [c.snapshot for c in self._casters.values()]
+        casts = tuple((s.cast_id, s.outcome) for s in snaps)
         return kilns, casts
 
     async def refresh(self) -> None:
@@ -86,58 +90,80 @@ class LabView:
             return
         self._runs_seen = key
         self._history = [
-            json.loads(json.dumps(history_row(r), default=str))
+            HistoryRow(
+                json.loads(json.dumps(history_row(r), default=str)),
+                r.outcome.kind if r.outcome else "running",
+            )
             for r in await self._store.history(limit=HISTORY_ROWS)
         ]
         for kiln in self._kilns.values():
             run_id = kiln.snapshot.run_id
             if run_id is not None and run_id not in self._jobs:
                 events = await self._store.events(run_id)
-                jobs = [json.loads(e.text) for e in events if e.kind == JOB_EVENT]
-                self._jobs[run_id] = jobs[-1] if jobs else {}
+                jobs = [KilnJob.from_event(e.text) for e in events if e.kind == JOB_EVENT]
+                self._jobs[run_id] = jobs[-1] if jobs else NO_JOB
 
-    def state(self) -> dict[str, object]:
-        """The lab; its texts (segments, outcomes, alarms) in the lab's unit, numbers in °C."""
-        state: dict[str, object] = {
-            "lab": self._lab,
-            "kilns": {name: self._kiln(runner) for name, runner in self._kilns.items()},
-            "casters": {name: self._caster(c) for name, c in self._casters.items()},
-            "alarms": self._board.as_json(),
-            "history": self._history,
-        }
-        return localize_fields(state, self.unit)
+    def state(self) -> Json:
+        """The lab as JSON: texts (segments, outcomes, alarms) in the lab's unit, numbers in °C."""
+        return localize_fields(self.model().to_json(), self.unit)
 
-    def _kiln(self, runner: KilnRunner) -> dict[str, object]:
+    def model(self) -> LabState:
+        """The lab, typed (what :meth:`state` serialises)."""
+        return LabState(
+            lab=self._lab,
+            kilns={name: self._kiln(runner) for name, runner in self._kilns.items()},
+            casters={name: self._caster(c) for name, c in self._casters.items()},
+            alarms=self._board.as_json(),
+            history=self._history,
+            kiln_actions=KILN_ACTIONS,
+        )
+
+    def _kiln(self, runner: KilnRunner) -> KilnView:
         snap, schedule = runner.snapshot, runner.schedule
-        view: dict[str, object] = {
-            k: getattr(snap, k)
-            for k in (
-                "kiln", "wall", "state", "link", "run_id", "profile", "segment", "segment_index",
-                "setpoint_c", "pv_c", "flask_core_c", "output_pct", "eta_s", "holdback_s",
-                "outcome", "safe", "commissioned", "uncommissioned",
-            )
-        }  # fmt: skip
-        job = self._jobs.get(snap.run_id, {}) if snap.run_id is not None else {}
-        view.update(
+        job = self._jobs.get(snap.run_id, NO_JOB) if snap.run_id is not None else NO_JOB
+        return KilnView(
+            kiln=snap.kiln,
+            wall=snap.wall,
+            state=snap.state,
+            link=snap.link,
+            run_id=snap.run_id,
+            profile=snap.profile,
+            segment=snap.segment,
+            segment_index=snap.segment_index,
+            setpoint_c=snap.setpoint_c,
+            pv_c=snap.pv_c,
+            flask_core_c=snap.flask_core_c,
+            output_pct=snap.output_pct,
+            eta_s=snap.eta_s,
+            holdback_s=snap.holdback_s,
+            outcome=snap.outcome,
+            safe=snap.safe,
+            commissioned=snap.commissioned,
+            uncommissioned=snap.uncommissioned,
+            outcome_kind=outcome_kind(snap.outcome),
             holding_back=snap.holdback_s > 0,
-            flask_id=job.get("flask_id"),
-            alloy=job.get("alloy"),
-            piece_class=job.get("piece_class"),
-            segments=[describe(s) for s in schedule.segments] if schedule else [],
+            flask_id=job.flask_id,
+            alloy=job.alloy,
+            piece_class=job.piece_class,
+            segments=tuple(describe(s) for s in schedule.segments) if schedule else (),
             casting_c=schedule.casting_temp_c if schedule else None,
             progress_pct=_progress(runner),
         )
-        return view
 
-    def _caster(self, caster: CasterRunner) -> dict[str, object]:
-        status = caster.snapshot.as_dict()
-        steps = [str(s) for s in table(CasterKind(str(status["kind"])))] + [CastState.COMPLETE]
-        waiting = status["waiting_for"]
-        return {
-            **status,
-            "steps": steps,
-            "waiting_text": WAITING_TEXT.get(str(waiting)) if waiting else None,
-        }
+    def _caster(self, caster: CasterRunner) -> CasterView:
+        snap = caster.snapshot
+        sequence = table(CasterKind(snap.kind))
+        waiting = snap.waiting_for
+        return CasterView(
+            status=snap.as_dict(),
+            steps=(*(str(s) for s in sequence), CastState.COMPLETE.value),
+            step_confirmations={
+                str(s): spec.confirmation for s, spec in sequence.items() if spec.confirmation
+            },
+            waiting_text=WAITING_TEXT.get(waiting) if waiting else None,
+            outcome_kind=outcome_kind(snap.outcome),
+            actions=caster_actions(snap.state, waiting, snap.drive_fault),
+        )
 
 
 def _progress(runner: KilnRunner) -> float | None:

@@ -63,6 +63,11 @@ export function getSession() {
   return request('GET', '/api/session');
 }
 
+/** {commands: [...]}: what the signed-in person may give (from the daemon's registry). */
+export function getCommands() {
+  return request('GET', '/api/commands');
+}
+
 export function signin(badge, pin) {
   return request('POST', '/api/signin', { badge, pin }, { signin: true });
 }

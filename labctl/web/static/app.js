@@ -59,6 +59,8 @@ function stateArrived() {
 const ctx = {
   state: () => labctl.state,
   canOperate: () => Boolean(session.user),
+  /** Whether the registry lets the signed-in person give command `name` (the server's list). */
+  mayGive: (name) => (session.commands ?? []).includes(name),
   /** The signed-in person's role ("technician", "supervisor"), or null. */
   role: () => session.user?.role ?? null,
   /** Whether the daemon is heard from (commands are disabled while it is not). */
@@ -170,6 +172,7 @@ function render() {
 async function loadSession() {
   try {
     session = await api.getSession();
+    session.commands = session.user ? (await api.getCommands()).commands : [];
     api.setCsrf(session.csrf);
     setUnit(session.temperature_unit);
     return true;
@@ -179,7 +182,7 @@ async function loadSession() {
 }
 
 function onSignedIn(resp) {
-  session = { ...session, user: resp.user, csrf: resp.csrf };
+  session = { ...session, user: resp.user, csrf: resp.csrf, commands: resp.commands ?? [] };
   api.setCsrf(resp.csrf);
   labctl.state = null;
   live.restart();
@@ -188,7 +191,7 @@ function onSignedIn(resp) {
 }
 
 async function signout() {
-  session = { ...session, user: null };
+  session = { ...session, user: null, commands: [] };
   try {
     await api.signout();
   } catch {
@@ -199,7 +202,7 @@ async function signout() {
 
 /** Back to the sign-in screen (after sign-out, idle time-out or a 401). */
 async function endSession() {
-  session = { ...session, user: null };
+  session = { ...session, user: null, commands: [] };
   live.stop();
   labctl.state = null;
   await loadSession();

@@ -4,14 +4,23 @@ import { h, show } from './dom.js';
 import { clock, toUnit, unitLabel } from './units.js';
 
 const MAX_POINTS = 20000;
-const AXIS = { stroke: '#d8dee6', font: '16px system-ui, sans-serif', grid: { stroke: '#2c3440', width: 1 }, ticks: { stroke: '#2c3440' } };
+
+/** A colour from the design tokens (tokens.css), read when a chart is built. */
+function token(name) {
+  return getComputedStyle(document.documentElement).getPropertyValue(`--${name}`).trim();
+}
+
+function axis() {
+  const grid = token('chart-grid');
+  return { stroke: token('chart-axis'), font: '16px system-ui, sans-serif', grid: { stroke: grid, width: 1 }, ticks: { stroke: grid } };
+}
 
 function seriesOptions() {
   return [
     {},
-    { label: 'Setpoint', stroke: '#7fb2ff', width: 2, dash: [10, 6] },
-    { label: 'PV', stroke: '#ffb347', width: 3 },
-    { label: 'Flask core', stroke: '#6fdc8c', width: 2 },
+    { label: 'Setpoint', stroke: token('chart-sp'), width: 2, dash: [10, 6] },
+    { label: 'PV', stroke: token('chart-pv'), width: 3 },
+    { label: 'Flask core', stroke: token('chart-core'), width: 2 },
   ];
 }
 
@@ -41,7 +50,9 @@ export class KilnChart {
     return this.data[3].some((v) => v != null);
   }
 
-  async load() {
+  /** `kinds`: the kiln's temperature kinds (its view's `temperatures`). */
+  async load(kinds) {
+    this.kinds = kinds;
     if (this.loading) return;
     this.loading = true;
     try {
@@ -62,14 +73,16 @@ export class KilnChart {
   push(t, sp, pv, core) {
     const d = this.data;
     d[0].push(t);
-    d[1].push(toUnit(sp));
-    d[2].push(toUnit(pv));
-    d[3].push(toUnit(core));
+    const kinds = this.kinds ?? {};
+    d[1].push(toUnit(sp, kinds.setpoint_c));
+    d[2].push(toUnit(pv, kinds.pv_c));
+    d[3].push(toUnit(core, kinds.flask_core_c));
     if (d[0].length > MAX_POINTS) for (const col of d) col.splice(0, col.length - MAX_POINTS);
   }
 
   /** A live point from a patch at wall time t. */
   add(t, kiln) {
+    this.kinds = kiln.temperatures;
     const point = [t, kiln.setpoint_c, kiln.pv_c, kiln.flask_core_c ?? null];
     if (!this.loaded) {
       this.pending.push(point);
@@ -94,7 +107,7 @@ export class KilnChart {
         legend: { show: false },
         cursor: { show: false, drag: { x: false, y: false } },
         scales: { x: { time: true } },
-        axes: [{ ...AXIS, values: (u, splits) => splits.map(clock) }, { ...AXIS, size: 64 }],
+        axes: [{ ...axis(), values: (u, splits) => splits.map(clock) }, { ...axis(), size: 64 }],
       };
       this.plot = new window.uPlot(opts, this.data, this.box);
       this.resizer = new ResizeObserver(() => this.plot?.setSize(this.size()));

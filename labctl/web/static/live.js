@@ -2,7 +2,7 @@
 
 /** Globals for tests and the latency benchmark. */
 export const labctl = { state: null, patches: 0, lastPatchAt: 0, contact: false, heardAt: null };
-window.__labctl = labctl;
+globalThis.__labctl = labctl; // window.__labctl in the browser
 
 /**
  * Apply a patch {set: [[path, value]...], unset: [path...]} (paths are arrays of keys) to state

@@ -1,6 +1,8 @@
-// Display units and formatting. The API's numbers are °C (fields named *_c) and wall-clock
-// seconds; its texts (segments, outcomes, alarms, refusals) come already in the lab's unit,
-// written by the daemon (labctl/units.py), so nothing here rewrites a sentence.
+// Display units and formatting. The API's temperatures are numbers in °C, each machine saying
+// per field whether it is a temperature ("absolute") or a difference ("difference") in its
+// `temperatures`; times are wall-clock seconds. Its texts (segments, outcomes, alarms,
+// refusals) come already in the lab's unit, written by the daemon (labctl/units.py), so nothing
+// here rewrites a sentence. Pure: no DOM, so `node --test` covers it (static/tests/).
 
 let unit = 'C';
 const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
@@ -13,23 +15,37 @@ export function unitLabel() {
   return unit === 'F' ? '°F' : '°C';
 }
 
-/** °C from the API to the display unit (null stays null). */
-export function toUnit(c) {
+/**
+ * °C from the API to the display unit (null stays null). kind: "absolute" (a temperature,
+ * x * 9/5 + 32 in °F) or "difference" (a rise, a band: x * 9/5); anything else is an error.
+ */
+export function toUnit(c, kind) {
+  if (kind !== 'absolute' && kind !== 'difference') throw new TypeError(`temperature kind ${kind} is neither absolute nor difference`);
   if (c == null || !Number.isFinite(c)) return null;
-  return unit === 'F' ? (c * 9) / 5 + 32 : c;
+  if (unit !== 'F') return c;
+  return kind === 'absolute' ? (c * 9) / 5 + 32 : (c * 9) / 5;
 }
 
 /** The number only, one decimal ("612.3"), or an em dash when unknown. */
-export function tempNumber(c) {
-  const v = toUnit(c);
+export function tempNumber(c, kind) {
+  const v = toUnit(c, kind);
   return v == null ? '—' : v.toFixed(1);
 }
 
-
 /** Number and unit ("612.3 °C"). */
-export function temp(c) {
-  const v = tempNumber(c);
+export function temp(c, kind) {
+  const v = tempNumber(c, kind);
   return v === '—' ? v : `${v} ${unitLabel()}`;
+}
+
+/** Field `field` of machine `m` with its unit, converted as the kind the daemon gave it. */
+export function tempOf(m, field) {
+  return temp(m[field], m.temperatures?.[field]);
+}
+
+/** Field `field` of machine `m`, the number only. */
+export function tempNumberOf(m, field) {
+  return tempNumber(m[field], m.temperatures?.[field]);
 }
 
 function pad2(n) {
@@ -69,12 +85,15 @@ export function dateTime(wall) {
   return `${d.getDate()} ${MONTHS[d.getMonth()]} ${clock(wall)}`;
 }
 
-/** The colour class of a run outcome: ok (completed), bad (faulted), warn (aborted, interrupted). */
-export function outcomeClass(outcome) {
-  if (!outcome) return '';
-  if (outcome === 'completed') return 'ok';
-  if (outcome.startsWith('faulted')) return 'bad';
-  return 'warn';
+const OUTCOME_CLASS = { completed: 'ok', faulted: 'bad' };
+
+/**
+ * The colour class of a run's outcome kind (the daemon's `outcome_kind` field): ok (completed),
+ * bad (faulted), warn (aborted, interrupted, still running), none without one.
+ */
+export function outcomeClass(kind) {
+  if (!kind) return '';
+  return OUTCOME_CLASS[kind] ?? 'warn';
 }
 
 const KILN_STATES = {

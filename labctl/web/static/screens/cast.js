@@ -4,6 +4,11 @@ import { button, contactChanged, h, setText } from '../dom.js';
 import { PIECE_CLASSES, choiceGroup } from './choices.js';
 import { mayCommand, missingScreen, runFrom, signinHint } from './common.js';
 
+/** A kiln whose flask is ready: it takes "flask taken out" now (the daemon's kiln_actions). */
+function flaskReady(S, k) {
+  return (S.kiln_actions?.[k.state] ?? []).includes('take_flask');
+}
+
 export function castScreen(ctx, caster) {
   const machine = ctx.state().casters?.[caster];
   if (!machine) return missingScreen('caster', caster);
@@ -63,7 +68,7 @@ export function castScreen(ctx, caster) {
         value: name,
         testid: `cast-kiln-${name}`,
         label: name,
-        sub: [k.state === 'final_hold' ? 'ready' : k.state, k.flask_id ? `flask ${k.flask_id}` : null].filter(Boolean).join(' · '),
+        sub: [flaskReady(S, k) ? 'ready' : k.state, k.flask_id ? `flask ${k.flask_id}` : null].filter(Boolean).join(' · '),
       })),
       pick.kiln,
       'No kilns.',
@@ -98,7 +103,8 @@ export function castScreen(ctx, caster) {
     const result = await ctx.run('start_options', {});
     if (!result) return;
     options = { alloys: [], flasks: [], melts: [], ...result };
-    const ready = Object.entries(ctx.state().kilns ?? {}).filter(([, k]) => k.state === 'final_hold');
+    const S = ctx.state();
+    const ready = Object.entries(S.kilns ?? {}).filter(([, k]) => flaskReady(S, k));
     if (ready.length === 1) chooseKiln(ready[0][0]);
     else render();
   }

@@ -1,16 +1,13 @@
 // Caster detail (#/caster/<name>): the sequence, melt and vacuum or spin readings, and the
 // confirmation a person must give, big and unmistakable.
 import { button, h, reading, setText, show } from '../dom.js';
-import { stepLabel, temp } from '../units.js';
+import { stepLabel, tempOf } from '../units.js';
 import { guardAction, missingScreen, refreshAction, runFrom, setBadge, setOutcome, showAction, showAlarms, signinHint } from './common.js';
 
 const CONFIRM_TEXT = {
   flask_placed: 'The flask is in place — confirm',
   balance_confirmed: 'Flask loaded and balanced — confirm',
 };
-const NOT_RUNNING = ['idle', 'complete'];
-/** The sequence step in which each confirmation is given. */
-const CONFIRMED_IN = { flask_transfer: 'flask_placed', balance: 'balance_confirmed' };
 
 export function casterScreen(ctx, name) {
   if (!ctx.state().casters?.[name]) return missingScreen('caster', name);
@@ -33,6 +30,9 @@ export function casterScreen(ctx, name) {
   // A drive that latched a fault (e.g. comms loss while the daemon was away) refuses new casts
   // until a person has checked the arm and clears it; the daemon checks the arm is stopped.
   const resetDrive = button('Clear drive fault', 'caster-reset-drive', () => clearDriveFault(), 'btn btn-action');
+  for (const [command, btn] of [['cast_confirm', confirm], ['cast_start', start], ['cast_abort', abort], ['cast_reset_drive', resetDrive]]) {
+    btn.dataset.command = command; // enabled only if this person may give it
+  }
   let waitingFor = null;
   let confirmedFor = null; // the step the confirm button was last shown for
 
@@ -70,7 +70,7 @@ export function casterScreen(ctx, name) {
 
   let stepsKey = null;
   function renderSteps(c) {
-    const key = JSON.stringify([c.steps, c.state, c.confirmations]);
+    const key = JSON.stringify([c.steps, c.state, c.confirmations, c.step_confirmations]);
     if (key === stepsKey) return;
     stepsKey = key;
     const list = c.steps ?? [];
@@ -80,7 +80,7 @@ export function casterScreen(ctx, name) {
       ...list.map((step, i) => {
         const done = index >= 0 && i < index;
         const current = i === index;
-        const who = by.get(CONFIRMED_IN[step] ?? step);
+        const who = by.get(c.step_confirmations?.[step] ?? step);
         return h(
           'li',
           { dataset: { step, current: String(current), done: String(done) } },
@@ -107,7 +107,7 @@ export function casterScreen(ctx, name) {
       show(panel, Boolean(c.waiting_for));
       setText(waitingText, c.waiting_text ?? `Waiting for: ${stepLabel(c.waiting_for)}`);
       setText(confirm, CONFIRM_TEXT[c.waiting_for] ?? 'Confirm');
-      setText(crucible.value, `${temp(c.crucible_c)} / ${temp(c.pour_c)}`);
+      setText(crucible.value, `${tempOf(c, 'crucible_c')} / ${tempOf(c, 'pour_c')}`);
       setText(vacuum.value, `${c.chamber_mbar ?? '—'} / ${c.target_mbar ?? '—'} mbar`);
       setText(rpm.value, `${c.rpm ?? '—'} / ${c.spin_rpm ?? '—'} rpm`);
       show(vacuum.el, c.kind === 'vacuum');
@@ -120,13 +120,13 @@ export function casterScreen(ctx, name) {
       staleMark(lid, 'lid_closed', c);
       staleMark(flask, 'flask_present', c);
       setText(cast, [c.cast_id ? `cast ${c.cast_id}` : null, c.alloy].filter(Boolean).join(' · '));
-      setOutcome(outcome, c.outcome, 'Last cast: ');
+      setOutcome(outcome, c.outcome, c.outcome_kind, 'Last cast: ');
       showAlarms(alarm, S, name);
       renderSteps(c);
-      const running = !NOT_RUNNING.includes(c.state);
-      showAction(start, !running, ctx);
-      showAction(abort, running, ctx);
-      showAction(resetDrive, !running && Boolean(c.drive_fault), ctx);
+      const allowed = c.actions ?? []; // what the daemon takes now, in this caster's state
+      showAction(start, allowed.includes('cast_start'), ctx);
+      showAction(abort, allowed.includes('cast_abort'), ctx);
+      showAction(resetDrive, allowed.includes('cast_reset_drive'), ctx);
       setText(resetDrive, c.drive_fault ? `Clear drive fault ${c.drive_fault}` : 'Clear drive fault');
       if (c.waiting_for && c.waiting_for !== confirmedFor) guardAction(confirm, ctx); // a new step's button
       else refreshAction(confirm, ctx);

@@ -7,11 +7,11 @@ export function machineAlarms(state, name) {
   return (state.alarms ?? []).filter((a) => a.active && (a.source === name || String(a.source).split(/[.:/ ]/)[0] === name));
 }
 
-/** Show a run outcome with its colour (completed green, faulted red, others amber). */
-export function setOutcome(el, outcome, prefix = 'Last run: ') {
+/** Show a run outcome with the colour of its kind (completed green, faulted red, others amber). */
+export function setOutcome(el, outcome, kind, prefix = 'Last run: ') {
   setText(el, outcome ? `${prefix}${outcome}` : `${prefix}—`);
   el.classList.remove('ok', 'bad', 'warn');
-  const cls = outcomeClass(outcome);
+  const cls = outcomeClass(kind);
   if (cls) el.classList.add(cls);
 }
 
@@ -65,9 +65,12 @@ function guarded(btn) {
   return performance.now() < Number(btn.dataset.guardUntil ?? 0);
 }
 
-/** Whether a command may be sent: someone is signed in and the daemon is heard from. */
-export function mayCommand(ctx) {
-  return ctx.canOperate() && ctx.inContact();
+/**
+ * Whether a command may be sent: someone is signed in, the daemon is heard from and, for a
+ * named `command`, the registry lets this person give it.
+ */
+export function mayCommand(ctx, command = null) {
+  return ctx.canOperate() && ctx.inContact() && (command === null || ctx.mayGive(command));
 }
 
 /** What a state badge says while the daemon is not heard from ("no contact since 14:02:11"). */
@@ -86,9 +89,12 @@ export function setBadge(badge, ctx, label, state) {
   setData(badge, 'state', live ? state : 'no-contact');
 }
 
-/** Enable a command button only when a command may be sent and it is not in flight or guarded. */
+/**
+ * Enable a command button only when its command (data-command) may be sent and it is not in
+ * flight or guarded.
+ */
 export function refreshAction(btn, ctx) {
-  btn.disabled = !mayCommand(ctx) || Boolean(btn.dataset.busy) || guarded(btn);
+  btn.disabled = !mayCommand(ctx, btn.dataset.command ?? null) || Boolean(btn.dataset.busy) || guarded(btn);
 }
 
 /**

@@ -6,10 +6,10 @@ import { mayCommand, runFrom, setOutcome } from './common.js';
 function row(r) {
   const outcome = h('span', { class: 'outcome row-outcome' });
   const text = r.outcome ?? (r.ended_wall == null ? 'running' : null);
-  setOutcome(outcome, text, '');
+  setOutcome(outcome, text, r.outcome_kind, '');
   return h(
     'li',
-    { class: 'row history-row', testid: `history-row-${r.id}`, dataset: { outcome: outcomeClass(text) || 'none' } },
+    { class: 'row history-row', testid: `history-row-${r.id}`, dataset: { outcome: outcomeClass(r.outcome_kind) || 'none' } },
     h('span', { class: 'row-main' }, h('strong', { text: r.kiln }), ` ${r.profile_name ?? ''}${r.mode && r.mode !== 'burnout' ? ` (${r.mode})` : ''}`),
     h('span', { class: 'row-sub', text: `${dateTime(r.started_wall)} → ${r.ended_wall == null ? '…' : dateTime(r.ended_wall)} · by ${r.started_by ?? '—'}` }),
     outcome,

@@ -2,17 +2,8 @@
 import { KilnChart } from '../chart.js';
 import { button, h, reading, setText, show, touched } from '../dom.js';
 import { labctl } from '../live.js';
-import { duration, hmm, kilnStateLabel, temp, tempNumber, unitLabel } from '../units.js';
+import { duration, hmm, kilnStateLabel, tempNumberOf, tempOf, unitLabel } from '../units.js';
 import { missingScreen, runFrom, setBadge, setOutcome, showAction, showAlarms, signinHint } from './common.js';
-
-/** Which controls each kiln state allows. */
-const ALLOWED = {
-  idle: ['start'],
-  ended: ['start'],
-  running: ['hold', 'abort'],
-  held: ['resume', 'abort'],
-  final_hold: ['take_flask', 'abort'],
-};
 
 export function kilnScreen(ctx, name) {
   if (!ctx.state().kilns?.[name]) return missingScreen('kiln', name);
@@ -39,6 +30,8 @@ export function kilnScreen(ctx, name) {
     take_flask: button('Flask taken out', 'kiln-take-flask', () => runFrom(buttons.take_flask, ctx, 'take_flask', { kiln: name }), 'btn btn-primary btn-action'),
     abort: button('Abort', 'kiln-abort', () => abort(), 'btn btn-danger btn-action'),
   };
+
+  for (const [command, btn] of Object.entries(buttons)) btn.dataset.command = command; // enabled if this person may give it
 
   async function abort() {
     const ok = await ctx.confirm(`Abort the run in ${name}? The kiln stops heating and the program ends.`, 'Yes, abort');
@@ -97,17 +90,17 @@ export function kilnScreen(ctx, name) {
       if (!k) return;
       const at = `kilns.${name}`;
       if (touched(paths, `${at}.pv_c`)) {
-        pv.textContent = tempNumber(k.pv_c);
+        pv.textContent = tempNumberOf(k, 'pv_c');
         if (t != null) pv.dataset.t = String(t);
         labctl.lastPatchAt = performance.timeOrigin + performance.now();
       }
-      if (paths === null) chart.load();
+      if (paths === null) chart.load(k.temperatures);
       else if (touched(paths, `${at}.pv_c`) || touched(paths, `${at}.setpoint_c`)) chart.add(t, k);
       setBadge(stateBadge, ctx, kilnStateLabel(k.state), k.state);
       setText(link, `Link ${k.link}`);
       link.classList.toggle('bad', k.link === 'lost');
       link.classList.toggle('warn', k.link === 'degraded');
-      setText(sp.value, temp(k.setpoint_c));
+      setText(sp.value, tempOf(k, 'setpoint_c'));
       const count = k.segments?.length ?? 0;
       const where = k.segment_index != null && count ? `Segment ${k.segment_index + 1} of ${count}: ` : '';
       const described = where ? k.segments[k.segment_index] : k.segment;
@@ -120,12 +113,12 @@ export function kilnScreen(ctx, name) {
       if (bar.value !== pct) bar.value = pct;
       show(bar, k.progress_pct != null);
       setText(output.value, k.output_pct == null ? '—' : `${Math.round(k.output_pct)} %`);
-      const info = [k.profile, k.alloy, k.piece_class, k.flask_id ? `flask ${k.flask_id}` : null, k.casting_c != null ? `cast at ${temp(k.casting_c)}` : null];
+      const info = [k.profile, k.alloy, k.piece_class, k.flask_id ? `flask ${k.flask_id}` : null, k.casting_c != null ? `cast at ${tempOf(k, 'casting_c')}` : null];
       setText(run, info.filter(Boolean).join(' · '));
-      setOutcome(outcome, k.outcome);
+      setOutcome(outcome, k.outcome, k.outcome_kind);
       showAlarms(alarm, S, name);
       renderSegments(k);
-      const allowed = ALLOWED[k.state] ?? [];
+      const allowed = S.kiln_actions?.[k.state] ?? []; // what the daemon takes in this kiln's state
       for (const [action, btn] of Object.entries(buttons)) showAction(btn, allowed.includes(action), ctx);
     },
     destroy() {

@@ -1,7 +1,7 @@
 // Overview (#/): one card per kiln and per caster; tapping a card opens its detail.
 import { h, setText, show, touched } from '../dom.js';
 import { labctl } from '../live.js';
-import { duration, hmm, kilnStateLabel, stepLabel, temp, tempNumber, unitLabel } from '../units.js';
+import { duration, hmm, kilnStateLabel, stepLabel, tempNumberOf, tempOf, unitLabel } from '../units.js';
 import { commissionBadge, setBadge, setOutcome, showAlarms, showCommissioned } from './common.js';
 
 function kilnCard(ctx, name) {
@@ -32,12 +32,12 @@ function kilnCard(ctx, name) {
       const k = S.kilns[name];
       const at = `kilns.${name}`;
       if (touched(paths, `${at}.pv_c`)) {
-        pv.textContent = tempNumber(k.pv_c);
+        pv.textContent = tempNumberOf(k, 'pv_c');
         if (t != null) pv.dataset.t = String(t);
         if (paths !== null) labctl.lastPatchAt = performance.timeOrigin + performance.now();
       }
       setBadge(state, ctx, kilnStateLabel(k.state), k.state);
-      setText(sp, `Setpoint ${temp(k.setpoint_c)}`);
+      setText(sp, `Setpoint ${tempOf(k, 'setpoint_c')}`);
       setText(eta, k.eta_s == null ? '' : `ETA ${hmm(k.eta_s)}`);
       const pct = k.progress_pct ?? 0;
       if (bar.value !== pct) bar.value = pct;
@@ -45,7 +45,7 @@ function kilnCard(ctx, name) {
       setText(link, `Link ${k.link}`);
       link.classList.toggle('bad', k.link === 'lost');
       link.classList.toggle('warn', k.link === 'degraded');
-      setOutcome(outcome, k.outcome);
+      setOutcome(outcome, k.outcome, k.outcome_kind);
       setText(holdback, k.holding_back ? `Holdback: waiting for the kiln, ${duration(k.holdback_s)}` : '');
       show(holdback, Boolean(k.holding_back));
       showCommissioned(uncommissioned, k);
@@ -78,12 +78,12 @@ function casterCard(ctx, name) {
     update(S) {
       const c = S.casters[name];
       setBadge(state, ctx, stepLabel(c.state), c.state);
-      setText(crucible, tempNumber(c.crucible_c));
+      setText(crucible, tempNumberOf(c, 'crucible_c'));
       setText(kind, `${c.kind === 'vacuum' ? 'Vacuum' : 'Centrifugal'} caster`);
       setText(second, c.kind === 'vacuum' ? `Chamber ${c.chamber_mbar ?? '—'} mbar` : `Spin ${c.rpm ?? '—'} rpm`);
       setText(waiting, c.waiting_for ? `Needs you: ${c.waiting_text ?? stepLabel(c.waiting_for)}` : '');
       show(waiting, Boolean(c.waiting_for));
-      setOutcome(outcome, c.outcome, 'Last cast: ');
+      setOutcome(outcome, c.outcome, c.outcome_kind, 'Last cast: ');
       showCommissioned(uncommissioned, c);
       el.classList.toggle('alarmed', showAlarms(alarm, S, name));
       el.classList.toggle('waiting', Boolean(c.waiting_for));

@@ -104,7 +104,7 @@ export function startScreen(ctx, kiln) {
     const profile = options.profiles.find((p) => p.name === pick.profile);
     setText(program, profile ? profile.segments.join(' → ') : '');
     const alloy = alloyOf(pick.alloy);
-    setText(castingTemp, alloy && pick.cls ? temp(alloy.flask_c[pick.cls]) : '—');
+    setText(castingTemp, alloy && pick.cls ? temp(alloy.flask_c[pick.cls], 'absolute') /* a flask casting temperature */ : '—');
     submit.disabled = !mayCommand(ctx) || pick.flask === null || !pick.alloy || !pick.cls || !pick.profile;
   }
 
