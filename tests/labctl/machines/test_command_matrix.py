@@ -1,7 +1,7 @@
 """Every registered command in every state of its machine, for every role, twice and at once.
 
 The expectations are data (:mod:`tests.labctl.machines.table`); this module puts a lab of
-fakes (:mod:`tests._support.machine_fakes`) into each state and checks each row:
+fakes (:mod:`tests._support.lab`) into each state and checks each row:
 
 - for each role (observer, technician, supervisor), in a fresh lab: the command, then the same
   command again right after its answer; in another fresh lab: two senders at once
@@ -25,7 +25,7 @@ import pytest
 from labctl.cast.params import CasterKind
 from labctl.commands.queue import COMMAND_DEADLINE_S
 from labctl.commands.registry import Role
-from tests._support.machine_fakes import (
+from tests._support.lab import (
     FLASK_C,
     PAYLOADS,
     REGISTER_FUNCTIONS,

@@ -33,7 +33,7 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, ru
 from labctl.cast.params import CasterKind
 from labctl.commands.queue import COMMAND_DEADLINE_S
 from labctl.commands.registry import Role
-from tests._support.machine_fakes import CASTER, FLASK_C, KILN, PAYLOADS, Answer, Lab, lab_of
+from tests._support.lab import CASTER, FLASK_C, KILN, PAYLOADS, Answer, Lab, lab_of
 from tests.labctl.machines.table import CASTER_COMMANDS, KILN_COMMANDS, LAB_COMMANDS
 
 LONG = os.environ.get("LABCTL_LONG_TESTS") == "1"

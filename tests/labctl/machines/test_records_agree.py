@@ -1,6 +1,6 @@
 """Every signed record agrees with the run store and the telemetry (issue 12, Build point 9).
 
-The lab of :mod:`tests._support.machine_fakes`, wired as ``labctl.daemon.app`` wires it
+The lab of :mod:`tests._support.lab`, wired as ``labctl.daemon.app`` wires it
 (``stored_history``: the recorder's burnout samples go to the run store, and a restart builds a
 new recorder, as a new process would), is driven by the hypothesis model of
 :mod:`tests.labctl.machines.test_lab_model` (every command from any role, ticks, every fault,
@@ -60,7 +60,7 @@ from labctl.ledger.records import LotReceipt, Supplier, TreeFlask
 from labctl.ledger.service import predicate_of
 from labctl.runs.state import Outcome, OutcomeKind
 from labctl.runs.store import Sample, StoredRun
-from tests._support.machine_fakes import (
+from tests._support.lab import (
     ALLOY,
     CASTER,
     FLASK_C,
