@@ -26,8 +26,6 @@ import pytest
 
 from hil_tests.support.storm import (
     MQTT_TECHS,
-    Faults,
-    Generator,
     StormLab,
     chain_records,
     influx_kiln_points,
@@ -41,6 +39,7 @@ from hil_tests.support.storm_clients import (
     cli_call,
     summary,
 )
+from hil_tests.support.storm_traffic import Faults, Generator
 from labctl.commands.queue import COMMAND_DEADLINE_S
 
 log = logging.getLogger(__name__)

@@ -34,7 +34,8 @@ from labctl.ledger import keys
 from labctl.ledger.service import LedgerService
 from labctl.sim.site import rig_site
 from labctl.telemetry.snapshots import PointMaker
-from tests._support.lab import PAYLOADS, lab_of
+from tests._support.lab import lab_of
+from tests._support.lab_commands import PAYLOADS
 
 ORIGIN = "gate.labctl.invalid/ledger/v1"
 SUPER = Caller("sue", Role.SUPERVISOR)
