@@ -17,8 +17,9 @@ from pathlib import Path
 from drivers._sim.caster_rig import CasterRigSim
 from drivers.clock import ScaledClock
 from drivers.eurotherm3200.sim import Eurotherm3200Sim, SimOptions
-from labctl.commands.registry import Caller, Role
+from labctl.commands.registry import Caller
 from labctl.config.site import SiteConfig, load_site
+from labctl.config.users import Role
 from labctl.daemon.app import Lab, build_lab
 from labctl.daemon.run import run_lab
 from labctl.profiles.alloys import load_alloy

@@ -15,7 +15,8 @@ import aiomqtt
 import pytest
 
 from hil_tests.support.mqtt_service import Broker, example_acl, mosquitto
-from labctl.commands.registry import Caller, CommandRegistry, Payload, Role
+from labctl.commands.registry import Caller, CommandRegistry, Payload
+from labctl.config.users import Role
 from labctl.telemetry.mqtt import MqttBridge, MqttSettings
 
 pytestmark = [pytest.mark.hil, pytest.mark.timeout(60)]

@@ -18,7 +18,8 @@ from dataclasses import asdict, dataclass
 
 from pydantic import Field
 
-from labctl.commands.registry import Caller, CommandRefused, CommandRegistry, Payload, Role
+from labctl.commands.registry import Caller, CommandRefused, CommandRegistry, Payload
+from labctl.config.users import Role
 from labctl.kiln.snapshot import KilnSnapshot
 
 log = logging.getLogger(__name__)

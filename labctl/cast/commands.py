@@ -22,15 +22,8 @@ from labctl.cast.params import CastRefused, cast_params
 from labctl.cast.runner import CasterRunner
 from labctl.cast.summary import CastOrigin
 from labctl.commands.idempotency import IdempotencyKey, Keys, MemoryKeys, once, repeated
-from labctl.commands.registry import (
-    NAME,
-    Caller,
-    CommandRefused,
-    CommandRegistry,
-    Id,
-    Payload,
-    Role,
-)
+from labctl.commands.registry import NAME, Caller, CommandRefused, CommandRegistry, Id, Payload
+from labctl.config.users import Role
 from labctl.kiln.snapshot import KilnSnapshot
 from labctl.profiles.alloys import Alloy, AlloyUnusable, load_alloy_named
 

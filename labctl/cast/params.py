@@ -7,41 +7,10 @@ cast cannot change it. Pure data; the sequence and the interlocks read nothing e
 from __future__ import annotations
 
 import dataclasses
-import enum
 from dataclasses import dataclass
 
+from labctl.config.limits import CasterKind, CasterLimits
 from labctl.profiles.alloys import Alloy, PieceClass
-
-
-class CasterKind(enum.StrEnum):
-    """How the mould is filled."""
-
-    VACUUM = "vacuum"
-    CENTRIFUGAL = "centrifugal"
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class CasterLimits:
-    """What the site config says about one caster (see ``[casters.NAME]``)."""
-
-    kind: CasterKind
-    crucible_max_c: float  # the crucible fitted to this machine
-    pour_band_c: float = 10.0  # the melt counts as at pour temperature within this band
-    stabilise_s: float = 30.0  # ... continuously for this long
-    melt_limit_s: float = 2700.0
-    overshoot_c: float = 40.0  # crucible over-temperature trip above pour temperature
-    tc_agree_c: float = 30.0  # crucible controller vs independent thermocouple
-    confirm_timeout_s: float = 180.0  # a person must confirm within this time
-    flask_tolerance_c: float = 40.0  # flask temperature window around the alloy's value
-    pour_s: float = 3.0
-    vacuum_lost_factor: float = 2.0  # during the hold: above target x this is a loss
-    vent_limit_s: float = 60.0
-    vented_mbar: float = 900.0
-    pump_feedback_s: float = 5.0
-    spin_margin_s: float = 10.0  # allowed beyond the alloy's spin-up time
-    brake_limit_s: float = 60.0
-    rpm_per_hz: float = 29.0  # arm rpm per drive Hz (motor poles, slip, belt ratio)
-    stale_after_s: float = 10.0
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -12,11 +12,12 @@ import dataclasses
 from labctl.cast.device_status import start_problems
 from labctl.cast.interlocks import InterlockMemory
 from labctl.cast.observation import CasterObservation
-from labctl.cast.params import CasterKind, CastParams
+from labctl.cast.params import CastParams
 from labctl.cast.sequence import CastProgress, waiting_for
 from labctl.cast.snapshot import CasterSnapshot
 from labctl.cast.summary import CastOrigin, CastSummary, Confirmed, Sample, state_json
 from labctl.commands.registry import CommandRefused
+from labctl.config.limits import CasterKind
 from labctl.runs.state import Outcome
 
 

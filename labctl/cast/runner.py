@@ -20,7 +20,7 @@ from drivers.clock import Clock
 from labctl.cast.devices import ApplyFailed, CasterDevices
 from labctl.cast.interlocks import check
 from labctl.cast.observation import CasterObservation
-from labctl.cast.params import CasterKind, CasterLimits, CastParams
+from labctl.cast.params import CastParams
 from labctl.cast.recovery import end_interrupted
 from labctl.cast.run import CastInProgress, refusals, snapshot
 from labctl.cast.sequence import Actuation, CastProgress, CastState, actuation, advance
@@ -32,6 +32,7 @@ from labctl.cast.summary import (
     state_json,
 )
 from labctl.commands.registry import CommandRefused
+from labctl.config.limits import CasterKind, CasterLimits
 from labctl.errors import LabctlError
 from labctl.runs.loop import MachineLoop
 from labctl.runs.safe_state import UnsafeDevices

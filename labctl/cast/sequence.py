@@ -19,7 +19,8 @@ from drivers.capabilities import CasterOutputs
 from labctl.cast import device_status
 from labctl.cast.device_status import Device
 from labctl.cast.observation import CasterObservation
-from labctl.cast.params import CasterKind, CastParams
+from labctl.cast.params import CastParams
+from labctl.config.limits import CasterKind
 
 
 class CastState(enum.StrEnum):

@@ -10,7 +10,8 @@ import dataclasses
 import json
 from dataclasses import dataclass, field
 
-from labctl.cast.params import CasterKind, CasterLimits, CastParams
+from labctl.cast.params import CastParams
+from labctl.config.limits import CasterKind, CasterLimits
 from labctl.runs.state import Outcome
 from labctl.runs.store import StoredRun
 

@@ -8,13 +8,14 @@ needs, and a handler that checks machine state and either acts or raises
 
 from __future__ import annotations
 
-import enum
 import logging
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from labctl.config.users import Role
 
 log = logging.getLogger(__name__)
 
@@ -23,14 +24,6 @@ NAME = r"^[A-Za-z0-9_.-]{1,64}$"  # machine, profile and alloy names in command 
 #: The id of a production record (lot, melt, flask, cast...): in ledger records and in the
 #: payloads that name one (a cast start names its flask and melt).
 Id = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:/-]{0,63}$")]
-
-
-class Role(enum.IntEnum):
-    """Who may give a command; a higher role may do everything a lower one may."""
-
-    OBSERVER = 0
-    TECHNICIAN = 1
-    SUPERVISOR = 2
 
 
 class CommandRefused(Exception):

@@ -10,7 +10,8 @@ import json
 from collections.abc import Callable, Mapping
 from typing import Protocol
 
-from labctl.commands.registry import Caller, CommandRegistry, Payload, Role
+from labctl.commands.registry import Caller, CommandRegistry, Payload
+from labctl.config.users import Role
 from labctl.runs.store import RunStore, StoredRun
 
 

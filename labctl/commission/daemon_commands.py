@@ -15,12 +15,13 @@ from pathlib import Path
 
 from pydantic import Field
 
-from labctl.commands.registry import Caller, CommandRegistry, Payload, Role
+from labctl.commands.registry import Caller, CommandRegistry, Payload
 from labctl.commission.daemon_run import Job
 from labctl.commission.daemon_side import DaemonCommissioning
 from labctl.commission.gate import command_hint, streamed
 from labctl.commission.record import Commissioning, device_digest, resolve, site_devices
 from labctl.config.site import SiteConfig
+from labctl.config.users import Role
 
 
 def _last(record: Commissioning | None, digest: str) -> dict[str, object] | None:

@@ -14,8 +14,8 @@ from collections.abc import Mapping
 from pydantic import Field, model_validator
 
 from drivers.families import FAMILIES, families_for
-from labctl.cast.params import CasterKind, CasterLimits
 from labctl.config.base import Strict
+from labctl.config.limits import CasterKind, CasterLimits
 
 
 class CasterSection(Strict):

@@ -7,7 +7,7 @@ from typing import Literal
 from pydantic import Field, model_validator
 
 from labctl.config.base import Strict
-from labctl.kiln.interlocks import InterlockLimits
+from labctl.config.limits import InterlockLimits
 
 
 class InterlockSection(Strict):

@@ -2,12 +2,25 @@
 
 from __future__ import annotations
 
+import enum
 from typing import Literal
 
 from pydantic import Field, model_validator
 
-from labctl.commands.registry import Role
 from labctl.config.base import Strict
+
+
+class Role(enum.IntEnum):
+    """Who may give a command; a higher role may do everything a lower one may.
+
+    Defined with the users (each has one) rather than in the command registry, so the site
+    config needs nothing from the rooms above it.
+    """
+
+    OBSERVER = 0
+    TECHNICIAN = 1
+    SUPERVISOR = 2
+
 
 PIN_HASH = r"^scrypt\$[0-9]+\$[0-9]+\$[0-9]+\$[A-Za-z0-9+/=]+\$[A-Za-z0-9+/=]+$"
 

@@ -31,7 +31,8 @@ from pathlib import Path
 
 from labctl.commands.bounded_json import InputRefused, loads_bounded
 from labctl.commands.client import CLIENT_TIMEOUT_S, WRITE_TIMEOUT_S, close_quietly
-from labctl.commands.registry import Caller, CommandRefused, CommandRegistry, Role
+from labctl.commands.registry import Caller, CommandRefused, CommandRegistry
+from labctl.config.users import Role
 
 log = logging.getLogger(__name__)
 

@@ -10,20 +10,13 @@ from typing import Literal
 
 from pydantic import Field
 
-from labctl.commands.registry import (
-    NAME,
-    Caller,
-    CommandRefused,
-    CommandRegistry,
-    Id,
-    Payload,
-    Role,
-)
+from labctl.commands.registry import NAME, Caller, CommandRefused, CommandRegistry, Id, Payload
+from labctl.config.users import Role
 from labctl.errors import ProfileError
-from labctl.kiln.program.segments import Cool, FinalHold, Schedule
 from labctl.kiln.runner import KilnRunner
 from labctl.profiles.alloys import Alloy, AlloyUnusable, PieceClass, load_alloy_named
 from labctl.profiles.loader import load_burnout, schedule_to_json
+from labctl.profiles.segments import Cool, FinalHold, Schedule
 from labctl.runs.store import RunStore
 
 JOB_EVENT = "job"  # run event: the flask, alloy and piece class a burnout was started for

@@ -26,6 +26,8 @@ from bisect import bisect_right
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
+from labctl.config.limits import InterlockLimits
+
 
 class TripKind(enum.StrEnum):
     """Why the interlocks stopped a run."""
@@ -43,29 +45,6 @@ class Trip:
 
     kind: TripKind
     reason: str
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class InterlockLimits:
-    """The thresholds of one kiln's interlocks (see the module docstring for each check)."""
-
-    max_temp_c: float  # the caller's min(profile max, kiln max, device range)
-    over_temp_margin_c: float = 0.0  # tolerance above max_temp_c
-    stale_after_s: float  # longest tolerated time without a good reading
-    stall_grace_s: float  # after the start or a setpoint step up, before stalls count
-    stall_window_s: float
-    stall_min_rate_c_per_h: float  # slowest acceptable rise with the output saturated
-    stall_output_pct: float  # output at or above this is saturated
-    runaway_window_s: float
-    runaway_rise_c: float  # largest acceptable rise over the window with the output off
-    runaway_output_pct: float  # output at or below this is off
-    stall_step_up_c: float = 50.0  # a larger setpoint rise between observations restarts grace
-
-    def __post_init__(self) -> None:
-        if not min(self.stale_after_s, self.stall_window_s, self.runaway_window_s) > 0:
-            raise ValueError("stale_after_s and the stall and runaway windows must be positive")
-        if self.runaway_output_pct >= self.stall_output_pct:
-            raise ValueError("runaway_output_pct must be below stall_output_pct")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

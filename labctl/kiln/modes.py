@@ -21,8 +21,8 @@ from drivers.capabilities import (
 )
 from labctl.commands.registry import CommandRefused
 from labctl.kiln.program.engine import to_device_segments
-from labctl.kiln.program.segments import Schedule
 from labctl.kiln.settings import RunSettings
+from labctl.profiles.segments import Schedule
 
 PROGRAMMER_SEGMENTS = 8  # Eurotherm 3216P (HA028651)
 # Readings right after (re-)arming may still carry the fail flag of before (e.g. after a

@@ -9,8 +9,8 @@ from __future__ import annotations
 import time
 
 from labctl.commands.registry import CommandRefused
-from labctl.kiln.program.segments import Schedule
 from labctl.kiln.run import ActiveRun
+from labctl.profiles.segments import Schedule
 from labctl.runs.state import Phase
 from labctl.runs.unstored import UnstoredOutcome
 

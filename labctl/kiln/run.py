@@ -14,14 +14,15 @@ from dataclasses import dataclass, field
 
 from drivers.capabilities import ControllerReading, ProgramStatus
 from drivers.clock import Clock
-from labctl.kiln.interlocks import InterlockLimits, InterlockState, Observation, evaluate
+from labctl.config.limits import InterlockLimits
+from labctl.kiln.interlocks import InterlockState, Observation, evaluate
 from labctl.kiln.modes import ExecutionMode
 from labctl.kiln.program import engine
 from labctl.kiln.program.codec import program_state_from_json, program_state_to_json
-from labctl.kiln.program.segments import Schedule
 from labctl.kiln.resume import Interrupted, decide_resume
 from labctl.kiln.settings import RunSettings
 from labctl.profiles.loader import schedule_from_json
+from labctl.profiles.segments import Schedule
 from labctl.runs.state import Outcome, Phase, RunState
 from labctl.runs.store import RunStore, StoredRun
 

@@ -18,10 +18,10 @@ from drivers.errors import DriverError
 from labctl.commands.registry import CommandRefused
 from labctl.kiln.modes import ExecutionMode, make_mode
 from labctl.kiln.program import engine
-from labctl.kiln.program.segments import Schedule
 from labctl.kiln.refusals import no_run, refuse_hold, refuse_resume, refuse_start, refuse_take_flask
 from labctl.kiln.run import ActiveRun, new_run, resume_run
 from labctl.kiln.safe_endings import KilnEndings
+from labctl.profiles.segments import Schedule
 from labctl.runs.state import OutcomeKind
 from labctl.runs.store import StoredRun
 

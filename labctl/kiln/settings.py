@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-from labctl.kiln.interlocks import InterlockLimits
+from labctl.config.limits import InterlockLimits
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

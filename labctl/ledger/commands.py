@@ -10,7 +10,8 @@ from typing import Any, Literal
 from pydantic import Field, ValidationError
 
 from labctl.commands.idempotency import IdempotencyKey, Repeated, once, repeated
-from labctl.commands.registry import Caller, CommandRefused, CommandRegistry, Payload, Role
+from labctl.commands.registry import Caller, CommandRefused, CommandRegistry, Payload
+from labctl.config.users import Role
 from labctl.ledger.metal import Melt, QaBalance
 from labctl.ledger.ops_records import Correction
 from labctl.ledger.recorder import CastRecorder

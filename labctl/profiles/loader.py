@@ -9,7 +9,6 @@ from typing import Any, Literal
 
 from labctl.config.base import field_name, read_toml, validate
 from labctl.errors import ProfileError
-from labctl.kiln.program.segments import Cool, FinalHold, Hold, Ramp, Schedule, Segment, Step
 from labctl.profiles.alloys import check_alloy_references, load_alloy
 from labctl.profiles.models import (
     BurnoutProfile,
@@ -20,6 +19,7 @@ from labctl.profiles.models import (
     SegmentModel,
     StepModel,
 )
+from labctl.profiles.segments import Cool, FinalHold, Hold, Ramp, Schedule, Segment, Step
 
 
 def _segment(model: SegmentModel, casting_temp_c: float) -> Segment:

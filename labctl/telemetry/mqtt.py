@@ -61,7 +61,8 @@ import logging
 import time
 from collections.abc import Callable, Mapping
 
-from labctl.commands.registry import CommandRegistry, Role
+from labctl.commands.registry import CommandRegistry
+from labctl.config.users import Role
 from labctl.telemetry.mqtt_commands import NO_REPLY, CommandGate
 from labctl.telemetry.mqtt_inbox import Inbox, Pending
 from labctl.telemetry.mqtt_link import HeartbeatLost, MqttLink, SubscriptionRefused

@@ -19,7 +19,8 @@ from collections.abc import Callable, Mapping
 from typing import Final
 
 from labctl.commands.queue import COMMAND_DEADLINE_S
-from labctl.commands.registry import Caller, CommandRefused, CommandRegistry, Role
+from labctl.commands.registry import Caller, CommandRefused, CommandRegistry
+from labctl.config.users import Role
 from labctl.telemetry.mqtt_inbox import LogEvery
 from labctl.telemetry.mqtt_outbox import RateLimit
 from labctl.telemetry.mqtt_topics import CommandRequest, parse_command, reply_error, reply_ok

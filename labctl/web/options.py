@@ -13,12 +13,13 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from labctl.commands.registry import Caller, CommandRegistry, Payload, Role
+from labctl.commands.registry import Caller, CommandRegistry, Payload
+from labctl.config.users import Role
 from labctl.errors import ProfileError
-from labctl.kiln.program.segments import describe
 from labctl.ledger.recorder import CastRecorder
 from labctl.profiles.alloys import load_alloy
 from labctl.profiles.loader import load_burnout
+from labctl.profiles.segments import describe
 
 log = logging.getLogger(__name__)
 

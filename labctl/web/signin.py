@@ -9,8 +9,8 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
-from labctl.commands.registry import Caller, Role
-from labctl.config.users import UserSection
+from labctl.commands.registry import Caller
+from labctl.config.users import Role, UserSection
 from labctl.web.answers import is_loopback
 from labctl.web.lockout import FREE_ATTEMPTS, MAX_LOCK_S, Lockout, SignInRefused
 from labctl.web.pins import hash_pin, verify_pin

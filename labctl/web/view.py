@@ -12,15 +12,15 @@ from collections import deque
 from collections.abc import Mapping
 
 from labctl.alarms import AlarmBoard
-from labctl.cast.params import CasterKind
 from labctl.cast.runner import CasterRunner
 from labctl.cast.sequence import CastState, table
 from labctl.commands.status import history_row
+from labctl.config.limits import CasterKind
 from labctl.kiln.commands import JOB_EVENT
 from labctl.kiln.program import engine
-from labctl.kiln.program.segments import describe
 from labctl.kiln.runner import KilnRunner
 from labctl.kiln.snapshot import KilnSnapshot
+from labctl.profiles.segments import describe
 from labctl.runs.store import RunStore
 from labctl.units import Unit, localize_fields
 from labctl.web.actions import caster_actions, kiln_action_table, outcome_kind

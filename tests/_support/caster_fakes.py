@@ -23,9 +23,10 @@ from drivers.capabilities import (
 from drivers.clock import VirtualClock
 from drivers.errors import LinkDown
 from labctl.cast.devices import CasterDevices
-from labctl.cast.params import CasterKind, CasterLimits, cast_params
+from labctl.cast.params import cast_params
 from labctl.cast.runner import CasterRunner, Recorder
 from labctl.cast.summary import CastOrigin
+from labctl.config.limits import CasterKind, CasterLimits
 from labctl.profiles.alloys import load_alloy
 from labctl.runs.store import RunStore
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 from drivers.errors import DeviceRejected
 from labctl.cast.devices import CasterDevices
-from labctl.cast.params import CasterKind
+from labctl.config.limits import CasterKind
 from tests._support.caster_fakes import Crucible, Drive, Gauge, Io, Plant, Tc
 from tests._support.faults import InjectedBug
 

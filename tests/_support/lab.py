@@ -18,10 +18,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from labctl.alarms import AlarmBoard
-from labctl.cast.params import CasterKind, CasterLimits
 from labctl.cast.runner import CasterRunner
 from labctl.commands.registry import CommandRegistry
 from labctl.config.kiln import InterlockSection
+from labctl.config.limits import CasterKind, CasterLimits
 from labctl.kiln.runner import KilnRunner
 from labctl.kiln.settings import RunSettings
 from labctl.kiln.snapshot import KilnSnapshot

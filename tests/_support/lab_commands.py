@@ -15,11 +15,12 @@ from typing import TYPE_CHECKING
 import labctl.daemon.app
 from labctl.alarms import register_alarm_commands
 from labctl.cast.commands import register_caster_commands
-from labctl.cast.params import CasterKind
-from labctl.commands.registry import CommandRegistry, Role
+from labctl.commands.registry import CommandRegistry
 from labctl.commands.status import register_status
 from labctl.commission.daemon_commands import register_commissioning_commands
 from labctl.commission.daemon_side import DaemonCommissioning
+from labctl.config.limits import CasterKind
+from labctl.config.users import Role
 from labctl.kiln.commands import register_kiln_commands
 from labctl.ledger.commands import register_ledger_commands
 from labctl.web.options import register_start_options

@@ -14,7 +14,8 @@ from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 from labctl.commands.queue import COMMAND_DEADLINE_S
-from labctl.commands.registry import Caller, CommandRefused, CommandRegistry, Role
+from labctl.commands.registry import Caller, CommandRefused, CommandRegistry
+from labctl.config.users import Role
 from tests._support.clock import StepClock
 from tests._support.lab_commands import USERS, Answer
 

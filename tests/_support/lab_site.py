@@ -12,8 +12,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from labctl.cast.params import CasterKind
 from labctl.commission.daemon_run import LabLinks
+from labctl.config.limits import CasterKind
 from labctl.config.site import SiteConfig
 from labctl.ledger import keys
 from labctl.ledger.metal import Melt

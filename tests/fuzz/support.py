@@ -17,9 +17,10 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 
 from labctl.cast.commands import register_caster_commands
-from labctl.commands.registry import Caller, CommandRegistry, Handler, Payload, Role
+from labctl.commands.registry import Caller, CommandRegistry, Handler, Payload
 from labctl.commands.status import register_status
 from labctl.commission.daemon_commands import register_commissioning_commands
+from labctl.config.users import Role
 from labctl.kiln.commands import register_kiln_commands
 from labctl.ledger.commands import register_ledger_commands
 

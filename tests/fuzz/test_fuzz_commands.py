@@ -15,7 +15,8 @@ from hypothesis import event, given
 from hypothesis import strategies as st
 from pydantic import BaseModel
 
-from labctl.commands.registry import Caller, CommandRefused, Role
+from labctl.commands.registry import Caller, CommandRefused
+from labctl.config.users import Role
 from labctl.ledger.commands import KINDS, _build
 from tests.fuzz.support import JSON, PLAUSIBLE, fuzz, populated_registry, requests_for, says
 

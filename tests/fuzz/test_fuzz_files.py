@@ -16,10 +16,10 @@ from hypothesis import strategies as st
 
 from labctl.config.site import load_site
 from labctl.errors import ConfigError, ProfileError
-from labctl.kiln.program.segments import Schedule
 from labctl.ledger.tickets import JobFileError, load_jobs
 from labctl.profiles.alloys import Alloy, load_alloy
 from labctl.profiles.loader import load_burnout
+from labctl.profiles.segments import Schedule
 from tests.fuzz.support import edited_lines, fuzz, mutated, says
 
 ROOT = Path(__file__).resolve().parents[2]

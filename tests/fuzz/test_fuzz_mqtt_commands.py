@@ -17,7 +17,7 @@ import re
 from hypothesis import event, example, given
 from hypothesis import strategies as st
 
-from labctl.commands.registry import Role
+from labctl.config.users import Role
 from labctl.telemetry.mqtt_commands import NO_REPLY, CommandGate
 from labctl.telemetry.mqtt_topics import Topics
 from tests.fuzz.support import JSON, fuzz, populated_registry, requests_for

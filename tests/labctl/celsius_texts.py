@@ -48,7 +48,7 @@ WITH_DIFFERENCES: dict[str, tuple[str, str]] = {
         "holdback exceeded 30 min in 3/8 ramp to 700 °F at 270 °F/h: PV 572 °F stayed more "
         "than 27 °F from the program setpoint 644 °F",
     ),
-    # labctl/kiln/program/segments.py (rates are differences per hour)
+    # labctl/profiles/segments.py (rates are differences per hour)
     "ramp to {} °C at {} °C/h": ("ramp to 149 °C at 150 °C/h", "ramp to 300 °F at 270 °F/h"),
     "cool to {} °C at {} °C/h": ("cool to 566 °C at 200 °C/h", "cool to 1051 °F at 360 °F/h"),
     "{}: a ramp must go up from {} °C (use cool to go down)": (

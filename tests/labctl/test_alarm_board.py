@@ -8,7 +8,8 @@ from collections.abc import Mapping
 import pytest
 
 from labctl.alarms import KEEP, AlarmBoard, register_alarm_commands
-from labctl.commands.registry import Caller, CommandRefused, CommandRegistry, Role
+from labctl.commands.registry import Caller, CommandRefused, CommandRegistry
+from labctl.config.users import Role
 from labctl.kiln.snapshot import KilnSnapshot
 
 TECH = Caller("ana", Role.TECHNICIAN)

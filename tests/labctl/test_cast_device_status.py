@@ -17,8 +17,9 @@ from labctl.cast import device_status
 from labctl.cast.device_status import START, STEPS, Device, Verdict, meaning, start_problems
 from labctl.cast.interlocks import InterlockMemory, check
 from labctl.cast.observation import CasterObservation
-from labctl.cast.params import CasterKind, CasterLimits, CastParams, cast_params
+from labctl.cast.params import CastParams, cast_params
 from labctl.cast.sequence import CastProgress, CastState, actuation, advance
+from labctl.config.limits import CasterKind, CasterLimits
 from labctl.profiles.alloys import load_alloy
 
 ALLOYS = Path(__file__).resolve().parents[2] / "profiles" / "alloys"

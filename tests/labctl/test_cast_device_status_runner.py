@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from drivers.capabilities import PressureReading
-from labctl.cast.params import CasterKind
+from labctl.config.limits import CasterKind
 from tests._support.caster_fakes import Gauge, confirm, make_rig, outcome, start
 
 __all__ = ["make_rig"]  # the fixture, imported for these tests

@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 from drivers.capabilities import CasterInputs, CasterOutputs
 from labctl.cast.interlocks import InterlockMemory, check
 from labctl.cast.observation import CasterObservation
-from labctl.cast.params import CasterKind, CasterLimits, CastRefused, cast_params
+from labctl.cast.params import CastRefused, cast_params
 from labctl.cast.sequence import (
     SAFE,
     CastProgress,
@@ -19,6 +19,7 @@ from labctl.cast.sequence import (
     advance,
     waiting_for,
 )
+from labctl.config.limits import CasterKind, CasterLimits
 from labctl.profiles.alloys import load_alloy
 
 ALLOYS = Path(__file__).resolve().parents[2] / "profiles" / "alloys"

@@ -10,7 +10,7 @@ import json
 
 import pytest
 
-from labctl.cast.params import CasterKind
+from labctl.config.limits import CasterKind
 from tests._support.caster_fakes import Rig, confirm, make_rig, params, start
 
 __all__ = ["make_rig"]  # the fixture, imported for these tests

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from labctl.cast.params import CasterKind
+from labctl.config.limits import CasterKind
 from labctl.config.site import load_site
 from labctl.errors import ConfigError
 

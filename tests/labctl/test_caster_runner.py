@@ -13,10 +13,10 @@ from drivers.capabilities import (
 from drivers.clock import VirtualClock
 from drivers.errors import LinkDown
 from labctl.cast.devices import ApplyFailed, CasterDevices
-from labctl.cast.params import CasterKind
 from labctl.cast.sequence import Actuation
 from labctl.cast.summary import CastOrigin, CastSummary
 from labctl.commands.registry import CommandRefused
+from labctl.config.limits import CasterKind
 from labctl.runs.state import OutcomeKind
 from labctl.runs.store import RunStoreError
 from tests._support.caster_fakes import (

@@ -23,9 +23,9 @@ from aiohttp.test_utils import TestClient, TestServer
 
 import labctl.daemon.app
 from labctl.alarms import AlarmBoard, register_alarm_commands
-from labctl.commands.registry import Caller, Role
+from labctl.commands.registry import Caller
 from labctl.config.ui import UiSection
-from labctl.config.users import UserSection
+from labctl.config.users import Role, UserSection
 from labctl.runs.store import RunStore
 from labctl.telemetry.mqtt_commands import NO_REPLY, CommandGate
 from labctl.web.live import LivePush

@@ -21,11 +21,12 @@ from drivers._sim.server import Endpoint
 from drivers.clock import ScaledClock
 from labctl import cli
 from labctl.alarms import AlarmBoard
-from labctl.cast.params import CasterKind
-from labctl.commands.registry import Caller, CommandRefused, Role
+from labctl.commands.registry import Caller, CommandRefused
 from labctl.commission.gate import NotCommissioned
 from labctl.commission.record import Commissioning, DeviceCheck, device_digest
+from labctl.config.limits import CasterKind
 from labctl.config.site import SiteConfig, load_site
+from labctl.config.users import Role
 from labctl.daemon.app import Lab, build_lab
 from labctl.daemon.run import run_daemon_from_config
 from labctl.errors import ConfigError

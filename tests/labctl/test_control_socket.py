@@ -20,7 +20,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from labctl.commands.client import send_command
-from labctl.commands.registry import Caller, CommandRegistry, Payload, Role
+from labctl.commands.registry import Caller, CommandRegistry, Payload
+from labctl.config.users import Role
 from labctl.daemon.control_socket import (
     MAX_REQUEST_BYTES,
     BadRequest,

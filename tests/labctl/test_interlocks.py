@@ -10,9 +10,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from labctl.config.limits import InterlockLimits
 from labctl.kiln import interlocks
 from labctl.kiln.interlocks import (
-    InterlockLimits,
     InterlockState,
     Observation,
     Trip,

@@ -6,9 +6,9 @@ import pytest
 
 from labctl.commands.registry import CommandRefused
 from labctl.kiln.commands import for_alloy
-from labctl.kiln.program.segments import Cool, FinalHold
 from labctl.profiles.alloys import load_alloy
 from labctl.profiles.loader import load_burnout
+from labctl.profiles.segments import Cool, FinalHold
 
 PROFILES = Path(__file__).resolve().parents[2] / "profiles"
 

@@ -15,7 +15,8 @@ from typing import Any, cast
 import paho.mqtt.client as paho
 import pytest
 
-from labctl.commands.registry import Caller, CommandRegistry, Payload, Role
+from labctl.commands.registry import Caller, CommandRegistry, Payload
+from labctl.config.users import Role
 from labctl.telemetry.mqtt import MqttBridge, MqttSettings
 from labctl.telemetry.mqtt_inbox import ClientDrops, counting_queue
 from labctl.telemetry.mqtt_outbox import Outbox

@@ -17,7 +17,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from labctl.commands.queue import COMMAND_DEADLINE_S
-from labctl.commands.registry import Caller, CommandRefused, CommandRegistry, Payload, Role
+from labctl.commands.registry import Caller, CommandRefused, CommandRegistry, Payload
+from labctl.config.users import Role
 from labctl.telemetry.mqtt_commands import NO_REPLY, CommandGate
 from labctl.telemetry.mqtt_topics import CommandRequest, Refusal, parse_command
 

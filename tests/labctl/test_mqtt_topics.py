@@ -8,7 +8,8 @@ from collections.abc import Mapping
 
 import pytest
 
-from labctl.commands.registry import Caller, CommandRefused, CommandRegistry, Payload, Role
+from labctl.commands.registry import Caller, CommandRefused, CommandRegistry, Payload
+from labctl.config.users import Role
 from labctl.telemetry.mqtt import MqttBridge, MqttSettings
 from labctl.telemetry.mqtt_commands import CommandGate
 from labctl.telemetry.mqtt_outbox import Outbox, RateLimit

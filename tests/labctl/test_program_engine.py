@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 
 from labctl.kiln.program import engine
 from labctl.kiln.program.engine import Phase, ProgramState
-from labctl.kiln.program.segments import Cool, FinalHold, Hold, Ramp, Schedule, Segment, Step
+from labctl.profiles.segments import Cool, FinalHold, Hold, Ramp, Schedule, Segment, Step
 
 TICK_S = 10.0
 

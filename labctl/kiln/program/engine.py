@@ -20,16 +20,7 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass, replace
 
-from labctl.kiln.program.segments import (
-    Cool,
-    FinalHold,
-    Hold,
-    Ramp,
-    Schedule,
-    Segment,
-    Step,
-    describe,
-)
+from labctl.profiles.segments import Cool, FinalHold, Hold, Ramp, Schedule, Segment, Step, describe
 
 
 class Phase(enum.StrEnum):

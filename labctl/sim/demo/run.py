@@ -22,8 +22,9 @@ from drivers._sim.caster_rig import CasterRigSim
 from drivers.adam4018.sim import Adam4018Sim
 from drivers.clock import ScaledClock
 from drivers.eurotherm3200.sim import Eurotherm3200Sim, SimOptions
-from labctl.commands.registry import Caller, CommandRefused, Role
+from labctl.commands.registry import Caller, CommandRefused
 from labctl.config.site import load_site
+from labctl.config.users import Role
 from labctl.daemon.app import Lab, build_lab
 from labctl.daemon.run import run_lab
 from labctl.errors import ProfileError

@@ -6,10 +6,11 @@ import contextlib
 from collections.abc import AsyncIterator
 from pathlib import Path
 
-from labctl.commands.registry import Caller, CommandRegistry, Payload, Role
+from labctl.commands.registry import Caller, CommandRegistry, Payload
 from labctl.commission.cli import EXIT_FAILED, EXIT_USAGE, run_commission
 from labctl.commission.preflight import refusal
 from labctl.commission.record import resolve
+from labctl.config.users import Role
 from labctl.daemon.control_socket import ControlSocket
 from labctl.runs.state import OutcomeKind
 from labctl.runs.store import RunStore

@@ -9,7 +9,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from labctl.commands.registry import Caller, CommandRefused, CommandRegistry, Role
+from labctl.commands.registry import Caller, CommandRefused, CommandRegistry
+from labctl.config.users import Role
 from labctl.ledger import keys
 from labctl.ledger.burnout import KilnHistory
 from labctl.ledger.commands import register_ledger_commands

@@ -11,8 +11,9 @@ import json
 from datetime import UTC, datetime
 from pathlib import Path
 
-from labctl.cast.params import CasterKind, CasterLimits, cast_params
+from labctl.cast.params import cast_params
 from labctl.cast.summary import CastOrigin, CastSummary
+from labctl.config.limits import CasterKind, CasterLimits
 from labctl.kiln.commands import JOB_EVENT
 from labctl.kiln.snapshot import KilnSnapshot
 from labctl.ledger import burnout

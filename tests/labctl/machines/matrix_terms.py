@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from labctl.commands.registry import Role
+from labctl.config.users import Role
 
 
 @dataclass(frozen=True, slots=True)

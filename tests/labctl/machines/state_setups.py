@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 
-from labctl.cast.params import CasterKind
-from labctl.commands.registry import Role
+from labctl.config.limits import CasterKind
+from labctl.config.users import Role
 from tests._support.lab import Lab
 from tests._support.lab_commands import PAYLOADS
 from tests._support.lab_site import FLASK_C

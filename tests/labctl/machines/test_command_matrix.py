@@ -22,9 +22,9 @@ from pathlib import Path
 
 import pytest
 
-from labctl.cast.params import CasterKind
 from labctl.commands.queue import COMMAND_DEADLINE_S
-from labctl.commands.registry import Role
+from labctl.config.limits import CasterKind
+from labctl.config.users import Role
 from tests._support.lab import Lab, lab_of
 from tests._support.lab_commands import (
     PAYLOADS,

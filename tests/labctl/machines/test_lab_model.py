@@ -29,9 +29,9 @@ from hypothesis import HealthCheck, Phase, event, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
 
-from labctl.cast.params import CasterKind
 from labctl.commands.queue import COMMAND_DEADLINE_S
-from labctl.commands.registry import Role
+from labctl.config.limits import CasterKind
+from labctl.config.users import Role
 from tests._support.lab import Lab
 from tests._support.lab_commands import PAYLOADS, Answer
 from tests._support.lab_faults import FAULTS

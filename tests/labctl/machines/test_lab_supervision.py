@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from labctl.cast.params import CasterKind
-from labctl.commands.registry import Role
+from labctl.config.limits import CasterKind
+from labctl.config.users import Role
 from tests._support.lab import lab_of
 from tests._support.lab_commands import PAYLOADS
 from tests._support.lab_site import CASTER, FLASK_C, KILN

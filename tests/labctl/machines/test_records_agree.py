@@ -46,8 +46,8 @@ from hypothesis import HealthCheck, Phase, event, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import initialize, invariant, precondition, rule
 
-from labctl.cast.params import CasterKind
-from labctl.commands.registry import Role
+from labctl.config.limits import CasterKind
+from labctl.config.users import Role
 from labctl.ledger.metal import Melt
 from labctl.ledger.records import TreeFlask
 from tests._support.lab import Lab

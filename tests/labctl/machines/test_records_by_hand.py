@@ -14,8 +14,8 @@ from typing import Any
 
 import pytest
 
-from labctl.cast.params import CasterKind
-from labctl.commands.registry import Role
+from labctl.config.limits import CasterKind
+from labctl.config.users import Role
 from labctl.ledger.service import predicate_of
 from tests._support.lab import Lab, lab_of
 from tests._support.lab_commands import PAYLOADS

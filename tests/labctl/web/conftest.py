@@ -23,9 +23,9 @@ from aiohttp import ClientResponse, CookieJar, web
 from aiohttp.test_utils import TestClient, TestServer
 
 from labctl.alarms import AlarmBoard
-from labctl.commands.registry import Caller, CommandRefused, CommandRegistry, Payload, Role
+from labctl.commands.registry import Caller, CommandRefused, CommandRegistry, Payload
 from labctl.config.ui import UiSection
-from labctl.config.users import UserSection
+from labctl.config.users import Role, UserSection
 from labctl.kiln.runner import KilnRunner
 from labctl.kiln.snapshot import KilnSnapshot
 from labctl.runs.store import RunStore

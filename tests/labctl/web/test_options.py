@@ -17,7 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from labctl.commands.registry import Caller, CommandRegistry, Role
+from labctl.commands.registry import Caller, CommandRegistry
+from labctl.config.users import Role
 from labctl.ledger import keys
 from labctl.ledger.burnout import KilnHistory
 from labctl.ledger.commands import register_ledger_commands

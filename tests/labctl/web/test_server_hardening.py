@@ -14,7 +14,8 @@ import pytest
 from aiohttp import WSServerHandshakeError
 
 from labctl.commands.queue import CommandQueue
-from labctl.commands.registry import Caller, Payload, Role
+from labctl.commands.registry import Caller, Payload
+from labctl.config.users import Role
 from labctl.web.lockout import ADDRESS_FREE
 
 if TYPE_CHECKING:

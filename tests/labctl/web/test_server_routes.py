@@ -13,7 +13,8 @@ from typing import TYPE_CHECKING, Any
 import pytest
 from aiohttp import WSMsgType, WSServerHandshakeError
 
-from labctl.commands.registry import Caller, CommandRefused, Role
+from labctl.commands.registry import Caller, CommandRefused
+from labctl.config.users import Role
 
 if TYPE_CHECKING:
     from tests.labctl.web.conftest import Lab, Serve

@@ -10,8 +10,7 @@ from collections.abc import Callable
 
 import pytest
 
-from labctl.commands.registry import Role
-from labctl.config.users import UserSection
+from labctl.config.users import Role, UserSection
 from labctl.web.lockout import ADDRESS_FREE
 from labctl.web.signin import FREE_ATTEMPTS, MAX_LOCK_S, Sessions, SignInRefused
 

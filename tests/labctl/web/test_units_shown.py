@@ -16,11 +16,13 @@ from typing import TYPE_CHECKING, Any
 import pytest
 from aiohttp import WSMsgType
 
-from labctl.commands.registry import Caller, CommandRefused, Payload, Role
-from labctl.kiln.interlocks import InterlockLimits, InterlockState, Observation, evaluate
+from labctl.commands.registry import Caller, CommandRefused, Payload
+from labctl.config.limits import InterlockLimits
+from labctl.config.users import Role
+from labctl.kiln.interlocks import InterlockState, Observation, evaluate
 from labctl.kiln.program import engine
-from labctl.kiln.program.segments import describe
 from labctl.profiles.loader import load_burnout
+from labctl.profiles.segments import describe
 
 if TYPE_CHECKING:
     from tests.labctl.web.conftest import Lab, Serve, Served
