@@ -17,7 +17,7 @@ from labctl.ledger.ops_records import Correction
 from labctl.ledger.recorder import CastRecorder
 from labctl.ledger.records import JobTicket, LotReceipt, Record, TreeFlask
 from labctl.ledger.service import LedgerService
-from labctl.ledger.store import LedgerError
+from labctl.ledger.store_reads import LedgerError
 
 KINDS: dict[str, type[Record]] = {
     c.kind: c for c in (LotReceipt, Melt, JobTicket, TreeFlask, QaBalance, Correction)

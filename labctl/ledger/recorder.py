@@ -35,7 +35,7 @@ from labctl.ledger.records import (
     TelemetryDigest,
 )
 from labctl.ledger.service import LedgerService, predicate_of
-from labctl.ledger.store import LedgerError
+from labctl.ledger.store_reads import LedgerError
 from labctl.ledger.trips import TripRecorder
 from labctl.profiles.alloys import Alloy
 from labctl.runs.state import OutcomeKind

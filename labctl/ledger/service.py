@@ -20,7 +20,8 @@ from labctl.ledger.keys import Signer, load
 from labctl.ledger.ops_records import CORRECTABLE, KeyRotation
 from labctl.ledger.records import Record
 from labctl.ledger.refs import references, refs_of
-from labctl.ledger.store import Appended, Entry, Ledger, LedgerError
+from labctl.ledger.store import Appended, Ledger
+from labctl.ledger.store_reads import Entry, LedgerError
 
 SOFTWARE = {"name": "labctl", "version": __version__}
 

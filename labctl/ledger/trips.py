@@ -18,7 +18,7 @@ from labctl.kiln.snapshot import KilnSnapshot
 from labctl.ledger.jcs import LedgerFormatError
 from labctl.ledger.ops_records import SafetyTrip
 from labctl.ledger.service import LedgerService
-from labctl.ledger.store import LedgerError
+from labctl.ledger.store_reads import LedgerError
 
 log = logging.getLogger(__name__)
 FAULTED = "faulted: "

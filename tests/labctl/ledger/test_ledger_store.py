@@ -19,7 +19,8 @@ from labctl.ledger import audit as audit_module
 from labctl.ledger import merkle, note
 from labctl.ledger.audit import audit
 from labctl.ledger.keys import Signer
-from labctl.ledger.store import Ledger, LedgerError, LedgerStopped
+from labctl.ledger.store import Ledger, LedgerStopped
+from labctl.ledger.store_reads import LedgerError
 
 ORIGIN = "castlab.test/ledger/v1"
 KEY = Signer(ORIGIN, Ed25519PrivateKey.generate())
