@@ -20,7 +20,7 @@ from drivers.capabilities import (
     TemperatureController,
 )
 from labctl.commands.registry import CommandRefused
-from labctl.kiln.program.engine import to_device_segments
+from labctl.kiln.program.programmer import to_device_segments
 from labctl.kiln.settings import RunSettings
 from labctl.profiles.segments import Schedule
 

@@ -17,7 +17,7 @@ from drivers.clock import Clock
 from labctl.config.limits import InterlockLimits
 from labctl.kiln.interlocks import InterlockState, Observation, evaluate
 from labctl.kiln.modes import ExecutionMode
-from labctl.kiln.program import engine
+from labctl.kiln.program import engine, programmer
 from labctl.kiln.program.codec import program_state_from_json, program_state_to_json
 from labctl.kiln.resume import Interrupted, decide_resume
 from labctl.kiln.settings import RunSettings
@@ -135,7 +135,7 @@ class ActiveRun:
         self, reading: ControllerReading | None, mode: ExecutionMode, pv: float, dt: float
     ) -> engine.Advance:
         if mode.name == "programmer" and reading is not None and reading.working_sp_c is not None:
-            return engine.follow(
+            return programmer.follow(
                 self.schedule,
                 self.program,
                 device_segment=reading.program_segment,

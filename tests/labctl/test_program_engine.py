@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from labctl.kiln.program import engine
+from labctl.kiln.program import engine, programmer
 from labctl.kiln.program.engine import Phase, ProgramState
 from labctl.profiles.segments import Cool, FinalHold, Hold, Ramp, Schedule, Segment, Step
 
@@ -218,7 +218,7 @@ def test_full_power_ramp_waits_without_holdback_limit() -> None:
 
 
 def test_device_segments_merge_ramp_and_dwell() -> None:
-    segs = engine.to_device_segments(SMALL, max_segments=8)
+    segs = programmer.to_device_segments(SMALL, max_segments=8)
     assert [(s.target_c, s.ramp_rate_c_per_h, s.dwell_min) for s in segs] == [
         (149, 150, 120),
         (371, 240, 60),
@@ -226,14 +226,14 @@ def test_device_segments_merge_ramp_and_dwell() -> None:
         (530, 150, 60),
     ]
     with pytest.raises(ValueError, match="needs 4"):
-        engine.to_device_segments(SMALL, max_segments=3)
+        programmer.to_device_segments(SMALL, max_segments=3)
 
 
 def test_follow_tracks_the_device_and_keeps_the_holdback_limit() -> None:
     state = engine.begin(SMALL, 20.0)
 
     def follow(state: ProgramState, seg: int, sp: float, pv: float) -> engine.Advance:
-        return engine.follow(
+        return programmer.follow(
             SMALL,
             state,
             device_segment=seg,
@@ -254,7 +254,7 @@ def test_follow_tracks_the_device_and_keeps_the_holdback_limit() -> None:
         if r.fault:
             break
     assert r.fault is not None and "holdback exceeded" in r.fault
-    r = engine.follow(
+    r = programmer.follow(
         SMALL,
         state,
         device_segment=4,

@@ -13,6 +13,9 @@ Semantics the lab expects (DESIGN.md "Burnout programs"):
   holdback band is refused (:class:`TooHot`), or, when a person chooses it, first cools with the
   heat off to that temperature (phase ``cooling_to_load``) and then starts segment 1. Seeking
   into the schedule happens only when a run is resumed after a restart, from its stored state.
+
+Here the host steps the program itself; where the controller's own programmer runs it, the host
+follows the device instead (:mod:`labctl.kiln.program.programmer`).
 """
 
 from __future__ import annotations
@@ -53,15 +56,6 @@ class Advance:
     fault: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class DeviceProgramSegment:
-    """A ramp-then-dwell pair for a controller's programmer (rate None: step)."""
-
-    target_c: float
-    ramp_rate_c_per_h: float | None
-    dwell_min: float
-
-
 def segment_label(schedule: Schedule, index: int) -> str:
     """E.g. ``3/8 ramp to 371 °C at 150 °C/h``."""
     index = min(index, len(schedule.segments) - 1)
@@ -91,7 +85,7 @@ def loading_temp_c(schedule: Schedule) -> float:
 def begin(schedule: Schedule, pv_c: float, *, cool_first: bool = False) -> ProgramState:
     """A new run at segment 1, from PV; on a kiln too hot for that, cool first or TooHot."""
     if pv_c <= loading_temp_c(schedule) + schedule.holdback_band_c:
-        return _enter(schedule, ProgramState(segment=0, setpoint_c=pv_c), 0)
+        return enter_segment(schedule, ProgramState(segment=0, setpoint_c=pv_c), 0)
     if not cool_first:
         raise TooHot(schedule, pv_c)
     return ProgramState(segment=0, setpoint_c=loading_temp_c(schedule), phase=Phase.COOLING_TO_LOAD)
@@ -102,7 +96,7 @@ def _cool_to_load(schedule: Schedule, state: ProgramState, pv: float) -> Advance
     load = loading_temp_c(schedule)
     if pv > load + schedule.holdback_band_c:
         return Advance(state, load)
-    started = _enter(schedule, ProgramState(segment=0, setpoint_c=pv), 0)
+    started = enter_segment(schedule, ProgramState(segment=0, setpoint_c=pv), 0)
     event = (
         f"kiln cooled to {pv:.0f} °C (loading temperature {load:.0f} °C): segment "
         f"{segment_label(schedule, 0)} started"
@@ -110,7 +104,7 @@ def _cool_to_load(schedule: Schedule, state: ProgramState, pv: float) -> Advance
     return Advance(started, started.setpoint_c, (event,))
 
 
-def _holdback(schedule: Schedule, state: ProgramState, dt: float, pv: float) -> Advance:
+def holdback(schedule: Schedule, state: ProgramState, dt: float, pv: float) -> Advance:
     """The program clock waits; past the limit, a fault in plain words."""
     waited = state.holdback_s + dt
     state = replace(state, holdback_s=waited, holdback_total_s=state.holdback_total_s + dt)
@@ -129,7 +123,8 @@ def _holdback(schedule: Schedule, state: ProgramState, dt: float, pv: float) -> 
     return Advance(state, state.setpoint_c)
 
 
-def _enter(schedule: Schedule, state: ProgramState, index: int) -> ProgramState:
+def enter_segment(schedule: Schedule, state: ProgramState, index: int) -> ProgramState:
+    """Segment ``index`` entered: timers at zero; a step or the final hold sets its target."""
     seg = schedule.segments[index]
     nxt = replace(state, segment=index, soaked_s=0.0, holdback_s=0.0)
     if isinstance(seg, FinalHold):
@@ -154,7 +149,7 @@ def advance(schedule: Schedule, state: ProgramState, pv_c: float, dt_s: float) -
             return Advance(result.state, result.state.setpoint_c, tuple(events), result.fault)
         if not done:
             break
-        state = _enter(schedule, state, state.segment + 1)
+        state = enter_segment(schedule, state, state.segment + 1)
         events.append(f"segment {segment_label(schedule, state.segment)} started")
     return Advance(state, state.setpoint_c, tuple(events))
 
@@ -178,7 +173,7 @@ def _run_segment(
         up = seg.target_c > sp
         lag = (sp - pv) if up else (pv - sp)
         if lag > band:
-            return False, state, 0.0, _holdback(schedule, state, dt, pv)
+            return False, state, 0.0, holdback(schedule, state, dt, pv)
         state = replace(state, holdback_s=0.0)
         gap = abs(seg.target_c - sp)
         reach_s = gap / rate * 3600.0
@@ -188,7 +183,7 @@ def _run_segment(
         return False, replace(state, setpoint_c=sp + moved if up else sp - moved), 0.0, None
     if isinstance(seg, Hold):
         if abs(pv - sp) > schedule.soak_band_c:
-            return False, state, 0.0, _holdback(schedule, state, dt, pv)
+            return False, state, 0.0, holdback(schedule, state, dt, pv)
         need = seg.duration_min * 60.0 - state.soaked_s
         if need <= dt:
             return (
@@ -223,72 +218,6 @@ def remaining_s(schedule: Schedule, state: ProgramState) -> float | None:
     return total
 
 
-def _device_plan(schedule: Schedule) -> list[tuple[DeviceProgramSegment, int]]:
-    """Ramp/dwell pairs, each with the index of the schedule segment it starts at."""
-    out: list[tuple[DeviceProgramSegment, int]] = []
-    for i, seg in enumerate(schedule.segments):
-        if isinstance(seg, Hold):
-            last, start_at = out[-1]
-            if last.dwell_min > 0:
-                out.append((DeviceProgramSegment(last.target_c, None, seg.duration_min), i))
-            else:
-                out[-1] = (replace(last, dwell_min=seg.duration_min), start_at)
-        elif isinstance(seg, Ramp | Cool):
-            out.append((DeviceProgramSegment(seg.target_c, seg.rate_c_per_h, 0.0), i))
-        elif isinstance(seg, Step) or out[-1][0].target_c != seg.target_c:
-            out.append((DeviceProgramSegment(seg.target_c, None, 0.0), i))
-    return out
-
-
-def to_device_segments(
-    schedule: Schedule, *, max_segments: int
-) -> tuple[DeviceProgramSegment, ...]:
-    """Ramp/dwell pairs for a controller's programmer; the final hold is its end (dwell)."""
-    plan = _device_plan(schedule)
-    if len(plan) > max_segments:
-        raise ValueError(
-            f"needs {len(plan)} ramp/dwell segments, the programmer has {max_segments}"
-        )
-    return tuple(seg for seg, _ in plan)
-
-
-def follow(
-    schedule: Schedule,
-    state: ProgramState,
-    *,
-    device_segment: int | None,
-    device_sp_c: float,
-    device_ended: bool,
-    pv_c: float,
-    dt_s: float,
-) -> Advance:
-    """Programmer mode: the controller runs the program, the host follows and supervises.
-
-    The host's segment and setpoint come from the device (its segment number and working
-    setpoint); the host keeps the holdback limit the device lacks: PV further than the band
-    from the device's setpoint for longer than the limit is a fault.
-    """
-    plan = _device_plan(schedule)
-    index = state.segment
-    if device_ended:
-        index = len(schedule.segments) - 1
-    elif device_segment is not None and 1 <= device_segment <= len(plan):
-        device_seg, index = plan[device_segment - 1]
-        nxt = schedule.segments[index + 1] if index + 1 < len(schedule.segments) else None
-        ramping = abs(device_sp_c - device_seg.target_c) > 0.05
-        if not ramping and isinstance(nxt, Hold) and not isinstance(schedule.segments[index], Hold):
-            index += 1
-    events: tuple[str, ...] = ()
-    if index != state.segment:
-        state = _enter(schedule, state, index)
-        events = (f"segment {segment_label(schedule, index)} started",)
-    state = replace(state, setpoint_c=device_sp_c)
-    if state.phase is Phase.RUNNING and abs(pv_c - device_sp_c) > schedule.holdback_band_c:
-        result = _holdback(schedule, state, dt_s, pv_c)
-        return Advance(result.state, device_sp_c, events, result.fault)
-    return Advance(replace(state, holdback_s=0.0), device_sp_c, events)
-
-
 __all__ = [
     "Advance",
     "Phase",
@@ -296,8 +225,9 @@ __all__ = [
     "TooHot",
     "advance",
     "begin",
+    "enter_segment",
+    "holdback",
     "loading_temp_c",
     "remaining_s",
     "segment_label",
-    "to_device_segments",
 ]
