@@ -13,6 +13,7 @@ from typing import Any, Literal
 
 from drivers._sim.caster_rig import CasterRigSim
 from drivers.clock import ScaledClock
+from drivers.eurotherm3200.registers import LoopMode
 from drivers.eurotherm3200.sim import Eurotherm3200Sim, SimOptions
 from hil_tests.support.daemon import DaemonProcess
 from labctl.sim.site import rig_site
@@ -30,6 +31,7 @@ class CasterRig:
     kiln: Eurotherm3200Sim
     clock: ScaledClock
     site: Path
+    flask_c: float | None = None  # what the kiln holds the flask at (hold_flask); None: no hold
     daemon: DaemonProcess = field(init=False)
 
     def __post_init__(self) -> None:
@@ -39,6 +41,19 @@ class CasterRig:
         await self.daemon.start()
         await self.wait_for(lambda c: not c["stale"] and c["crucible_c"] is not None, 20)
         await self.daemon.wait_for(lambda s: s["kilns"][0]["pv_c"] is not None, timeout_s=20)
+        if self.flask_c is not None:
+            self.hold_flask(self.flask_c)
+
+    def hold_flask(self, flask_c: float) -> None:
+        """The flask's kiln holds it at its casting temperature (set at the front panel: auto,
+        SP = the flask's temperature), as a kiln at the end of its burnout does.
+
+        Set once the daemon has read the kiln: at start it turns the heat off on a kiln it
+        finds idle yet heating. Left at power-on (manual 0 %) the kiln cooled ~3 °C per wall
+        second at 50x, out of the cast's band before a slow test reached its cast start.
+        """
+        self.kiln.bank.set("loop_mode", LoopMode.AUTO)
+        self.kiln.bank.set("target_sp", flask_c)
 
     async def stop_daemon(self) -> None:
         await self.daemon.stop()
@@ -115,7 +130,7 @@ async def caster_rig(
             )
             + extra
         )  # fmt: skip
-        rig = CasterRig(tmp=tmp, sim=sim, kiln=kiln, clock=clock, site=site)
+        rig = CasterRig(tmp=tmp, sim=sim, kiln=kiln, clock=clock, site=site, flask_c=flask_c)
         try:
             yield rig
         finally:

@@ -19,7 +19,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from drivers.eurotherm3200.registers import LoopMode
 from hil_tests.conftest import Rig
 from hil_tests.support.caster import PROFILES, caster_rig
 from hil_tests.support.chains import cast_ids, chain_records
@@ -162,9 +161,7 @@ async def caster_lab(tmp: Path, kind: str, disk: bool = False) -> AsyncIterator[
         ):
             await influxql(influx.url, "labctl", "CREATE DATABASE labctl")  # before any write
             rig.site.write_text(rig.site.read_text() + influx_site(influx.url))
-            rig.kiln.bank.set("loop_mode", LoopMode.AUTO)  # the flask's kiln holds it hot
-            rig.kiln.bank.set("target_sp", flask_c)
-            await rig.start_daemon()
+            await rig.start_daemon()  # then the flask's kiln holds it hot (CasterRig.hold_flask)
             chains = chain_records(CHAINS, ALLOY.name, "medium", ALLOY.metal, ALLOY.fineness_ppt)
             for record in chains:  # a flask and a melt for each cast of the row
                 reply = await rig.command("ledger_record", **record)
