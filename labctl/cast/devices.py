@@ -191,6 +191,10 @@ class CasterDevices:
             await self._do("drive", self.drive.safe_state() if hz is None else self.drive.run(hz))
         self._applied = wanted
 
+    def changed_behind(self, obs: CasterObservation) -> str | None:
+        """Why the coils read in ``obs`` are not what labctl last set (None: they are)."""
+        return None if obs.io is None else outputs_changed(obs.io.outputs, self.applied.outputs)
+
     async def _unchanged_since(self, before: Actuation) -> None:
         """The coils still read what labctl set last (a power cycle or a watchdog changes them)."""
         try:

@@ -165,8 +165,10 @@ class CasterRunner(MachineLoop):
     async def _tick(self) -> None:
         self._obs = obs = await self._devices.observe(self._clock.now(), self.limits.stale_after_s)
         cast = self._cast
-        if cast is None:
-            await (self._safe() if self._unsafe else self._idle_lid(obs))
+        if cast is None:  # coils a watchdog or power cycle changed: safe again, not left so
+            if (changed := self._devices.changed_behind(obs)) is not None:
+                log.warning("%s: idle, yet %s; every device to its safe state", self.name, changed)
+            await (self._safe() if self._unsafe or changed else self._idle_lid(obs))
             return
         cast.sample(obs, self._clock.wall())
         applied = self._devices.applied

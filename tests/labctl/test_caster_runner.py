@@ -271,3 +271,19 @@ async def test_coils_changed_behind_labctl_are_caught_before_a_write_hides_them(
     with pytest.raises(ApplyFailed, match=r"io1: I/O module outputs changed behind labctl \("):
         await devices.apply(pouring)
     assert plant.outputs == CasterOutputs(vent_valve=True)  # nothing written over it
+
+
+async def test_coils_changed_while_idle_are_set_again_before_the_next_cast(make_rig, caplog):
+    """The I/O module's comms watchdog (a loaded host went silent for its lease) or a power
+    cycle drops the coils while the caster is idle. Left so, the next cast's first write found
+    them changed and faulted at once (the demo at 1200x: "outputs changed behind labctl
+    (lid_release)"); the idle caster drives every device safe again and says so."""
+    rig = await make_rig(CasterKind.CENTRIFUGAL)
+    await rig.until(lambda: rig.plant.outputs.lid_release)  # released: the arm stands still
+    rig.plant.outputs = CasterOutputs()  # the module's watchdog: every coil to its safe value
+    await rig.until(lambda: rig.plant.outputs.lid_release)
+    assert "idle, yet I/O module outputs changed behind labctl (lid_release)" in caplog.text
+    rig.plant.flask_present = True
+    await start(rig)
+    await rig.until(lambda: rig.state() == "balance")
+    assert rig.runner.snapshot.outcome is None
